@@ -1,0 +1,32 @@
+# The MFG-Diffusion reproduction study: data -> training -> sampling -> metrics -> tables/figures.
+# Default study: `snakemake --cores 2`; another scale: `--configfile workflow/configs/smoke.yaml`.
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from mfgstudy import plan  # noqa: E402
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+plan.check_config(config)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        plan.final_targets(config),

@@ -1,0 +1,3 @@
+from mfgstudy.cli import main
+
+raise SystemExit(main())

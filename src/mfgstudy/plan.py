@@ -1,0 +1,187 @@
+"""From a validated config to the study's jobs: which units exist, where their files live, and
+the exact parameters each job receives (Snakemake ``params:``, so that changing a value reruns
+only what it touches).
+
+A *sweep* is a named experiment: data sets x methods x seeds x samplers x grids, each such
+*unit* sampled at every N in ``steps`` (plus the ``reference_steps`` run for the coupled
+estimate). Paths are built here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+
+from mfgstudy.data import data_kind
+
+R = "results"
+
+
+class ConfigError(ValueError):
+    """A config that passed the schema but refers to something undefined or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    sweep: str
+    dataset: str
+    method: str
+    seed: int
+    sampler: str
+    grid: str
+
+    @property
+    def wildcards(self) -> dict:
+        return asdict(self)
+
+
+# --- paths -----------------------------------------------------------------------------------
+UNIT_DIR = "{sweep}/{dataset}/{method}/seed{seed}/{sampler}/{grid}"
+DATA = R + "/data/{dataset}.zarr"
+MODEL = R + "/models/{dataset}/{method}/seed{seed}/model.pt"
+TRAIN_LOG = R + "/models/{dataset}/{method}/seed{seed}/train_log.zarr"
+CLASSIFIER = R + "/models/{dataset}/classifier/model.pt"
+CLASSIFIER_REPORT = R + "/models/{dataset}/classifier/report.zarr"
+SAMPLES = R + "/samples/" + UNIT_DIR
+METRICS = R + "/metrics/" + UNIT_DIR
+FLOOR = R + "/metrics/floors/{sweep}/{dataset}.zarr"
+CUBE = R + "/metrics.zarr"
+FIG1 = R + "/figures/fig1_w2_vs_N"
+SLOPES = R + "/tables/w2_slopes"
+
+
+# --- checks beyond the JSON schema ------------------------------------------------------------
+def check_config(config: dict) -> None:
+    """Reject undefined names and inconsistent sweeps, naming the offending key."""
+    for sname, sweep in config["sweeps"].items():
+        for key, table in (
+            ("datasets", "datasets"),
+            ("methods", "methods"),
+            ("samplers", "samplers"),
+            ("grids", "grids"),
+        ):
+            for name in sweep[key]:
+                if name not in config[table]:
+                    raise ConfigError(
+                        f"sweeps.{sname}.{key}: {name!r} is not defined under '{table}' "
+                        f"(defined: {sorted(config[table])})"
+                    )
+        ref = sweep.get("reference_steps")
+        if ref is not None:
+            for n in sweep["steps"]:
+                if ref % n or n >= ref:
+                    raise ConfigError(
+                        f"sweeps.{sname}.steps: {n} must divide and be smaller than "
+                        f"reference_steps={ref} (the coupled estimate needs nested grids)"
+                    )
+        for d in sweep["datasets"]:
+            kind = data_kind(config["datasets"][d])
+            for m in sweep["methods"]:
+                mspec = config["methods"][m]
+                if "net" in mspec and kind not in mspec["net"]:
+                    raise ConfigError(
+                        f"methods.{m}.net: no network for {kind} data (dataset {d!r})"
+                    )
+                if "train" in mspec and kind not in mspec["train"]:
+                    raise ConfigError(f"methods.{m}.train: no settings for {kind} data ({d!r})")
+    image_sets = {
+        d for s in config["sweeps"].values() for d in s["datasets"] if is_images(config, d)
+    }
+    if image_sets and "classifier" not in config:
+        raise ConfigError(f"classifier: required for FD on image data sets {sorted(image_sets)}")
+    fig = config["report"]["figure1"]
+    if fig["sweep"] not in config["sweeps"]:
+        raise ConfigError(f"report.figure1.sweep: {fig['sweep']!r} is not a sweep")
+    if fig["method"] not in config["sweeps"][fig["sweep"]]["methods"]:
+        raise ConfigError(f"report.figure1.method: {fig['method']!r} is not in that sweep")
+
+
+# --- enumeration ------------------------------------------------------------------------------
+def units(config: dict) -> list[Unit]:
+    out = []
+    for sname, s in config["sweeps"].items():
+        for d, m, seed, smp, g in itertools.product(
+            s["datasets"], s["methods"], config["seeds"], s["samplers"], s["grids"]
+        ):
+            out.append(Unit(sname, d, m, int(seed), smp, g))
+    return out
+
+
+def is_trainable(config: dict, method: str) -> bool:
+    return "train" in config["methods"][method]
+
+
+def is_images(config: dict, dataset: str) -> bool:
+    return data_kind(config["datasets"][dataset]) == "images"
+
+
+def trained_models(config: dict) -> list[dict]:
+    seen = {(u.dataset, u.method, u.seed) for u in units(config) if is_trainable(config, u.method)}
+    return [dict(dataset=d, method=m, seed=s) for d, m, s in sorted(seen)]
+
+
+def sample_dirs(config: dict) -> list[str]:
+    return [SAMPLES.format(**u.wildcards) for u in units(config)]
+
+
+def metric_dirs(config: dict) -> list[str]:
+    return [METRICS.format(**u.wildcards) for u in units(config)]
+
+
+def floors(config: dict) -> list[str]:
+    return sorted({FLOOR.format(sweep=u.sweep, dataset=u.dataset) for u in units(config)})
+
+
+def final_targets(config: dict) -> list[str]:
+    return [CUBE, FIG1 + ".png", FIG1 + ".pdf", SLOPES + ".csv", SLOPES + ".md"]
+
+
+# --- per-job parameters -----------------------------------------------------------------------
+def data_spec(config: dict, dataset: str) -> dict:
+    return {"name": dataset, **config["datasets"][dataset]}
+
+
+def train_spec(config: dict, dataset: str, method: str) -> dict:
+    kind = data_kind(config["datasets"][dataset])
+    m = config["methods"][method]
+    return {
+        "sde": config["sde"],
+        "method": {k: v for k, v in m.items() if k != "train"},
+        "train": m["train"][kind],
+        "data_kind": kind,
+    }
+
+
+def sample_spec(config: dict, wc) -> dict:
+    s = config["sweeps"][wc["sweep"]]
+    return {
+        "unit": {k: wc[k] for k in ("sweep", "dataset", "method", "sampler", "grid")},
+        "sde": config["sde"],
+        "method": config["methods"][wc["method"]],
+        "sampler": config["samplers"][wc["sampler"]],
+        "grid": config["grids"][wc["grid"]],
+        "steps": list(s["steps"]),
+        "reference_steps": s.get("reference_steps"),
+        "n_samples": s["n_samples"],
+        "batch_size": s.get("batch_size", 1000),
+    }
+
+
+def evaluate_spec(config: dict, wc) -> dict:
+    return {
+        **sample_spec(config, wc),
+        "closed_form_fine_steps": config["report"]["closed_form_fine_steps"],
+    }
+
+
+def floor_spec(config: dict, sweep: str, dataset: str) -> dict:
+    s = config["sweeps"][sweep]
+    return {
+        "unit": {"sweep": sweep, "dataset": dataset},
+        "n_samples": s["n_samples"],
+        "repeats": config["report"]["floor_repeats"],
+    }
+
+
+def report_spec(config: dict) -> dict:
+    return config["report"]

@@ -1,0 +1,251 @@
+"""Tables and figures, drawn only from the metrics cube.
+
+W2-vs-N slopes: a least-squares line through log(mean W2 over seeds) against log N, fitted only
+where the estimator can see the discretisation error:
+
+* ``uncoupled`` (EMD to an independent data sample): only N whose mean stands at least
+  ``floor_factor`` times above the measured finite-sample floor;
+* ``coupled`` (same Brownian path as the fine reference run): only N <= ``coupled_max_fraction``
+  x reference_steps, where the reference's own error is small beside the N-step error;
+* ``closed_form`` (Gaussian data law, exact oracle): every N.
+
+The CI is a percentile bootstrap over seeds (resample seeds, average, refit). A fit needs
+``min_points`` eligible N; otherwise the row says why it has no slope.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from mfgstudy.store import atomic_path, open_store  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+ESTIMATORS = {"uncoupled": "w2_uncoupled", "coupled": "w2_coupled", "closed_form": "w2_closed"}
+
+
+def _slope(steps: np.ndarray, values: np.ndarray) -> float:
+    return float(np.polyfit(np.log(steps), np.log(values), 1)[0])
+
+
+def eligible_steps(estimator: str, steps, mean, floor_mean, reference_steps, spec) -> np.ndarray:
+    steps, mean = np.asarray(steps), np.asarray(mean)
+    ok = np.isfinite(mean) & (mean > 0)
+    if estimator == "uncoupled":
+        ok &= mean >= spec["floor_factor"] * floor_mean
+    elif estimator == "coupled":
+        ok &= steps <= spec["coupled_max_fraction"] * reference_steps
+    return ok
+
+
+def fit_slope(curves: np.ndarray, steps: np.ndarray, mask: np.ndarray, spec: dict, rng) -> dict:
+    """curves: (seed, steps). Slope of the seed-mean curve on ``mask`` with a seed bootstrap."""
+    n_pts = int(mask.sum())
+    out = {"n_points": n_pts, "slope": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+    if n_pts < spec["min_points"]:
+        out["note"] = f"only {n_pts} N above the estimator's floor (need {spec['min_points']})"
+        return out
+    x, c = steps[mask], curves[:, mask]
+    out["slope"] = _slope(x, c.mean(0))
+    out["steps_used"] = f"{int(x.min())}-{int(x.max())}"
+    if c.shape[0] > 1:
+        boot = []
+        for _ in range(spec["bootstrap"]):
+            pick = rng.integers(c.shape[0], size=c.shape[0])
+            boot.append(_slope(x, c[pick].mean(0)))
+        out["ci_low"], out["ci_high"] = np.percentile(boot, [2.5, 97.5])
+        out["note"] = f"bootstrap over {c.shape[0]} seeds"
+    else:
+        out["note"] = "one seed: no CI"
+    return out
+
+
+def fit_slopes(cube, spec: dict) -> pd.DataFrame:
+    rng = np.random.default_rng(spec["seed"])
+    rows = []
+    for est, var in ESTIMATORS.items():
+        if var not in cube:
+            continue
+        for sweep in cube.sweep.values:
+            ref = spec["reference_steps"].get(str(sweep))
+            for key in _combos(cube, var, sweep):
+                sweep_, dataset, method, sampler, grid = key
+                da = cube[var].sel(
+                    {
+                        "sweep": sweep,
+                        "dataset": dataset,
+                        "method": method,
+                        "sampler": sampler,
+                        "grid": grid,
+                    }
+                )
+                da = da.dropna("steps", how="all").dropna("seed", how="all")
+                steps = da.steps.values.astype(float)
+                floor = _floor(cube, sweep, dataset)
+                mask = eligible_steps(
+                    est, steps, da.mean("seed").values, floor, ref or np.inf, spec
+                )
+                res = fit_slope(da.transpose("seed", "steps").values, steps, mask, spec, rng)
+                rows.append(
+                    dict(
+                        sweep=sweep_,
+                        dataset=dataset,
+                        method=method,
+                        sampler=sampler,
+                        grid=grid,
+                        estimator=est,
+                        floor=floor if est == "uncoupled" else np.nan,
+                        **res,
+                    )
+                )
+    cols = [
+        "sweep",
+        "dataset",
+        "method",
+        "sampler",
+        "grid",
+        "estimator",
+        "slope",
+        "ci_low",
+        "ci_high",
+        "n_points",
+        "steps_used",
+        "floor",
+        "note",
+    ]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def _combos(cube, var, sweep):
+    da = cube[var].sel(sweep=sweep)
+    present = da.notnull().any(["seed", "steps"]).to_dataframe(name="present")
+    present = present[present["present"]].reset_index()
+    for r in present.itertuples():
+        yield str(sweep), r.dataset, r.method, r.sampler, r.grid
+
+
+def _floor(cube, sweep, dataset) -> float:
+    if "w2_floor_mean" not in cube:
+        return np.nan
+    return float(cube["w2_floor_mean"].sel(sweep=sweep, dataset=dataset))
+
+
+def slopes_table(cube_path: str, spec: dict, out: str) -> pd.DataFrame:
+    df = fit_slopes(open_store(cube_path), spec)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out + ".csv") as tmp:
+        df.to_csv(tmp, index=False)
+    with atomic_path(out + ".md") as tmp:
+        tmp.write_text(
+            "# W2 against N: fitted log-log slopes\n\n"
+            "Slope of log(mean W2 over seeds) on log N, fitted only where the estimator stands "
+            "above its floor (see mfgstudy.report). The paper claims O(1/N), i.e. slope -1.\n\n"
+            + df.to_markdown(index=False, floatfmt=".3f")
+            + "\n"
+        )
+    log.info("slopes:\n%s", df.to_string())
+    return df
+
+
+def figure1(cube_path: str, spec: dict, out: str) -> None:
+    """W2 against N for every sampler and grid (log-log), O(1/N) line, floor, fitted slopes."""
+    cube = open_store(cube_path)
+    fig_spec = spec["figure1"]
+    sub = cube.sel({"sweep": fig_spec["sweep"], "method": fig_spec["method"]})
+    slopes = fit_slopes(cube, spec)
+    slopes = slopes[(slopes.sweep == fig_spec["sweep"]) & (slopes.method == fig_spec["method"])]
+    ests = [e for e, v in ESTIMATORS.items() if v in sub and sub[v].notnull().any()]
+    datasets = [
+        d
+        for d in sub.dataset.values
+        if any(sub[ESTIMATORS[e]].sel(dataset=d).notnull().any() for e in ests)
+    ]
+    fig, axes = plt.subplots(
+        len(ests), len(datasets), figsize=(4.2 * len(datasets), 3.4 * len(ests)), squeeze=False
+    )
+    for i, est in enumerate(ests):
+        for j, ds_name in enumerate(datasets):
+            ax = axes[i, j]
+            df = (
+                sub[ESTIMATORS[est]]
+                .sel(dataset=ds_name)
+                .to_dataframe(name="W2")
+                .reset_index()
+                .dropna(subset=["W2"])
+            )
+            if df.empty:
+                ax.set_visible(False)
+                continue
+            sns.lineplot(
+                data=df,
+                x="steps",
+                y="W2",
+                hue="sampler",
+                style="grid",
+                markers=True,
+                errorbar="sd",
+                ax=ax,
+                legend=(i == 0 and j == len(datasets) - 1),
+            )
+            _reference_line(ax, df)
+            if est == "uncoupled":
+                _floor_band(ax, sub, ds_name)
+            ax.set(xscale="log", yscale="log", title=f"{ds_name}: {est}", xlabel="N (steps)")
+            ax.set_ylabel("W2" + (" (upper bound)" if est == "coupled" else ""))
+            sel = slopes[(slopes.dataset == ds_name) & (slopes.estimator == est)]
+            ax.text(
+                0.02,
+                0.02,
+                _slope_text(sel),
+                transform=ax.transAxes,
+                fontsize=6,
+                va="bottom",
+                family="monospace",
+            )
+    if axes[0, -1].get_legend() is not None:
+        sns.move_legend(axes[0, -1], "upper left", bbox_to_anchor=(1.02, 1), fontsize=7)
+    fig.suptitle(
+        f"W2 against the number of steps N ({fig_spec['method']} score, sweep {fig_spec['sweep']});"
+        " dashed: O(1/N); grey: finite-sample floor"
+    )
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        with atomic_path(f"{out}.{ext}") as tmp:
+            fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _reference_line(ax, df) -> None:
+    n0 = df.steps.min()
+    y0 = float(np.exp(np.log(df[df.steps == n0].W2).mean()))
+    ns = np.array(sorted(df.steps.unique()), dtype=float)
+    ax.plot(ns, y0 * n0 / ns, "k--", lw=1, label="O(1/N)")
+
+
+def _floor_band(ax, sub, ds_name) -> None:
+    if "w2_floor_mean" not in sub:
+        return
+    m, s = (
+        float(sub["w2_floor_mean"].sel(dataset=ds_name)),
+        float(sub["w2_floor_sd"].sel(dataset=ds_name)),
+    )
+    ax.axhspan(m - s, m + s, color="0.6", alpha=0.4, lw=0)
+    ax.axhline(m, color="0.4", lw=1)
+
+
+def _slope_text(sel: pd.DataFrame) -> str:
+    lines = []
+    for r in sel.itertuples():
+        ci = "" if np.isnan(r.ci_low) else f" [{r.ci_low:.2f},{r.ci_high:.2f}]"
+        val = "  n/a" if np.isnan(r.slope) else f"{r.slope:+.2f}"
+        lines.append(f"{r.sampler[:10]:10s} {r.grid[:7]:7s} {val}{ci}")
+    return "slope\n" + "\n".join(lines)

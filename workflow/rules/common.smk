@@ -1,0 +1,40 @@
+# Helpers shared by the rules: parameter specs as JSON, and model inputs per method.
+import json
+
+
+wildcard_constraints:
+    sweep=r"[^/]+",
+    dataset=r"[^/]+",
+    method=r"[^/]+",
+    sampler=r"[^/]+",
+    grid=r"[^/]+",
+    seed=r"\d+",
+
+
+CPU_ENV = "../../envs/cpu.yaml"
+THREADS = config["threads"]
+GPUS = config["gpus"]
+
+
+def as_json(spec):
+    return json.dumps(spec, sort_keys=True)
+
+
+def model_of(wc):
+    """The trained model a sample job needs ([] for methods that are not trained)."""
+    if plan.is_trainable(config, wc.method):
+        return plan.MODEL.format(dataset=wc.dataset, method=wc.method, seed=wc.seed)
+    return []
+
+
+def classifier_of(wc):
+    return (
+        plan.CLASSIFIER.format(dataset=wc.dataset)
+        if plan.is_images(config, wc.dataset)
+        else []
+    )
+
+
+def opt(flag, path):
+    """A command-line option only when the input exists for this job."""
+    return f"{flag} {path}" if path else ""

@@ -1,0 +1,19 @@
+rule prepare_data:
+    output:
+        directory(plan.DATA),
+    log:
+        "results/logs/prepare_data/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_data/{dataset}.tsv"
+    conda:
+        CPU_ENV
+    threads: 1
+    resources:
+        gpu=0,
+        mem_mb=2000,
+        runtime=10,
+    params:
+        spec=lambda wc: as_json(plan.data_spec(config, wc.dataset)),
+    shell:
+        "python -m mfgstudy prepare-data --spec {params.spec:q} --out {output:q} "
+        "--threads {threads} 2> {log:q}"

@@ -1,0 +1,50 @@
+rule evaluate:
+    input:
+        data=plan.DATA,
+        samples=plan.SAMPLES,
+        classifier=classifier_of,
+    output:
+        directory(plan.METRICS),
+    log:
+        "results/logs/evaluate/" + plan.UNIT_DIR + ".log",
+    benchmark:
+        "results/benchmarks/evaluate/" + plan.UNIT_DIR + ".tsv"
+    conda:
+        CPU_ENV
+    threads: THREADS
+    resources:
+        gpu=GPUS["evaluate"],
+        mem_mb=4000,
+        runtime=60,
+    params:
+        spec=lambda wc: as_json(plan.evaluate_spec(config, wc)),
+        classifier=lambda wc, input: opt("--classifier", input.classifier),
+    shell:
+        "python -m mfgstudy evaluate --spec {params.spec:q} --data {input.data:q} "
+        "--samples {input.samples:q} {params.classifier} --seed {wildcards.seed} "
+        "--out {output:q} --threads {threads} 2> {log:q}"
+
+
+rule floor:
+    input:
+        data=plan.DATA,
+        classifier=classifier_of,
+    output:
+        directory(plan.FLOOR),
+    log:
+        "results/logs/floor/{sweep}/{dataset}.log",
+    benchmark:
+        "results/benchmarks/floor/{sweep}/{dataset}.tsv"
+    conda:
+        CPU_ENV
+    threads: THREADS
+    resources:
+        gpu=GPUS["evaluate"],
+        mem_mb=2000,
+        runtime=30,
+    params:
+        spec=lambda wc: as_json(plan.floor_spec(config, wc.sweep, wc.dataset)),
+        classifier=lambda wc, input: opt("--classifier", input.classifier),
+    shell:
+        "python -m mfgstudy floor --spec {params.spec:q} --data {input.data:q} "
+        "{params.classifier} --out {output:q} --threads {threads} 2> {log:q}"

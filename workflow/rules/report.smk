@@ -1,0 +1,76 @@
+rule collect:
+    input:
+        metrics=plan.metric_dirs(config),
+        floors=plan.floors(config),
+    output:
+        directory(plan.CUBE),
+    log:
+        "results/logs/collect.log",
+    benchmark:
+        "results/benchmarks/collect.tsv"
+    conda:
+        CPU_ENV
+    threads: 1
+    resources:
+        gpu=0,
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m mfgstudy collect --metrics {input.metrics:q} --floors {input.floors:q} "
+        "--out {output:q} 2> {log:q}"
+
+
+REPORT_SPEC = {
+    **plan.report_spec(config),
+    "reference_steps": {
+        k: s.get("reference_steps") for k, s in config["sweeps"].items()
+    },
+}
+
+
+rule figure1:
+    input:
+        plan.CUBE,
+    output:
+        png=plan.FIG1 + ".png",
+        pdf=plan.FIG1 + ".pdf",
+    log:
+        "results/logs/figure1.log",
+    benchmark:
+        "results/benchmarks/figure1.tsv"
+    conda:
+        CPU_ENV
+    threads: 1
+    resources:
+        gpu=0,
+        mem_mb=2000,
+        runtime=10,
+    params:
+        spec=as_json(REPORT_SPEC),
+        out=plan.FIG1,
+    shell:
+        "python -m mfgstudy figure1 --spec {params.spec:q} --cube {input:q} --out {params.out:q} 2> {log:q}"
+
+
+rule slopes_table:
+    input:
+        plan.CUBE,
+    output:
+        csv=plan.SLOPES + ".csv",
+        md=plan.SLOPES + ".md",
+    log:
+        "results/logs/slopes_table.log",
+    benchmark:
+        "results/benchmarks/slopes_table.tsv"
+    conda:
+        CPU_ENV
+    threads: 1
+    resources:
+        gpu=0,
+        mem_mb=2000,
+        runtime=10,
+    params:
+        spec=as_json(REPORT_SPEC),
+        out=plan.SLOPES,
+    shell:
+        "python -m mfgstudy slopes --spec {params.spec:q} --cube {input:q} --out {params.out:q} 2> {log:q}"
