@@ -164,13 +164,13 @@ def cmd_collect(a) -> None:
 def cmd_figure1(a) -> None:
     from mfgstudy.report import figure1
 
-    figure1(a.cube, _spec(a.spec), a.out)
+    figure1(a.cube, _spec(a.spec), a.png, a.pdf)
 
 
 def cmd_slopes(a) -> None:
     from mfgstudy.report import slopes_table
 
-    slopes_table(a.cube, _spec(a.spec), a.out)
+    slopes_table(a.cube, _spec(a.spec), a.csv, a.md)
 
 
 # --- parser -----------------------------------------------------------------------------------
@@ -202,8 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     verb("evaluate", cmd_evaluate, "spec", "data", "seed", "samples", "classifier?", "out")
     verb("floor", cmd_floor, "spec", "data", "classifier?", "out")
     verb("collect", cmd_collect, "metrics+", "floors*", "out")
-    verb("figure1", cmd_figure1, "spec", "cube", "out")
-    verb("slopes", cmd_slopes, "spec", "cube", "out")
+    verb("figure1", cmd_figure1, "spec", "cube", "png", "pdf")
+    verb("slopes", cmd_slopes, "spec", "cube", "csv", "md")
     return p
 
 

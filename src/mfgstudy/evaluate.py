@@ -36,9 +36,10 @@ def load_classifier(path: str):
 
 
 def _closed_form(spec: dict, data):
-    """Closed-form W2 per N for the exact oracle on a one-component Gaussian law, else None."""
+    """Closed-form W2 per N for the exact oracle on a one-component Gaussian law, else None:
+    to the sampler's continuous-time limit, and to the data law."""
     from mfgstudy.methods import build_method
-    from mfgstudy.metrics.gaussian import sampler_law, w2_gaussians
+    from mfgstudy.metrics.gaussian import continuous_law, sampler_law, w2_gaussians
     from mfgstudy.samplers import build_sampler
     from mfgstudy.sde import VPSDE, grid_from_spec
 
@@ -48,18 +49,13 @@ def _closed_form(spec: dict, data):
     sde = VPSDE.from_spec(spec["sde"])
     score = build_method(spec["method"], sde).score_fn(data)
     sampler = build_sampler(spec["sampler"])
-    d = mix.dim
-
-    def law(n):
-        return sampler_law(sampler, sde, score, grid_from_spec(sde, n, spec["grid"]), d)
-
-    fine = law(int(spec["closed_form_fine_steps"]))
+    limit = continuous_law(sde, mix, sampler.stochastic)
     m0, c0 = mix.means[0].numpy(), mix.covs[0].numpy()
 
     def at(n):
-        m, c = law(n)
+        m, c = sampler_law(sampler, sde, score, grid_from_spec(sde, n, spec["grid"]), mix.dim)
         return {
-            "w2_closed": w2_gaussians(m, c, *fine),
+            "w2_closed": w2_gaussians(m, c, *limit),
             "w2_closed_data": w2_gaussians(m, c, m0, c0),
         }
 

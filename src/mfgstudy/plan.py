@@ -46,8 +46,17 @@ SAMPLES = R + "/samples/" + UNIT_DIR
 METRICS = R + "/metrics/" + UNIT_DIR
 FLOOR = R + "/metrics/floors/{sweep}/{dataset}.zarr"
 CUBE = R + "/metrics.zarr"
-FIG1 = R + "/figures/fig1_w2_vs_N"
-SLOPES = R + "/tables/w2_slopes"
+FIG1_PNG, FIG1_PDF = (R + "/figures/fig1_w2_vs_N." + ext for ext in ("png", "pdf"))
+SLOPES_CSV, SLOPES_MD = (R + "/tables/w2_slopes." + ext for ext in ("csv", "md"))
+
+
+def log_path(rule: str, pattern: str) -> str:
+    """Log file of a rule's job, e.g. log_path("sample", UNIT_DIR)."""
+    return f"{R}/logs/{rule}/{pattern}.log"
+
+
+def benchmark_path(rule: str, pattern: str) -> str:
+    return f"{R}/benchmarks/{rule}/{pattern}.tsv"
 
 
 # --- checks beyond the JSON schema ------------------------------------------------------------
@@ -133,7 +142,7 @@ def floors(config: dict) -> list[str]:
 
 
 def final_targets(config: dict) -> list[str]:
-    return [CUBE, FIG1 + ".png", FIG1 + ".pdf", SLOPES + ".csv", SLOPES + ".md"]
+    return [CUBE, FIG1_PNG, FIG1_PDF, SLOPES_CSV, SLOPES_MD]
 
 
 # --- per-job parameters -----------------------------------------------------------------------
@@ -168,10 +177,7 @@ def sample_spec(config: dict, wc) -> dict:
 
 
 def evaluate_spec(config: dict, wc) -> dict:
-    return {
-        **sample_spec(config, wc),
-        "closed_form_fine_steps": config["report"]["closed_form_fine_steps"],
-    }
+    return sample_spec(config, wc)
 
 
 def floor_spec(config: dict, sweep: str, dataset: str) -> dict:

@@ -16,7 +16,6 @@ The CI is a percentile bootstrap over seeds (resample seeds, average, refit). A 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import matplotlib
 
@@ -139,12 +138,11 @@ def _floor(cube, sweep, dataset) -> float:
     return float(cube["w2_floor_mean"].sel(sweep=sweep, dataset=dataset))
 
 
-def slopes_table(cube_path: str, spec: dict, out: str) -> pd.DataFrame:
+def slopes_table(cube_path: str, spec: dict, csv: str, md: str) -> pd.DataFrame:
     df = fit_slopes(open_store(cube_path), spec)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out + ".csv") as tmp:
+    with atomic_path(csv) as tmp:
         df.to_csv(tmp, index=False)
-    with atomic_path(out + ".md") as tmp:
+    with atomic_path(md) as tmp:
         tmp.write_text(
             "# W2 against N: fitted log-log slopes\n\n"
             "Slope of log(mean W2 over seeds) on log N, fitted only where the estimator stands "
@@ -156,7 +154,7 @@ def slopes_table(cube_path: str, spec: dict, out: str) -> pd.DataFrame:
     return df
 
 
-def figure1(cube_path: str, spec: dict, out: str) -> None:
+def figure1(cube_path: str, spec: dict, png: str, pdf: str) -> None:
     """W2 against N for every sampler and grid (log-log), O(1/N) line, floor, fitted slopes."""
     cube = open_store(cube_path)
     fig_spec = spec["figure1"]
@@ -170,7 +168,7 @@ def figure1(cube_path: str, spec: dict, out: str) -> None:
         if any(sub[ESTIMATORS[e]].sel(dataset=d).notnull().any() for e in ests)
     ]
     fig, axes = plt.subplots(
-        len(ests), len(datasets), figsize=(4.2 * len(datasets), 3.4 * len(ests)), squeeze=False
+        len(ests), len(datasets), figsize=(4.6 * len(datasets), 4.6 * len(ests)), squeeze=False
     )
     for i, est in enumerate(ests):
         for j, ds_name in enumerate(datasets):
@@ -199,29 +197,37 @@ def figure1(cube_path: str, spec: dict, out: str) -> None:
             _reference_line(ax, df)
             if est == "uncoupled":
                 _floor_band(ax, sub, ds_name)
-            ax.set(xscale="log", yscale="log", title=f"{ds_name}: {est}", xlabel="N (steps)")
+            _log_axes(ax, df.steps.unique())
+            ax.set(title=f"{ds_name}: {est}", xlabel="N (steps)")
             ax.set_ylabel("W2" + (" (upper bound)" if est == "coupled" else ""))
             sel = slopes[(slopes.dataset == ds_name) & (slopes.estimator == est)]
             ax.text(
-                0.02,
-                0.02,
-                _slope_text(sel),
-                transform=ax.transAxes,
-                fontsize=6,
-                va="bottom",
-                family="monospace",
-            )
+                0.0, -0.2, _slope_text(sel), transform=ax.transAxes, fontsize=6.5,
+                va="top", family="monospace",
+            )  # fmt: skip
     if axes[0, -1].get_legend() is not None:
         sns.move_legend(axes[0, -1], "upper left", bbox_to_anchor=(1.02, 1), fontsize=7)
     fig.suptitle(
         f"W2 against the number of steps N ({fig_spec['method']} score, sweep {fig_spec['sweep']});"
-        " dashed: O(1/N); grey: finite-sample floor"
+        " dashed: O(1/N); grey: finite-sample floor",
+        y=1.01,
     )
     fig.tight_layout()
-    for ext in ("png", "pdf"):
-        with atomic_path(f"{out}.{ext}") as tmp:
+    for path, ext in ((png, "png"), (pdf, "pdf")):
+        with atomic_path(path) as tmp:
             fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight")
     plt.close(fig)
+
+
+def _log_axes(ax, steps) -> None:
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(sorted(int(n) for n in steps))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _reference_line(ax, df) -> None:
@@ -248,4 +254,4 @@ def _slope_text(sel: pd.DataFrame) -> str:
         ci = "" if np.isnan(r.ci_low) else f" [{r.ci_low:.2f},{r.ci_high:.2f}]"
         val = "  n/a" if np.isnan(r.slope) else f"{r.slope:+.2f}"
         lines.append(f"{r.sampler[:10]:10s} {r.grid[:7]:7s} {val}{ci}")
-    return "slope\n" + "\n".join(lines)
+    return "fitted slope [95% CI]\n" + "\n".join(lines)

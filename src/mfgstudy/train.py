@@ -54,11 +54,11 @@ def train(method: Method, net: torch.nn.Module, x_train: torch.Tensor, spec: dic
         opt.step()
         sched.step()
         ema_update(ema, net, decay)
-        window.append(terms)
+        window.append({"loss": float(loss.detach()), **terms})
         if step % every == 0 or step == steps:
             row = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
-            rows.append({"step": step, "wall_s": time.time() - t0, "loss": float(loss), **row})
-            pbar.set_postfix(loss=f"{row[next(iter(row))]:.4f}")
+            rows.append({"step": step, "wall_s": time.time() - t0, **row})
+            pbar.set_postfix(loss=f"{row['loss']:.4f}")
             window = []
     steps_per_s = steps / max(time.time() - t0, 1e-9)
     log.info("trained %d steps at %.1f steps/s", steps, steps_per_s)

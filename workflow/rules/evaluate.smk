@@ -6,9 +6,9 @@ rule evaluate:
     output:
         directory(plan.METRICS),
     log:
-        "results/logs/evaluate/" + plan.UNIT_DIR + ".log",
+        plan.log_path("evaluate", plan.UNIT_DIR),
     benchmark:
-        "results/benchmarks/evaluate/" + plan.UNIT_DIR + ".tsv"
+        plan.benchmark_path("evaluate", plan.UNIT_DIR)
     conda:
         CPU_ENV
     threads: THREADS

@@ -32,8 +32,8 @@ rule figure1:
     input:
         plan.CUBE,
     output:
-        png=plan.FIG1 + ".png",
-        pdf=plan.FIG1 + ".pdf",
+        png=plan.FIG1_PNG,
+        pdf=plan.FIG1_PDF,
     log:
         "results/logs/figure1.log",
     benchmark:
@@ -47,17 +47,17 @@ rule figure1:
         runtime=10,
     params:
         spec=as_json(REPORT_SPEC),
-        out=plan.FIG1,
     shell:
-        "python -m mfgstudy figure1 --spec {params.spec:q} --cube {input:q} --out {params.out:q} 2> {log:q}"
+        "python -m mfgstudy figure1 --spec {params.spec:q} --cube {input:q} "
+        "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
 
 
 rule slopes_table:
     input:
         plan.CUBE,
     output:
-        csv=plan.SLOPES + ".csv",
-        md=plan.SLOPES + ".md",
+        csv=plan.SLOPES_CSV,
+        md=plan.SLOPES_MD,
     log:
         "results/logs/slopes_table.log",
     benchmark:
@@ -71,6 +71,6 @@ rule slopes_table:
         runtime=10,
     params:
         spec=as_json(REPORT_SPEC),
-        out=plan.SLOPES,
     shell:
-        "python -m mfgstudy slopes --spec {params.spec:q} --cube {input:q} --out {params.out:q} 2> {log:q}"
+        "python -m mfgstudy slopes --spec {params.spec:q} --cube {input:q} "
+        "--csv {output.csv:q} --md {output.md:q} 2> {log:q}"

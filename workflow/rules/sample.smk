@@ -5,9 +5,9 @@ rule sample:
     output:
         directory(plan.SAMPLES),
     log:
-        "results/logs/sample/" + plan.UNIT_DIR + ".log",
+        plan.log_path("sample", plan.UNIT_DIR),
     benchmark:
-        "results/benchmarks/sample/" + plan.UNIT_DIR + ".tsv"
+        plan.benchmark_path("sample", plan.UNIT_DIR)
     conda:
         CPU_ENV
     threads: THREADS

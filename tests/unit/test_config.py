@@ -1,0 +1,76 @@
+"""Bad configs are rejected before any job runs, naming the key."""
+
+import copy
+import os
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from mfgstudy.plan import ConfigError, check_config, units
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCHEMA = os.path.join(ROOT, "workflow", "schemas", "config.schema.yaml")
+
+
+def _load(name):
+    with open(os.path.join(ROOT, name)) as f:
+        return yaml.safe_load(f)
+
+
+@pytest.fixture(params=["config.yaml", "workflow/configs/smoke.yaml"])
+def config(request):
+    return _load(request.param)
+
+
+def _check(cfg):
+    validate(cfg, SCHEMA)
+    check_config(cfg)
+
+
+def test_shipped_configs_are_valid(config):
+    _check(config)
+    assert units(config)
+
+
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (lambda c: c.update(learning_rate=1), "learning_rate"),
+        (lambda c: c["sde"].update(beta_mx=2.0), "beta_mx"),
+        (lambda c: c["datasets"]["gmm8"].update(n_modes="eight"), "eight"),
+        (lambda c: c["methods"]["ddpm"]["train"]["points"].update(steps=-5), "-5"),
+        (lambda c: c["sweeps"]["w2_vs_steps"].update(steps="many"), "many"),
+        (lambda c: c["samplers"]["em"].update(kind="leapfrog"), "leapfrog"),
+    ],
+)
+def test_schema_rejects_and_names_the_key(mutate, needle):
+    cfg = copy.deepcopy(_load("config.yaml"))
+    mutate(cfg)
+    with pytest.raises(WorkflowError, match=needle):
+        validate(cfg, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (
+            lambda c: c["sweeps"]["w2_vs_steps"]["datasets"].append("cifar"),
+            r"sweeps.w2_vs_steps.datasets: 'cifar'",
+        ),
+        (
+            lambda c: c["sweeps"]["w2_vs_steps"]["methods"].append("edm"),
+            r"sweeps.w2_vs_steps.methods: 'edm'",
+        ),
+        (lambda c: c["sweeps"]["w2_vs_steps"]["samplers"].append("rk4"), r"samplers: 'rk4'"),
+        (lambda c: c["sweeps"]["w2_vs_steps"]["steps"].append(3), r"sweeps.w2_vs_steps.steps: 3"),
+        (lambda c: c["report"]["figure1"].update(sweep="nope"), r"report.figure1.sweep"),
+        (lambda c: c.pop("classifier"), r"classifier: required"),
+    ],
+)
+def test_undefined_names_are_rejected_with_the_key(mutate, needle):
+    cfg = copy.deepcopy(_load("config.yaml"))
+    mutate(cfg)
+    with pytest.raises(ConfigError, match=needle):
+        _check(cfg)

@@ -1,0 +1,65 @@
+"""Dry-runs of the shipped DAGs, lint, and bad configs rejected through the Snakemake CLI."""
+
+import pytest
+import yaml
+
+from tests.workflow.helpers import DEFAULT, SMOKE, job_count, snakemake
+
+
+@pytest.mark.parametrize("configfile", [DEFAULT, SMOKE], ids=["default", "smoke"])
+def test_dry_run(tmp_path, configfile):
+    res = snakemake(tmp_path, "-n", configfile=configfile)
+    assert res.returncode == 0, res.stderr[-3000:]
+    n = job_count(res.stdout + res.stderr)
+    print(f"{configfile}: {n} jobs")
+    assert n > 10
+    for rule in (
+        "prepare_data",
+        "train",
+        "train_classifier",
+        "sample",
+        "evaluate",
+        "floor",
+        "collect",
+        "figure1",
+        "slopes_table",
+    ):
+        assert f"rule {rule}:" in res.stdout + res.stderr or rule in res.stdout
+
+
+def test_lint_is_clean(tmp_path):
+    res = snakemake(tmp_path, "--lint", configfile=SMOKE)
+    assert res.returncode == 0 and "good condition" in res.stdout + res.stderr, res.stdout[-3000:]
+
+
+def _bad(tmp_path, mutate):
+    with open(SMOKE) as f:
+        cfg = yaml.safe_load(f)
+    mutate(cfg)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    # a config file given on the command line is merged onto the default config.yaml, so start
+    # from a workdir with no config.yaml and the smoke config as the whole config
+    return snakemake(tmp_path, "-n", configfile=str(path))
+
+
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (lambda c: c.update(lerning_rate=0.1), "lerning_rate"),
+        (lambda c: c["sde"].update(t_min="small"), "small"),
+        (
+            lambda c: c["sweeps"]["w2_vs_steps"]["datasets"].append("cifar10"),
+            "sweeps.w2_vs_steps.datasets: 'cifar10'",
+        ),
+        (
+            lambda c: c["sweeps"]["w2_vs_steps"]["methods"].append("mfg"),
+            "sweeps.w2_vs_steps.methods: 'mfg'",
+        ),
+    ],
+)
+def test_bad_config_is_rejected_before_any_job(tmp_path, mutate, needle):
+    res = _bad(tmp_path, mutate)
+    assert res.returncode != 0
+    assert needle in res.stdout + res.stderr
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,71 @@
+"""One real end-to-end run of the smoke config: Figure 1, the slope table and the cube exist and
+hold finite numbers; a second run has nothing to do."""
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mfgstudy.store import open_store
+from tests.workflow.helpers import job_count, snakemake
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("smoke")
+    t0 = time.time()
+    res = snakemake(wd, "--cores", "2", timeout=1200)
+    print(f"smoke run: {time.time() - t0:.0f}s")
+    assert res.returncode == 0, res.stderr[-5000:]
+    return wd
+
+
+@pytest.mark.slow
+def test_outputs_hold_finite_numbers(smoke_run):
+    r = smoke_run / "results"
+    for f in ("figures/fig1_w2_vs_N.png", "figures/fig1_w2_vs_N.pdf"):
+        assert (r / f).stat().st_size > 10_000
+    slopes = pd.read_csv(r / "tables/w2_slopes.csv")
+    assert np.isfinite(slopes["slope"]).sum() >= 8
+    assert (r / "tables/w2_slopes.md").read_text().count("|") > 50
+    cube = open_store(r / "metrics.zarr")
+    assert {"sweep", "dataset", "method", "seed", "sampler", "grid", "steps"} <= set(cube.dims)
+    for var in (
+        "w2_uncoupled",
+        "w2_coupled",
+        "w2_closed",
+        "fd_digits",
+        "w2_floor_mean",
+        "fd_digits_floor",
+    ):
+        assert np.isfinite(cube[var].values).any(), var
+    assert cube.attrs["complete"] and cube.attrs["config_hash"]
+
+
+@pytest.mark.slow
+def test_every_store_carries_provenance(smoke_run):
+    stores = list((smoke_run / "results").rglob("N*.zarr")) + list(
+        (smoke_run / "results/data").glob("*.zarr")
+    )
+    assert stores
+    for p in stores[:20]:
+        attrs = open_store(p, load=False).attrs
+        assert {"config_hash", "package_version", "seed", "wall_time_s"} <= set(attrs)
+
+
+@pytest.mark.slow
+def test_noop_rerun_runs_nothing(smoke_run):
+    res = snakemake(smoke_run, "-n")
+    assert res.returncode == 0
+    assert job_count(res.stdout + res.stderr) == 0, res.stdout[-2000:]
+
+
+@pytest.mark.slow
+def test_same_config_gives_the_same_numbers(smoke_run):
+    """Rerunning one sample job from scratch reproduces its samples bit for bit."""
+    unit = "results/samples/w2_vs_steps/gmm8/ddpm/seed1/em/edm"
+    before = open_store(smoke_run / unit / "N4.zarr")["x"].values
+    res = snakemake(smoke_run, "--cores", "1", "--forcerun", unit, "--", unit)
+    assert res.returncode == 0, res.stderr[-3000:]
+    np.testing.assert_array_equal(open_store(smoke_run / unit / "N4.zarr")["x"].values, before)
