@@ -173,6 +173,12 @@ def cmd_slopes(a) -> None:
     slopes_table(a.cube, _spec(a.spec), a.csv, a.md)
 
 
+def cmd_image_table(a) -> None:
+    from mfgstudy.report import image_table
+
+    image_table(a.cube, a.csv, a.md)
+
+
 # --- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mfgstudy", description=__doc__.splitlines()[0])
@@ -204,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     verb("collect", cmd_collect, "metrics+", "floors*", "out")
     verb("figure1", cmd_figure1, "spec", "cube", "png", "pdf")
     verb("slopes", cmd_slopes, "spec", "cube", "csv", "md")
+    verb("image-table", cmd_image_table, "cube", "csv", "md")
     return p
 
 

@@ -3,6 +3,9 @@
 Dims: sweep, dataset, method, seed, sampler, grid, steps (and ``pair`` for the W2 floor); a
 variable is NaN where it does not apply (no closed form for a learned score, no W2 on images).
 Tables and figures read only this cube.
+
+Note: ``method`` is also a keyword of ``xarray .sel``; select it with a dict,
+``cube.sel({"method": "ddpm"})``.
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ FLOOR = R + "/metrics/floors/{sweep}/{dataset}.zarr"
 CUBE = R + "/metrics.zarr"
 FIG1_PNG, FIG1_PDF = (R + "/figures/fig1_w2_vs_N." + ext for ext in ("png", "pdf"))
 SLOPES_CSV, SLOPES_MD = (R + "/tables/w2_slopes." + ext for ext in ("csv", "md"))
+IMAGES_CSV, IMAGES_MD = (R + "/tables/fd_digits." + ext for ext in ("csv", "md"))
 
 
 def log_path(rule: str, pattern: str) -> str:
@@ -142,7 +143,7 @@ def floors(config: dict) -> list[str]:
 
 
 def final_targets(config: dict) -> list[str]:
-    return [CUBE, FIG1_PNG, FIG1_PDF, SLOPES_CSV, SLOPES_MD]
+    return [CUBE, FIG1_PNG, FIG1_PDF, SLOPES_CSV, SLOPES_MD, IMAGES_CSV, IMAGES_MD]
 
 
 # --- per-job parameters -----------------------------------------------------------------------

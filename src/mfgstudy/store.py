@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import time
+import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -125,7 +126,10 @@ def open_store(path: str | os.PathLike, load: bool = True) -> xr.Dataset:
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"no store at {p}")
-    ds = xr.open_zarr(p, **_ZARR_KW)
+    with warnings.catch_warnings():
+        # Snakemake drops a .snakemake_timestamp file into directory outputs; zarr notes it.
+        warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+        ds = xr.open_zarr(p, **_ZARR_KW)
     if not ds.attrs.get("complete", False):
         raise IncompleteStoreError(f"{p} was never marked complete; rerun the job that writes it")
     return ds.load() if load else ds

@@ -5,6 +5,7 @@ rule prepare_data:
         "results/logs/prepare_data/{dataset}.log",
     benchmark:
         "results/benchmarks/prepare_data/{dataset}.tsv"
+    priority: 100
     conda:
         CPU_ENV
     threads: 1

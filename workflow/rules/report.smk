@@ -74,3 +74,25 @@ rule slopes_table:
     shell:
         "python -m mfgstudy slopes --spec {params.spec:q} --cube {input:q} "
         "--csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+
+
+rule image_table:
+    input:
+        plan.CUBE,
+    output:
+        csv=plan.IMAGES_CSV,
+        md=plan.IMAGES_MD,
+    log:
+        "results/logs/image_table.log",
+    benchmark:
+        "results/benchmarks/image_table.tsv"
+    threads: 1
+    resources:
+        gpu=0,
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CPU_ENV
+    shell:
+        "python -m mfgstudy image-table --cube {input:q} --csv {output.csv:q} --md {output.md:q} "
+        "2> {log:q}"

@@ -8,6 +8,7 @@ rule train:
         "results/logs/train/{dataset}/{method}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train/{dataset}/{method}/seed{seed}.tsv"
+    priority: 50
     conda:
         CPU_ENV
     threads: THREADS
@@ -32,6 +33,7 @@ rule train_classifier:
         "results/logs/train_classifier/{dataset}.log",
     benchmark:
         "results/benchmarks/train_classifier/{dataset}.tsv"
+    priority: 50
     conda:
         CPU_ENV
     threads: THREADS
