@@ -289,8 +289,6 @@ def image_table(cube_path: str, csv: str, md: str) -> pd.DataFrame:
             "FID), generated samples against the training split, through clean-fid's "
             "custom-extractor path. Floor: the test split against the training split. "
             "`confident_fraction`: share of samples the classifier labels with probability > "
-            f"{CONFIDENCE}.\n\n"
-            + df.to_markdown(index=False, floatfmt=".3f")
-            + "\n"
+            f"{CONFIDENCE}.\n\n" + df.to_markdown(index=False, floatfmt=".3f") + "\n"
         )
     return df
