@@ -46,3 +46,21 @@ def predict_proba(net: DigitsClassifier, images: np.ndarray) -> np.ndarray:
 
 def accuracy(net: DigitsClassifier, images: np.ndarray, labels: np.ndarray) -> float:
     return float((predict_proba(net, images).argmax(1) == np.asarray(labels)).mean())
+
+
+def classifier_job(spec: dict, data_path: str, out_model: str, out_report: str) -> None:
+    """The train_classifier job: weights, and the test accuracy as a store."""
+    import json
+    import time
+
+    import xarray as xr
+
+    from mfgstudy.store import open_store, save_torch, write_store
+
+    t0 = time.time()
+    ds = open_store(data_path)
+    net = train_classifier(ds["images_train"].values, ds["labels_train"].values, spec, spec["seed"])
+    acc = accuracy(net, ds["images_test"].values, ds["labels_test"].values)
+    log.info("classifier test accuracy %.4f", acc)
+    save_torch({"state_dict": net.state_dict(), "spec": json.dumps(spec)}, out_model)
+    write_store(xr.Dataset({"test_accuracy": ((), acc)}), out_report, spec, spec["seed"], t0)

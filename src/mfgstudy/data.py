@@ -135,6 +135,20 @@ def build_dataset(spec: dict) -> xr.Dataset:
     return ds
 
 
+def prepare(spec: dict, out: str) -> None:
+    """The prepare_data job: build the data set and write its store."""
+    import logging
+    import time
+
+    from mfgstudy.store import write_store
+
+    t0 = time.time()
+    ds = build_dataset(spec)
+    write_store(ds, out, spec, spec["seed"], t0, {"dataset": spec["name"]})
+    shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in ds.items())
+    logging.getLogger(__name__).info("wrote %s (%s)", out, shapes)
+
+
 # --- loading in model space ------------------------------------------------------------------
 def images_to_model(images: np.ndarray) -> torch.Tensor:
     """uint8 (n, h, w) -> float32 (n, 1, h, w) in [-1, 1]."""

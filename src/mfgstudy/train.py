@@ -68,3 +68,29 @@ def train(method: Method, net: torch.nn.Module, x_train: torch.Tensor, spec: dic
         attrs={"steps_per_s": steps_per_s},
     )
     return ema, ds
+
+
+def train_job(spec: dict, seed: int, data_path: str, out_model: str, out_log: str) -> None:
+    """The train job: one model per (dataset, method, seed), EMA weights and the loss log."""
+    from mfgstudy.data import load_data
+    from mfgstudy.methods import build_method
+    from mfgstudy.nets import count_parameters
+    from mfgstudy.sde import VPSDE
+    from mfgstudy.store import canonical_json, open_store, save_torch, write_store
+
+    t0 = time.time()
+    data = load_data(open_store(data_path))
+    method = build_method(spec["method"], VPSDE.from_spec(spec["sde"]))
+    torch.manual_seed(seed)
+    net = method.build_net(data.kind, data.event_shape)
+    n_params = count_parameters(net)
+    log.info("training %s on %s: %d parameters", spec["method"]["kind"], data_path, n_params)
+    ema, tlog = train(method, net, data.train, spec["train"], seed)
+    checkpoint = {
+        "state_dict": ema.state_dict(),
+        "spec": canonical_json(spec),
+        "event_shape": list(data.event_shape),
+    }
+    save_torch(checkpoint, out_model)
+    tlog.attrs["n_parameters"] = n_params
+    write_store(tlog, out_log, spec, seed, t0)

@@ -15,4 +15,19 @@ def build_method(spec: dict, sde: VPSDE) -> Method:
     return METHODS[kind](spec, sde)
 
 
-__all__ = ["METHODS", "Method", "ScoreFn", "build_method"]
+def load_score(spec: dict, data, model_path: str | None) -> ScoreFn:
+    """The score function of a trained (checkpoint at ``model_path``) or exact method."""
+    from mfgstudy.store import load_torch
+
+    method = build_method(spec["method"], VPSDE.from_spec(spec["sde"]))
+    if not method.trainable:
+        return method.score_fn(data)
+    if model_path is None:
+        raise ValueError(f"method {spec['method']['kind']!r} is trained: a model path is needed")
+    ckpt = load_torch(model_path)
+    net = method.build_net(data.kind, tuple(ckpt["event_shape"]))
+    net.load_state_dict(ckpt["state_dict"])
+    return method.score_fn(net.eval())
+
+
+__all__ = ["METHODS", "Method", "ScoreFn", "build_method", "load_score"]
