@@ -9,8 +9,10 @@ estimate). Paths are built here and nowhere else.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from mfgstudy.data import data_kind
 
@@ -58,6 +60,35 @@ def log_path(rule: str, pattern: str) -> str:
 
 def benchmark_path(rule: str, pattern: str) -> str:
     return f"{R}/benchmarks/{rule}/{pattern}.tsv"
+
+
+# --- code each job depends on ---------------------------------------------------------------
+# Snakemake's "code" trigger sees only a rule's own shell line, not the package it calls. Each
+# rule passes a hash of the package modules its job runs as a param, so editing a sampler reruns
+# sampling and what follows, but not training. (store.py and cli.py only move data around.)
+CODE = {
+    "prepare_data": ["data.py", "exact.py"],
+    "train": ["train.py", "methods", "nets.py", "sde.py", "data.py"],
+    "train_classifier": ["classifier.py", "nets.py", "data.py"],
+    "sample": ["sample.py", "samplers.py", "sde.py", "methods", "exact.py", "nets.py", "data.py"],
+    "evaluate": ["evaluate.py", "metrics", "classifier.py", "samplers.py", "sde.py", "methods",
+                 "exact.py", "data.py"],
+    "floor": ["evaluate.py", "metrics", "classifier.py", "data.py"],
+    "collect": ["collect.py"],
+    "report": ["report.py"],
+}  # fmt: skip
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def code_hash(rule: str) -> str:
+    """Hash of the source of the modules that ``rule``'s job runs."""
+    h = hashlib.sha256()
+    for entry in CODE[rule]:
+        path = PACKAGE_DIR / entry
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(f.relative_to(PACKAGE_DIR).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 # --- checks beyond the JSON schema ------------------------------------------------------------

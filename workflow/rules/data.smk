@@ -14,6 +14,7 @@ rule prepare_data:
         mem_mb=2000,
         runtime=10,
     params:
+        code=plan.code_hash("prepare_data"),
         spec=lambda wc: as_json(plan.data_spec(config, wc.dataset)),
     shell:
         "python -m mfgstudy prepare-data --spec {params.spec:q} --out {output:q} "

@@ -17,6 +17,7 @@ rule evaluate:
         mem_mb=4000,
         runtime=60,
     params:
+        code=plan.code_hash("evaluate"),
         spec=lambda wc: as_json(plan.evaluate_spec(config, wc)),
         classifier=lambda wc, input: opt("--classifier", input.classifier),
     shell:
@@ -43,6 +44,7 @@ rule floor:
         mem_mb=2000,
         runtime=30,
     params:
+        code=plan.code_hash("floor"),
         spec=lambda wc: as_json(plan.floor_spec(config, wc.sweep, wc.dataset)),
         classifier=lambda wc, input: opt("--classifier", input.classifier),
     shell:

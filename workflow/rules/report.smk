@@ -15,6 +15,8 @@ rule collect:
         gpu=0,
         mem_mb=2000,
         runtime=10,
+    params:
+        code=plan.code_hash("collect"),
     shell:
         "python -m mfgstudy collect --metrics {input.metrics:q} --floors {input.floors:q} "
         "--out {output:q} 2> {log:q}"
@@ -46,6 +48,7 @@ rule figure1:
         mem_mb=2000,
         runtime=10,
     params:
+        code=plan.code_hash("report"),
         spec=as_json(REPORT_SPEC),
     shell:
         "python -m mfgstudy figure1 --spec {params.spec:q} --cube {input:q} "
@@ -70,6 +73,7 @@ rule slopes_table:
         mem_mb=2000,
         runtime=10,
     params:
+        code=plan.code_hash("report"),
         spec=as_json(REPORT_SPEC),
     shell:
         "python -m mfgstudy slopes --spec {params.spec:q} --cube {input:q} "
@@ -86,13 +90,15 @@ rule image_table:
         "results/logs/image_table.log",
     benchmark:
         "results/benchmarks/image_table.tsv"
+    conda:
+        CPU_ENV
     threads: 1
     resources:
         gpu=0,
         mem_mb=2000,
         runtime=10,
-    conda:
-        CPU_ENV
+    params:
+        code=plan.code_hash("report"),
     shell:
         "python -m mfgstudy image-table --cube {input:q} --csv {output.csv:q} --md {output.md:q} "
         "2> {log:q}"

@@ -16,6 +16,7 @@ rule sample:
         mem_mb=4000,
         runtime=60,
     params:
+        code=plan.code_hash("sample"),
         spec=lambda wc: as_json(plan.sample_spec(config, wc)),
         model=lambda wc, input: opt("--model", input.model),
     shell:

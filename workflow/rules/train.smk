@@ -17,6 +17,7 @@ rule train:
         mem_mb=4000,
         runtime=120,
     params:
+        code=plan.code_hash("train"),
         spec=lambda wc: as_json(plan.train_spec(config, wc.dataset, wc.method)),
     shell:
         "python -m mfgstudy train --spec {params.spec:q} --data {input.data:q} --seed {wildcards.seed} "
@@ -42,6 +43,7 @@ rule train_classifier:
         mem_mb=2000,
         runtime=30,
     params:
+        code=plan.code_hash("train_classifier"),
         spec=lambda wc: as_json(config["classifier"]),
     shell:
         "python -m mfgstudy train-classifier --spec {params.spec:q} --data {input.data:q} "
