@@ -174,7 +174,9 @@ def floors(config: dict) -> list[str]:
 
 
 def final_targets(config: dict) -> list[str]:
-    return [CUBE, FIG1_PNG, FIG1_PDF, SLOPES_CSV, SLOPES_MD, IMAGES_CSV, IMAGES_MD]
+    """Every configured data set (used by a sweep or not), the cube, the tables and figures."""
+    data = [DATA.format(dataset=d) for d in config["datasets"]]
+    return data + [CUBE, FIG1_PNG, FIG1_PDF, SLOPES_CSV, SLOPES_MD, IMAGES_CSV, IMAGES_MD]
 
 
 # --- per-job parameters -----------------------------------------------------------------------

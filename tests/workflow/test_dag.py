@@ -47,7 +47,7 @@ def _bad(tmp_path, mutate):
     "mutate,needle",
     [
         (lambda c: c.update(lerning_rate=0.1), "lerning_rate"),
-        (lambda c: c["sde"].update(t_min="small"), "small"),
+        (lambda c: c["sde"].update(t_min="small"), "instance['sde']['t_min']"),
         (
             lambda c: c["sweeps"]["w2_vs_steps"]["datasets"].append("cifar10"),
             "sweeps.w2_vs_steps.datasets: 'cifar10'",
