@@ -12,6 +12,8 @@ shape and dtype. With h = t - t_next, beta = beta(t):
   PDE paper, eqs. 4.21-4.24 (there with alpha = e^{-t}); here for any beta schedule.
 * ``pf_ode_euler`` / ``pf_ode_heun``: the probability-flow ODE dx/dt = f - g^2 s / 2, with Euler or
   Heun's second-order predictor-corrector.
+* ``ddim`` (any eta; eta = 1 is the ancestral step), ``edm_heun`` (Heun in EDM's variance-exploding
+  coordinates) and ``fm_euler`` / ``fm_heun`` (the same flow on Flow Matching's linear path).
 
 Noise is a property of the sample, not of the batch: sample i draws x_T and its Brownian path from
 ``numpy.random.default_rng([seed, i])``. The path lives on the fine (reference) grid of the same
@@ -39,6 +41,11 @@ class Sampler:
         raise NotImplementedError
 
 
+def tweedie_x0(sde: VPSDE, score: ScoreFn, x, t: float):
+    """E[x_0 | x_t = x] from the score: (x + sigma_t^2 s) / alpha_t."""
+    return (x + float(sde.sigma2(t)) * score(x, t)) / float(sde.alpha(t))
+
+
 class EulerMaruyama(Sampler):
     def step(self, sde, score, x, t, t_next, z):
         h, beta = t - t_next, float(sde.beta(t))
@@ -48,10 +55,10 @@ class EulerMaruyama(Sampler):
 class ExponentialIntegrator(Sampler):
     def step(self, sde, score, x, t, t_next, z):
         s2, s2n = float(sde.sigma2(t)), float(sde.sigma2(t_next))
-        a_t, a_n = float(sde.alpha(t)), float(sde.alpha(t_next))
+        a_n = float(sde.alpha(t_next))
         r = math.exp(log_ratio_alpha(sde, t, t_next))  # alpha_t / alpha_{t_next} < 1
         one_minus_r2 = -math.expm1(2.0 * log_ratio_alpha(sde, t, t_next))
-        x0_bar = (x + s2 * score(x, t)) / a_t
+        x0_bar = tweedie_x0(sde, score, x, t)
         mean = (r * s2n / s2) * x + (a_n * one_minus_r2 / s2) * x0_bar
         return mean + math.sqrt(s2n * one_minus_r2 / s2) * z
 
@@ -78,11 +85,69 @@ class PFODEHeun(Sampler):
         return x + 0.5 * h * (v + _pf_velocity(sde, score, x_pred, t_next))
 
 
-SAMPLERS: dict[str, type[Sampler]] = {
+class DDIM(Sampler):
+    """DDIM (Song et al. 2021) on any score: x' = alpha' x0 + sqrt(sigma'^2 - c^2) eps + c z with
+    c^2 = eta^2 sigma'^2 (1 - (alpha/alpha')^2) / sigma^2. eta = 1 is the ancestral (DDPM
+    posterior) step, eta = 0 the deterministic DDIM."""
+
+    def __init__(self, eta: float = 0.0):
+        if eta < 0:
+            raise ValueError(f"DDIM eta must be >= 0, got {eta}")
+        self.eta = float(eta)
+        self.stochastic = self.eta > 0
+
+    def step(self, sde, score, x, t, t_next, z):
+        s2, s2n = float(sde.sigma2(t)), float(sde.sigma2(t_next))
+        one_minus_r2 = -math.expm1(2.0 * log_ratio_alpha(sde, t, t_next))
+        c2 = self.eta**2 * s2n * one_minus_r2 / s2
+        sc = score(x, t)
+        x0 = (x + s2 * sc) / float(sde.alpha(t))
+        eps = -math.sqrt(s2) * sc
+        out = float(sde.alpha(t_next)) * x0 + math.sqrt(max(s2n - c2, 0.0)) * eps
+        return out + math.sqrt(c2) * z if self.stochastic else out
+
+
+class ScaledODE(Sampler):
+    """The probability-flow ODE in other coordinates: y = x / scale(t) against u(t), in which the
+    flow reads dy/du = (y - D) / u with D = E[x_0 | x] (Tweedie). ``space="ve"``: y = x / alpha,
+    u = sigma / alpha, the variance-exploding coordinates of EDM (Karras et al. 2022), whose Heun
+    step is EDM's sampler. ``space="fm"``: y = x / (alpha + sigma), u = sigma / (alpha + sigma),
+    the linear interpolation path of Flow Matching, u being its time. Same continuous limit as
+    ``pf_ode_*``; a different discretisation."""
+
+    stochastic = False
+
+    def __init__(self, space: str, order: int):
+        if space not in ("ve", "fm") or order not in (1, 2):
+            raise ValueError(
+                f"ScaledODE needs space in (ve, fm) and order in (1, 2): {space}, {order}"
+            )
+        self.space, self.order = space, order
+
+    def coords(self, sde: VPSDE, t: float) -> tuple[float, float]:
+        a, s = float(sde.alpha(t)), float(sde.sigma(t))
+        return (a, s / a) if self.space == "ve" else (a + s, s / (a + s))
+
+    def step(self, sde, score, x, t, t_next, z):
+        (k, u), (kn, un) = self.coords(sde, t), self.coords(sde, t_next)
+        y = x / k
+        v = (y - tweedie_x0(sde, score, x, t)) / u
+        y_next = y + (un - u) * v
+        if self.order == 2:
+            v_next = (y_next - tweedie_x0(sde, score, kn * y_next, t_next)) / un
+            y_next = y + 0.5 * (un - u) * (v + v_next)
+        return kn * y_next
+
+
+SAMPLERS: dict[str, Callable[..., Sampler]] = {
     "euler_maruyama": EulerMaruyama,
     "exponential_integrator": ExponentialIntegrator,
     "pf_ode_euler": PFODEEuler,
     "pf_ode_heun": PFODEHeun,
+    "ddim": DDIM,
+    "edm_heun": lambda: ScaledODE("ve", 2),
+    "fm_euler": lambda: ScaledODE("fm", 1),
+    "fm_heun": lambda: ScaledODE("fm", 2),
 }
 
 
@@ -90,7 +155,7 @@ def build_sampler(spec: dict) -> Sampler:
     kind = spec["kind"]
     if kind not in SAMPLERS:
         raise ValueError(f"unknown sampler kind {kind!r}; choose from {sorted(SAMPLERS)}")
-    return SAMPLERS[kind]()
+    return SAMPLERS[kind](**{k: v for k, v in spec.items() if k != "kind"})
 
 
 def integrate(sampler: Sampler, sde: VPSDE, score: ScoreFn, grid: np.ndarray, x_T, z=None):

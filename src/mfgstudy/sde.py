@@ -78,20 +78,31 @@ class VPSDE:
         return float(self.alpha(t)) * x0 + float(self.sigma(t)) * z
 
 
-GRID_KINDS = ("uniform", "edm")
+GRID_KINDS = ("uniform", "edm", "discrete")
 
 
-def time_grid(sde: VPSDE, n_steps: int, kind: str = "uniform", rho: float = 7.0) -> np.ndarray:
+def time_grid(
+    sde: VPSDE, n_steps: int, kind: str = "uniform", rho: float = 7.0, train_steps: int = 1000
+) -> np.ndarray:
     """Descending times t_0 = T > t_1 > ... > t_N = t_min (float64, length N + 1).
 
     ``uniform``: equal steps in t. ``edm``: Karras et al.'s rho-polynomial in the noise level
-    sigma/alpha, which puts most steps near t = 0.
+    sigma/alpha, which puts most steps near t = 0. ``discrete``: N steps on a discrete training
+    grid of ``train_steps`` equal intervals (as DDPM/DDIM step sub-sequences are chosen): every
+    point, the previous timestep included, is a training-grid point, and there are exactly N
+    steps for every N <= train_steps (the floor-division spacing of popular libraries gives fewer
+    or uneven steps when N does not divide train_steps).
     """
     if n_steps < 1 or int(n_steps) != n_steps:
         raise ValueError(f"the number of steps must be a positive integer, got {n_steps!r}")
     u = np.arange(n_steps + 1, dtype=np.float64) / n_steps
     if kind == "uniform":
         t = sde.T + u * (sde.t_min - sde.T)
+    elif kind == "discrete":
+        if n_steps > train_steps:
+            raise ValueError(f"discrete grid: {n_steps} steps > train_steps={train_steps}")
+        k = np.round(np.linspace(train_steps, 0, n_steps + 1)).astype(np.int64)
+        t = sde.t_min + (sde.T - sde.t_min) * k / train_steps
     elif kind == "edm":
         s_max = sde.edm_sigma(sde.T) ** (1.0 / rho)
         s_min = sde.edm_sigma(sde.t_min) ** (1.0 / rho)
@@ -103,7 +114,14 @@ def time_grid(sde: VPSDE, n_steps: int, kind: str = "uniform", rho: float = 7.0)
 
 
 def grid_from_spec(sde: VPSDE, n_steps: int, spec: dict) -> np.ndarray:
-    return time_grid(sde, n_steps, spec["kind"], float(spec.get("rho", 7.0)))
+    return time_grid(
+        sde, n_steps, spec["kind"], float(spec.get("rho", 7.0)), int(spec.get("train_steps", 1000))
+    )
+
+
+def discrete_indices(sde: VPSDE, grid: np.ndarray, train_steps: int) -> np.ndarray:
+    """Training-grid indices of a grid's times (float; integers when the grid is on it)."""
+    return (grid - sde.t_min) / (sde.T - sde.t_min) * train_steps
 
 
 def check_nested(n_steps: int, reference_steps: int) -> None:

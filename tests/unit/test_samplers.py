@@ -56,7 +56,10 @@ def hand_law(kind, grid):
     return m, v
 
 
-@pytest.mark.parametrize("kind", sorted(SAMPLERS))
+HAND = ["euler_maruyama", "exponential_integrator", "pf_ode_euler", "pf_ode_heun"]
+
+
+@pytest.mark.parametrize("kind", HAND)
 @pytest.mark.parametrize("grid_kind", ["uniform", "edm"])
 @pytest.mark.parametrize("n", [1, 5, 40])
 def test_probed_law_equals_hand_derivation(kind, grid_kind, n):
@@ -67,11 +70,15 @@ def test_probed_law_equals_hand_derivation(kind, grid_kind, n):
     assert v[0, 0] == pytest.approx(hv, rel=1e-10, abs=1e-12)
 
 
-@pytest.mark.parametrize("kind", sorted(SAMPLERS))
-def test_monte_carlo_samples_follow_the_closed_form_law(kind):
+@pytest.mark.parametrize(
+    "spec", [{"kind": k} for k in sorted(SAMPLERS)] + [{"kind": "ddim", "eta": 0.5}]
+)
+def test_monte_carlo_samples_follow_the_closed_form_law(spec):
     n, steps = 20000, 12
-    x = generate({"kind": kind}, {"kind": "uniform"}, SDE, score1, steps, n, (1,), seed=3)
-    hm, hv = hand_law(kind, time_grid(SDE, steps, "uniform"))
+    x = generate(spec, {"kind": "uniform"}, SDE, score1, steps, n, (1,), seed=3)
+    grid = time_grid(SDE, steps, "uniform")
+    m, v = sampler_law(build_sampler(spec), SDE, score1, grid, 1)
+    hm, hv = float(m[0]), float(v[0, 0])
     x = x[:, 0].numpy()
     assert abs(x.mean() - hm) < 5 * math.sqrt(hv / n)
     assert abs(x.var() - hv) < 5 * hv * math.sqrt(2 / n)
@@ -155,7 +162,7 @@ def test_unknown_sampler_is_rejected():
         build_sampler({"kind": "leapfrog"})
 
 
-@pytest.mark.parametrize("kind", sorted(SAMPLERS))
+@pytest.mark.parametrize("kind", HAND)
 def test_n_step_law_converges_to_the_continuous_limit(kind):
     """The moment-ODE limit is the right one: each sampler approaches its own limit (reverse SDE
     or probability-flow ODE), and the error shrinks with N at the sampler's order."""
@@ -177,3 +184,58 @@ def test_n_step_law_converges_to_the_continuous_limit(kind):
     assert errs[1] < errs[0] / 3  # keeps first-order decay: impossible against the wrong limit
     if kind == "pf_ode_heun":
         assert errs[1] < 0.01 * gap
+
+
+def test_ddim_eta_one_is_the_ancestral_step():
+    """DDIM with eta = 1 on the full training grid gives the ancestral (DDPM posterior) step:
+    the same mean and the same noise, hence the same output for the same z."""
+    sde = VPSDE()
+    grid = time_grid(sde, 1000, "discrete", train_steps=1000)
+    x = torch.randn(64, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    z = torch.randn(64, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    ddim, ei = (
+        build_sampler({"kind": "ddim", "eta": 1.0}),
+        build_sampler({"kind": "exponential_integrator"}),
+    )
+    for k in (0, 10, 500, 998, 999):
+        t, tn = float(grid[k]), float(grid[k + 1])
+        torch.testing.assert_close(
+            ddim.step(sde, score1, x, t, tn, z), ei.step(sde, score1, x, t, tn, z)
+        )
+        zero = torch.zeros_like(z)
+        torch.testing.assert_close(
+            ddim.step(sde, score1, x, t, tn, zero), ei.step(sde, score1, x, t, tn, zero)
+        )
+
+
+@pytest.mark.parametrize("n", list(range(1, 60)) + [99, 250, 333, 999, 1000])
+def test_discrete_grid_steps_stay_on_the_training_grid(n):
+    from mfgstudy.sde import discrete_indices
+
+    grid = time_grid(SDE, n, "discrete", train_steps=1000)
+    idx = discrete_indices(SDE, grid, 1000)
+    assert len(grid) == n + 1  # exactly N steps, whatever N
+    np.testing.assert_allclose(idx, np.round(idx), atol=1e-6)  # every point, previous included
+    assert np.all(np.diff(np.round(idx)) < 0) and round(idx[0]) == 1000 and round(idx[-1]) == 0
+
+
+@pytest.mark.parametrize(
+    "kind,order", [("ddim", 1), ("edm_heun", 2), ("fm_euler", 1), ("fm_heun", 2)]
+)
+def test_reparametrised_odes_converge_to_the_flow_limit(kind, order):
+    from mfgstudy.metrics.gaussian import continuous_law
+
+    mix = GaussianMixture(
+        torch.ones(1, dtype=torch.float64),
+        torch.tensor([[0.5, -0.5]], dtype=torch.float64),
+        torch.tensor([[[1.0, 0.6], [0.6, 0.5]]], dtype=torch.float64),
+    )
+    sampler = build_sampler({"kind": kind})
+    assert not sampler.stochastic
+    limit = continuous_law(SDE, mix, stochastic=False)
+
+    def err(n):
+        law = sampler_law(sampler, SDE, lambda x, t: mix.score(x, SDE, t), time_grid(SDE, n), 2)
+        return w2_gaussians(*law, *limit)
+
+    assert math.log2(err(256) / err(512)) == pytest.approx(order, abs=0.3)
