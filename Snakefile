@@ -10,8 +10,12 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from mfgstudy import plan  # noqa: E402
 
+# A config given with --configfile replaces the default study instead of being merged onto it
+# (Snakemake would otherwise deep-merge the two, leaking default sweeps into other scales);
+# --config key=value still overrides single values of whichever config is in use.
+if not workflow.config_settings.configfiles:
 
-configfile: "config.yaml"
+    configfile: "config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

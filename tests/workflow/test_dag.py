@@ -63,3 +63,16 @@ def test_bad_config_is_rejected_before_any_job(tmp_path, mutate, needle):
     assert res.returncode != 0
     assert needle in res.stdout + res.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_configfile_replaces_the_default_study(tmp_path):
+    """With config.yaml present, --configfile smoke.yaml must not inherit the default's sweeps."""
+    import shutil
+
+    from tests.workflow.helpers import DEFAULT
+
+    shutil.copy(DEFAULT, tmp_path / "config.yaml")
+    res = snakemake(tmp_path, "-n", configfile=SMOKE)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = res.stdout + res.stderr
+    assert "methods_digits" not in out and "checkerboard" not in out

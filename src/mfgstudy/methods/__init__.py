@@ -2,10 +2,17 @@
 
 from mfgstudy.methods.base import Method, ScoreFn
 from mfgstudy.methods.ddpm import DDPM
+from mfgstudy.methods.edm import EDM
+from mfgstudy.methods.flow_matching import FlowMatching
 from mfgstudy.methods.oracle import ExactScore
 from mfgstudy.sde import VPSDE
 
-METHODS: dict[str, type[Method]] = {"ddpm": DDPM, "exact": ExactScore}
+METHODS: dict[str, type[Method]] = {
+    "ddpm": DDPM,
+    "edm": EDM,
+    "flow_matching": FlowMatching,
+    "exact": ExactScore,
+}
 
 
 def build_method(spec: dict, sde: VPSDE) -> Method:
