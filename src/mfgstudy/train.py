@@ -6,13 +6,15 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import xarray as xr
 from tqdm import tqdm
 
-from mfgstudy.methods.base import Method
+if TYPE_CHECKING:
+    from mfgstudy.methods.base import Method
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +87,10 @@ def train_job(spec: dict, seed: int, data_path: str, out_model: str, out_log: st
     net = method.build_net(data.kind, data.event_shape)
     n_params = count_parameters(net)
     log.info("training %s on %s: %d parameters", spec["method"]["kind"], data_path, n_params)
-    ema, tlog = train(method, net, data.train, spec["train"], seed)
+    ema, tlog, extra = method.fit(net, data.train, spec["train"], seed, data.kind)
     checkpoint = {
         "state_dict": ema.state_dict(),
+        "extra": extra,
         "spec": canonical_json(spec),
         "event_shape": list(data.event_shape),
     }

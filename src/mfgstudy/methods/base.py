@@ -38,6 +38,14 @@ class Method(ABC):
     def score_fn(self, net: nn.Module) -> ScoreFn:
         """The score the network defines, as a function of (x, t) with scalar t."""
 
+    def fit(self, net: nn.Module, x_train: torch.Tensor, spec: dict, seed: int, data_kind: str):
+        """Train ``net``; return (EMA net, log Dataset, extra state dicts for the checkpoint).
+        The default is the shared loop of ``mfgstudy.train`` on ``self.loss``."""
+        from mfgstudy.train import train
+
+        ema, log = train(self, net, x_train, spec, seed)
+        return ema, log, {}
+
     def sample_times(self, n: int, gen: torch.Generator) -> torch.Tensor:
         u = torch.rand(n, generator=gen, dtype=torch.float64)
         return self.sde.t_min + u * (self.sde.T - self.sde.t_min)
