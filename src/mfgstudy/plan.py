@@ -123,6 +123,8 @@ def check_config(config: dict) -> None:
                     raise ConfigError(
                         f"methods.{m}.net: no network for {kind} data (dataset {d!r})"
                     )
+                if "value_net" in mspec and kind not in mspec["value_net"]:
+                    raise ConfigError(f"methods.{m}.value_net: no network for {kind} data ({d!r})")
                 if "train" in mspec and kind not in mspec["train"]:
                     raise ConfigError(f"methods.{m}.train: no settings for {kind} data ({d!r})")
     image_sets = {
@@ -142,7 +144,7 @@ def units(config: dict) -> list[Unit]:
     out = []
     for sname, s in config["sweeps"].items():
         for d, m, seed, smp, g in itertools.product(
-            s["datasets"], s["methods"], config["seeds"], s["samplers"], s["grids"]
+            s["datasets"], s["methods"], s.get("seeds", config["seeds"]), s["samplers"], s["grids"]
         ):
             out.append(Unit(sname, d, m, int(seed), smp, g))
     return out

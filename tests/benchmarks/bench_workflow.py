@@ -1,7 +1,8 @@
 """Time a whole study and print wall time per rule (from Snakemake's benchmark files).
 
     python tests/benchmarks/bench_workflow.py            # smoke config (target: <= 3 min)
-    python tests/benchmarks/bench_workflow.py --default  # default study (target: <= 15 min)
+    python tests/benchmarks/bench_workflow.py --default  # default study (target: <= 30 min with
+                                                         # all methods; the spine alone: 15 min)
 
 Runs in a scratch directory, so it never touches ./results. Prints; asserts nothing.
 """
@@ -52,7 +53,7 @@ def main() -> None:
     p.add_argument("--keep", help="work in this directory instead of a temporary one")
     a = p.parse_args()
     config = ROOT / ("config.yaml" if a.default else "workflow/configs/smoke.yaml")
-    target = 15 * 60 if a.default else 3 * 60
+    target = 30 * 60 if a.default else 3 * 60
     with tempfile.TemporaryDirectory(prefix="mfgstudy-bench-") as tmp:
         wd = Path(a.keep or tmp)
         cmd = [

@@ -1,7 +1,6 @@
 """MFG-Diffusion (Algorithm 1): every reading switch changes the computation; the HJB residual,
 Laplacian and particle score are what they claim to be; the FP loss decreases."""
 
-
 import pytest
 import torch
 
