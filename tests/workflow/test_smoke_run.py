@@ -43,6 +43,9 @@ def test_outputs_hold_finite_numbers(smoke_run):
     ):
         assert np.isfinite(cube[var].values).any(), var
     assert cube.attrs["complete"] and cube.attrs["config_hash"]
+    mfg_log = open_store(r / "models/gmm8/mfg/seed0/train_log.zarr")
+    for var in ("hjb_residual_rms", "score_gap_rms", "fp_loss", "hjb_loss"):
+        assert np.isfinite(mfg_log[var].values).all(), var
 
 
 @pytest.mark.slow
