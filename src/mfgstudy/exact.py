@@ -26,6 +26,13 @@ class GaussianMixture:
     means: torch.Tensor  # (K, d)
     covs: torch.Tensor  # (K, d, d)
 
+    @classmethod
+    def gaussian(cls, mean, cov) -> GaussianMixture:
+        """A single Gaussian N(mean, cov) as a one-component mixture (float64)."""
+        mean = torch.as_tensor(mean, dtype=torch.float64)
+        cov = torch.as_tensor(cov, dtype=torch.float64)
+        return cls(torch.ones(1, dtype=torch.float64), mean[None], cov[None])
+
     @property
     def dim(self) -> int:
         return self.means.shape[1]

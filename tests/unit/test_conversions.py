@@ -13,11 +13,7 @@ from mfgstudy.samplers import tweedie_x0
 from mfgstudy.sde import VPSDE
 
 SDE = VPSDE()
-GAUSS = GaussianMixture(
-    torch.ones(1, dtype=torch.float64),
-    torch.tensor([[0.5, -0.5]], dtype=torch.float64),
-    torch.tensor([[[1.0, 0.6], [0.6, 0.5]]], dtype=torch.float64),
-)
+GAUSS = GaussianMixture.gaussian([0.5, -0.5], [[1.0, 0.6], [0.6, 0.5]])
 
 
 def exact_score(x, t):

@@ -74,8 +74,6 @@ def test_empirical_x0_bar_limits():
 
 def test_empirical_score_of_one_point_is_a_gaussian_score():
     pts = torch.tensor([[1.0, -2.0]], dtype=torch.float64)
-    mix = GaussianMixture(
-        torch.ones(1, dtype=torch.float64), pts, torch.zeros(1, 2, 2, dtype=torch.float64)
-    )
+    mix = GaussianMixture.gaussian(pts[0], torch.zeros(2, 2))
     x = torch.randn(16, 2, dtype=torch.float64)
     torch.testing.assert_close(empirical_score(x, pts, SDE, 0.3), mix.score(x, SDE, 0.3))

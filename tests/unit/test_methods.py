@@ -69,9 +69,7 @@ def test_learned_score_approaches_the_closed_form_on_a_gaussian(spec):
     net, log = train(method, method.build_net("points", (2,)), x0, LEARN, seed=0)
     first, last = (float(log[k].values[i]) for k, i in (("loss", 0), ("loss", -1)))
     assert last < first  # the loss decreases
-    mix = GaussianMixture(
-        torch.ones(1, dtype=torch.float64), mean[None].double(), cov[None].double()
-    )
+    mix = GaussianMixture.gaussian(mean, cov)
     score = method.score_fn(net)
     x = (mean + torch.randn(500, 2, generator=g) @ torch.linalg.cholesky(cov).T).double()
     for t in (0.3, 0.7):

@@ -13,11 +13,8 @@ from mfgstudy.sde import VPSDE, time_grid
 
 SDE = VPSDE()
 M, S2 = 0.7, 0.5  # 1-D data law N(M, S2)
-MIX1 = GaussianMixture(
-    torch.ones(1, dtype=torch.float64),
-    torch.tensor([[M]], dtype=torch.float64),
-    torch.tensor([[[S2]]], dtype=torch.float64),
-)
+MIX1 = GaussianMixture.gaussian([M], [[S2]])
+GAUSS2 = GaussianMixture.gaussian([0.5, -0.5], [[1.0, 0.6], [0.6, 0.5]])  # the default gaussian2d
 
 
 def score1(x, t):
@@ -88,11 +85,7 @@ def test_exponential_integrator_is_exact_for_a_dirac_law():
     """PDE paper Thm 2 (OU, beta = 2): the reverse law from N(0, 1) at T, in closed form."""
     sde = VPSDE(beta_min=2.0, beta_max=2.0, T=2.0, t_min=0.05)
     x0 = 1.3
-    dirac = GaussianMixture(
-        torch.ones(1, dtype=torch.float64),
-        torch.tensor([[x0]], dtype=torch.float64),
-        torch.zeros(1, 1, 1, dtype=torch.float64),
-    )
+    dirac = GaussianMixture.gaussian([x0], [[0.0]])
     ei = build_sampler({"kind": "exponential_integrator"})
     T, t = sde.T, sde.t_min
     want_m = math.sinh(T - t) / math.sinh(T) * x0
@@ -108,11 +101,7 @@ def test_exponential_integrator_is_exact_for_a_dirac_law():
     [("euler_maruyama", 1), ("exponential_integrator", 1), ("pf_ode_euler", 1), ("pf_ode_heun", 2)],
 )
 def test_convergence_order_on_a_2d_gaussian(kind, order):
-    mix = GaussianMixture(
-        torch.ones(1, dtype=torch.float64),
-        torch.tensor([[0.5, -0.5]], dtype=torch.float64),
-        torch.tensor([[[1.0, 0.6], [0.6, 0.5]]], dtype=torch.float64),
-    )
+    mix = GAUSS2
     sampler = build_sampler({"kind": kind})
 
     def law(n):
@@ -168,11 +157,7 @@ def test_n_step_law_converges_to_the_continuous_limit(kind):
     or probability-flow ODE), and the error shrinks with N at the sampler's order."""
     from mfgstudy.metrics.gaussian import continuous_law
 
-    mix = GaussianMixture(
-        torch.ones(1, dtype=torch.float64),
-        torch.tensor([[0.5, -0.5]], dtype=torch.float64),
-        torch.tensor([[[1.0, 0.6], [0.6, 0.5]]], dtype=torch.float64),
-    )
+    mix = GAUSS2
     sampler = build_sampler({"kind": kind})
     limit = continuous_law(SDE, mix, sampler.stochastic)
     other = continuous_law(SDE, mix, not sampler.stochastic)
@@ -225,11 +210,7 @@ def test_discrete_grid_steps_stay_on_the_training_grid(n):
 def test_reparametrised_odes_converge_to_the_flow_limit(kind, order):
     from mfgstudy.metrics.gaussian import continuous_law
 
-    mix = GaussianMixture(
-        torch.ones(1, dtype=torch.float64),
-        torch.tensor([[0.5, -0.5]], dtype=torch.float64),
-        torch.tensor([[[1.0, 0.6], [0.6, 0.5]]], dtype=torch.float64),
-    )
+    mix = GAUSS2
     sampler = build_sampler({"kind": kind})
     assert not sampler.stochastic
     limit = continuous_law(SDE, mix, stochastic=False)
