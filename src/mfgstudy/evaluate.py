@@ -79,7 +79,11 @@ def evaluate_unit(spec, seed, data_path, samples_dir, out_dir, classifier_path=N
         for n in spec["steps"]:
             t0 = time.time()
             s = open_store(samples_dir / f"N{n}.zarr")
-            if data.kind == "points":
+            finite = s["finite"].values
+            if not finite.all():  # a diverged sampler or model: record it, W2 is infinite
+                vals = {"nonfinite_fraction": float(1 - finite.mean())}
+                vals.update({k: np.inf for k in _metric_names(data.kind, x_ref, closed)})
+            elif data.kind == "points":
                 x = s["x"].values
                 vals = {
                     "w2_uncoupled": w2_empirical(
@@ -92,6 +96,7 @@ def evaluate_unit(spec, seed, data_path, samples_dir, out_dir, classifier_path=N
                     vals.update(closed(n))
             else:
                 vals = _image_metrics(s["images"].values, data.ds["images_train"].values, clf)
+            vals.setdefault("nonfinite_fraction", 0.0)
             ds = xr.Dataset({k: ((), float(v)) for k, v in vals.items()})
             attrs = {
                 **spec["unit"],
@@ -101,6 +106,13 @@ def evaluate_unit(spec, seed, data_path, samples_dir, out_dir, classifier_path=N
             }
             write_store(ds, tmp / f"N{n}.zarr", spec, seed, t0, attrs)
             log.info("N=%d: %s", n, ", ".join(f"{k}={v:.4g}" for k, v in vals.items()))
+
+
+def _metric_names(kind: str, x_ref, closed) -> list[str]:
+    if kind == "images":
+        return ["fd_digits"]
+    names = ["w2_uncoupled"] + (["w2_coupled"] if x_ref is not None else [])
+    return names + (["w2_closed", "w2_closed_data"] if closed is not None else [])
 
 
 def _protocol(kind: str, n: int) -> dict:

@@ -41,10 +41,13 @@ def sample_unit(spec: dict, seed: int, data_path: str, model_path: str | None, o
                 dtype=dtype,
                 progress=progress_bar(f"N={n}"),
             )
+            finite = torch.isfinite(x.flatten(1)).all(1).numpy()
             if data.kind == "points":
                 ds = xr.Dataset({"x": (("sample", "dim"), x.numpy())})
             else:
+                x = torch.where(torch.isfinite(x), x, torch.zeros_like(x))  # recorded in `finite`
                 ds = xr.Dataset({"images": (("sample", "row", "col"), model_to_images(x))})
+            ds["finite"] = (("sample",), finite)
             attrs = {**spec["unit"], "steps": n, "is_reference": n == ref, "data_kind": data.kind}
             write_store(ds, tmp / f"N{n}.zarr", spec, seed, t0, attrs)
             log.info("N=%d: %d samples in %.2fs", n, spec["n_samples"], time.time() - t0)
