@@ -60,8 +60,8 @@ def test_schema_rejects_and_names_the_key(mutate, needle):
             r"sweeps.w2_vs_steps.datasets: 'cifar'",
         ),
         (
-            lambda c: c["sweeps"]["w2_vs_steps"]["methods"].append("edm"),
-            r"sweeps.w2_vs_steps.methods: 'edm'",
+            lambda c: c["sweeps"]["w2_vs_steps"]["methods"].append("ebm"),
+            r"sweeps.w2_vs_steps.methods: 'ebm'",
         ),
         (lambda c: c["sweeps"]["w2_vs_steps"]["samplers"].append("rk4"), r"samplers: 'rk4'"),
         (lambda c: c["sweeps"]["w2_vs_steps"]["steps"].append(3), r"sweeps.w2_vs_steps.steps: 3"),

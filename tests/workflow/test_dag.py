@@ -53,8 +53,8 @@ def _bad(tmp_path, mutate):
             "sweeps.w2_vs_steps.datasets: 'cifar10'",
         ),
         (
-            lambda c: c["sweeps"]["w2_vs_steps"]["methods"].append("mfg"),
-            "sweeps.w2_vs_steps.methods: 'mfg'",
+            lambda c: c["sweeps"]["w2_vs_steps"]["methods"].append("gan"),
+            "sweeps.w2_vs_steps.methods: 'gan'",
         ),
     ],
 )

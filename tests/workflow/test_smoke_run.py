@@ -69,7 +69,7 @@ def test_noop_rerun_runs_nothing(smoke_run):
 @pytest.mark.slow
 def test_same_config_gives_the_same_numbers(smoke_run):
     """Rerunning one sample job from scratch reproduces its samples bit for bit."""
-    unit = "results/samples/w2_learned/gmm8/ddpm/seed1/em/uniform"
+    unit = "results/samples/w2_learned/gmm8/ddpm/seed1/ddim/uniform"
     before = open_store(smoke_run / unit / "N4.zarr")["x"].values
     res = snakemake(smoke_run, "--cores", "1", "--forcerun", unit, "--", unit)
     assert res.returncode == 0, res.stderr[-3000:]
