@@ -263,15 +263,16 @@ def _check(loss: torch.Tensor, k: int, t: float, term: str) -> None:
 
 
 def laplacian(gx: torch.Tensor, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
-    """Trace of the Hessian: exact by autograd for small dimension, Hutchinson above."""
+    """Trace of the Hessian: exact by autograd for small dimension, Hutchinson above.
+    ``create_graph`` keeps the graph for a loss that is differentiated again."""
     flat = gx.flatten(1)
     d = flat.shape[1]
+    kw = {"create_graph": create_graph, "retain_graph": True}
     if d <= 4:
-        cols = [torch.autograd.grad(flat[:, j].sum(), x, create_graph=True, retain_graph=True)[0]
-                .flatten(1)[:, j] for j in range(d)]  # fmt: skip
-        return torch.stack(cols, 1).sum(1)
+        rows = [torch.autograd.grad(flat[:, j].sum(), x, **kw)[0].flatten(1) for j in range(d)]
+        return torch.stack([r[:, j] for j, r in enumerate(rows)], 1).sum(1)
     e = torch.randint(0, 2, flat.shape, dtype=flat.dtype) * 2 - 1  # Rademacher probe
-    hv = torch.autograd.grad((flat * e).sum(), x, create_graph=True, retain_graph=True)[0]
+    hv = torch.autograd.grad((flat * e).sum(), x, **kw)[0]
     return (hv.flatten(1) * e).sum(1)
 
 
