@@ -65,20 +65,23 @@ class GaussianMixture:
         return (resp[..., None] * comp_scores).sum(1).to(x.dtype)
 
 
-def empirical_x0_bar(
-    x: torch.Tensor, points: torch.Tensor, sde: VPSDE, t: float, chunk: int = 4096
+def kernel_mean(
+    x: torch.Tensor, points: torch.Tensor, scale: float, var: float, chunk: int = 4096
 ) -> torch.Tensor:
-    """E[x_0 | x_t = x] for the empirical measure on ``points`` (eq. 4.36-4.39), any event shape."""
-    a, s2 = float(sde.alpha(t)), float(sde.sigma2(t))
+    """sum_i lambda_i points_i with lambda = softmax(-|x - scale points_i|^2 / (2 var)): the
+    posterior mean of the points under a Gaussian kernel, any event shape, in chunks over x."""
     xf = x.reshape(x.shape[0], -1).to(points.dtype)
     pf = points.reshape(points.shape[0], -1)
     out = torch.empty_like(xf)
     for lo in range(0, xf.shape[0], chunk):
-        xb = xf[lo : lo + chunk]
-        d2 = torch.cdist(xb, a * pf).square()
-        lam = torch.softmax(-d2 / (2.0 * s2), dim=1)
-        out[lo : lo + chunk] = lam @ pf
+        d2 = torch.cdist(xf[lo : lo + chunk], scale * pf).square()
+        out[lo : lo + chunk] = torch.softmax(-d2 / (2.0 * var), dim=1) @ pf
     return out.reshape(x.shape).to(x.dtype)
+
+
+def empirical_x0_bar(x: torch.Tensor, points: torch.Tensor, sde: VPSDE, t: float) -> torch.Tensor:
+    """E[x_0 | x_t = x] for the empirical measure on ``points`` (eq. 4.36-4.39), any event shape."""
+    return kernel_mean(x, points, float(sde.alpha(t)), float(sde.sigma2(t)))
 
 
 def empirical_score(x: torch.Tensor, points: torch.Tensor, sde: VPSDE, t: float) -> torch.Tensor:

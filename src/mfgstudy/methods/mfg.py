@@ -51,6 +51,7 @@ import xarray as xr
 from torch import nn
 from tqdm import tqdm
 
+from mfgstudy.exact import kernel_mean
 from mfgstudy.methods.base import Method, ScoreFn
 from mfgstudy.nets import build_net
 from mfgstudy.train import ema_update
@@ -281,6 +282,4 @@ def kde_score(x: torch.Tensor, particles: torch.Tensor) -> torch.Tensor:
     p = particles.flatten(1)
     n, d = p.shape
     h2 = float(p.var(0).mean()) * (4.0 / (n * (d + 2))) ** (2.0 / (d + 4))
-    xf = x.flatten(1)
-    w = torch.softmax(-torch.cdist(xf, p).square() / (2 * h2), dim=1)
-    return ((w @ p - xf) / h2).reshape(x.shape)
+    return (kernel_mean(x, particles, 1.0, h2) - x) / h2
