@@ -1,5 +1,6 @@
-"""Networks: an MLP with time embedding for 2-D points, a small UNet for 8x8 images, and the
-digits classifier whose penultimate layer is the feature space of FD-digits.
+"""Networks: an MLP with time embedding and a plain (x, t) network for 2-D points, a small UNet
+for 8x8 images, and the digits classifier whose penultimate layer is the feature space of
+FD-digits.
 
 ``build_net(spec, event_shape)`` picks by ``spec["kind"]``; adding an architecture is one class
 and one entry in ``NETS``.
@@ -49,6 +50,26 @@ class MLP(nn.Module):
         return self.out(h)
 
 
+class FC(nn.Module):
+    """Plain fully connected network on the concatenation (x, t): ``depth`` hidden layers of
+    ``width`` units (the HJB-regularised SGM's 2 x 32 GELU network of the MFG-laboratory paper,
+    section 7). Smooth in t, unlike a sinusoidal time embedding, which matters for losses that
+    differentiate the network in t."""
+
+    ACTIVATIONS = {"gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
+
+    def __init__(self, in_dim: int, width: int = 32, depth: int = 2, activation: str = "gelu"):
+        super().__init__()
+        act = self.ACTIVATIONS[activation]
+        layers: list[nn.Module] = []
+        for k in range(depth):
+            layers += [nn.Linear(in_dim + 1 if k == 0 else width, width), act()]
+        self.body = nn.Sequential(*layers, nn.Linear(width, in_dim))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat([x, t[:, None].to(x.dtype)], dim=1))
+
+
 class ResBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, emb_dim: int):
         super().__init__()
@@ -91,16 +112,16 @@ class TinyUNet(nn.Module):
         return self.out(h)
 
 
-NETS = {"mlp": MLP, "unet": TinyUNet}
+NETS = {"mlp": MLP, "fc": FC, "unet": TinyUNet}
 
 
 def build_net(spec: dict, event_shape: tuple[int, ...]) -> nn.Module:
     kind = spec["kind"]
     kwargs = {k: v for k, v in spec.items() if k != "kind"}
-    if kind == "mlp":
+    if kind in ("mlp", "fc"):
         if len(event_shape) != 1:
-            raise ValueError(f"mlp expects flat points, got event shape {event_shape}")
-        return MLP(event_shape[0], **kwargs)
+            raise ValueError(f"{kind} expects flat points, got event shape {event_shape}")
+        return NETS[kind](event_shape[0], **kwargs)
     if kind == "unet":
         if len(event_shape) != 3:
             raise ValueError(f"unet expects (channels, h, w) images, got event shape {event_shape}")

@@ -4,6 +4,7 @@ from mfgstudy.methods.base import Method, ScoreFn
 from mfgstudy.methods.ddpm import DDPM
 from mfgstudy.methods.edm import EDM
 from mfgstudy.methods.flow_matching import FlowMatching
+from mfgstudy.methods.hjb_sgm import HJBSGM
 from mfgstudy.methods.mfg import MFGDiffusion
 from mfgstudy.methods.oracle import ExactScore
 from mfgstudy.sde import VPSDE
@@ -13,6 +14,7 @@ METHODS: dict[str, type[Method]] = {
     "edm": EDM,
     "flow_matching": FlowMatching,
     "mfg": MFGDiffusion,
+    "hjb_sgm": HJBSGM,
     "exact": ExactScore,
 }
 

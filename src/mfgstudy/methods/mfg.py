@@ -51,6 +51,7 @@ import xarray as xr
 from torch import nn
 from tqdm import tqdm
 
+from mfgstudy.diffops import divergence
 from mfgstudy.exact import kernel_mean
 from mfgstudy.methods.base import Method, ScoreFn
 from mfgstudy.nets import build_net
@@ -169,7 +170,7 @@ class MFGDiffusion(Method):
         v = V(x, tt)
         gx, gt = torch.autograd.grad(v.sum(), (x, tt), create_graph=True)
         dv_dt = gt / self.sde.T
-        lap = laplacian(gx, x, create_graph=create_graph)
+        lap = divergence(gx, x, create_graph=create_graph)  # Laplacian of V
         drift = (-0.5 * beta * x * gx).flatten(1).sum(1)
         grad_sq = gx.flatten(1).square().sum(1)
         score_sq = grad_log_mu.flatten(1).square().sum(1)
@@ -261,20 +262,6 @@ class MFGDiffusion(Method):
 def _check(loss: torch.Tensor, k: int, t: float, term: str) -> None:
     if not torch.isfinite(loss):
         raise FloatingPointError(f"non-finite {term} loss at outer iteration {k}, t={t:.4f}")
-
-
-def laplacian(gx: torch.Tensor, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
-    """Trace of the Hessian: exact by autograd for small dimension, Hutchinson above.
-    ``create_graph`` keeps the graph for a loss that is differentiated again."""
-    flat = gx.flatten(1)
-    d = flat.shape[1]
-    kw = {"create_graph": create_graph, "retain_graph": True}
-    if d <= 4:
-        rows = [torch.autograd.grad(flat[:, j].sum(), x, **kw)[0].flatten(1) for j in range(d)]
-        return torch.stack([r[:, j] for j, r in enumerate(rows)], 1).sum(1)
-    e = torch.randint(0, 2, flat.shape, dtype=flat.dtype) * 2 - 1  # Rademacher probe
-    hv = torch.autograd.grad((flat * e).sum(), x, **kw)[0]
-    return (hv.flatten(1) * e).sum(1)
 
 
 def kde_score(x: torch.Tensor, particles: torch.Tensor) -> torch.Tensor:
