@@ -1,9 +1,10 @@
 """The exact-score oracle: no training, the closed-form score of the data law.
 
-``score: mixture`` uses the stored Gaussian-mixture parameters (closed form of the diffused law);
-``score: empirical`` uses the empirical measure of the training set (softmax kernel, PDE paper
-Prop. 4.4); ``score: auto`` takes the mixture where the data set has one, else the empirical
-measure. With this method the measured W2 error is the sampler's discretisation error alone.
+``score: law`` uses the exact data law (``Data.law``: the stored Gaussian mixture, or the
+checkerboard's uniform law on boxes; closed form of the diffused law); ``score: empirical`` uses
+the empirical measure of the training set (softmax kernel, PDE paper Prop. 4.4); ``score: auto``
+takes the law where the data set has one, else the empirical measure. With this method the
+measured W2 error is the sampler's discretisation error alone.
 """
 
 from __future__ import annotations
@@ -24,18 +25,18 @@ class ExactScore(Method):
     def resolve(self, data: Data) -> str:
         choice = self.spec.get("score", "auto")
         if choice == "auto":
-            return "mixture" if data.mixture is not None else "empirical"
-        if choice == "mixture" and data.mixture is None:
-            raise ValueError("score: mixture needs a data set with stored mixture parameters")
+            return "law" if data.law is not None else "empirical"
+        if choice == "law" and data.law is None:
+            raise ValueError("score: law needs a data set whose law is known in closed form")
         return choice
 
     def score_fn(self, data: Data) -> ScoreFn:
         sde = self.sde
-        if self.resolve(data) == "mixture":
-            mix = data.mixture
+        if self.resolve(data) == "law":
+            law = data.law
 
             def score(x: torch.Tensor, t: float) -> torch.Tensor:
-                return mix.score(x, sde, t)
+                return law.score(x, sde, t)
 
         else:
             points = data.train.to(torch.float64)

@@ -1,2 +1,3 @@
 """Metrics: W2 estimators for 2-D laws (``w2``), the closed-form Gaussian law of a sampler
-(``gaussian``), and Fréchet distances in a feature space through clean-fid (``fd``)."""
+(``gaussian``), Fréchet distances in a feature space through clean-fid (``fd``), and where
+samples sit relative to a support or to the training points (``support``)."""
