@@ -57,6 +57,16 @@ VERBS = {
     "slopes": ("report", "slopes_table", {"spec": "spec", "cube": "cube_path", "csv": "csv",
                                           "md": "md"}),
     "image-table": ("report", "image_table", {"cube": "cube_path", "csv": "csv", "md": "md"}),
+    "hjb-table": ("report_hjb", "hjb_table", {"spec": "spec", "cube": "cube_path", "csv": "csv",
+                                              "md": "md"}),
+    "hjb-figure": ("report_hjb", "hjb_figure", {"spec": "spec", "data": "data_path",
+                   "samples+": "sample_dirs", "png": "png", "pdf": "pdf"}),
+    "dirac-table": ("report_pde", "dirac_table", {"spec": "spec", "cube": "cube_path",
+                                                  "csv": "csv", "md": "md"}),
+    "memorisation-table": ("report_pde", "memorisation_table", {"spec": "spec",
+                           "cube": "cube_path", "csv": "csv", "md": "md"}),
+    "concentration": ("report_pde", "concentration", {"spec": "spec", "cube": "cube_path",
+                      "csv": "csv", "md": "md", "png": "png", "pdf": "pdf"}),
 }  # fmt: skip
 
 

@@ -1,8 +1,10 @@
-"""Gather every per-unit metric store into one xarray cube, ``results/metrics.zarr``.
+"""Gather every per-unit metric store into the metrics cube, ``results/metrics.zarr``: one
+group per sweep (``store.open_groups``), each a dense xarray cube over that sweep's own values.
 
-Dims: sweep, dataset, method, seed, sampler, grid, steps (and ``pair`` for the W2 floor); a
-variable is NaN where it does not apply (no closed form for a learned score, no W2 on images).
-Tables and figures read only this cube.
+Dims: dataset, method, seed, sampler, grid, steps; ``w2_floor_mean``/``_sd`` and
+``fd_digits_floor`` over dataset. A variable is NaN where it does not apply (no closed form for a
+learned score, no W2 on images). Tables and figures read only this store. (One cube over all
+sweeps would be the product of every sweep's values: mostly empty, and large.)
 
 Note: ``method`` is also a keyword of ``xarray .sel``; select it with a dict,
 ``cube.sel({"method": "ddpm"})``.
@@ -17,10 +19,11 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from mfgstudy.store import open_store, write_store
+from mfgstudy.store import open_store, write_groups
 
 log = logging.getLogger(__name__)
 DIMS = ["sweep", "dataset", "method", "seed", "sampler", "grid", "steps"]
+CUBE_DIMS = DIMS[1:]
 
 
 def _rows(metric_dirs: list[str]):
@@ -35,7 +38,7 @@ def _rows(metric_dirs: list[str]):
             yield row
 
 
-def build_cube(metric_dirs: list[str], floor_paths: list[str]) -> xr.Dataset:
+def build_cubes(metric_dirs: list[str], floor_paths: list[str]) -> dict[str, xr.Dataset]:
     df = pd.DataFrame(list(_rows(metric_dirs)))
     df["seed"] = df["seed"].astype(int)
     df["steps"] = df["steps"].astype(int)
@@ -43,8 +46,7 @@ def build_cube(metric_dirs: list[str], floor_paths: list[str]) -> xr.Dataset:
         raise ValueError(
             f"duplicate metric rows for {df[df.duplicated(DIMS)][DIMS].to_dict('records')[:3]}"
         )
-    cube = df.set_index(DIMS).to_xarray()
-    floors = []
+    floors: dict[str, list[xr.Dataset]] = {}
     for p in floor_paths:
         ds = open_store(p)
         f = xr.Dataset({k: v for k, v in ds.data_vars.items()})
@@ -52,15 +54,22 @@ def build_cube(metric_dirs: list[str], floor_paths: list[str]) -> xr.Dataset:
             f["w2_floor_mean"] = f["w2_floor"].mean("pair")
             f["w2_floor_sd"] = f["w2_floor"].std("pair", ddof=1)
             f = f.drop_vars("w2_floor")
-        floors.append(f.expand_dims(sweep=[ds.attrs["sweep"]], dataset=[ds.attrs["dataset"]]))
-    if floors:
-        cube = xr.merge([cube, *floors], join="outer", compat="no_conflicts")
-    return cube
+        floors.setdefault(ds.attrs["sweep"], []).append(
+            f.expand_dims(dataset=[ds.attrs["dataset"]])
+        )
+    cubes = {}
+    for sweep, rows in df.groupby("sweep"):
+        rows = rows.drop(columns="sweep").dropna(axis=1, how="all")
+        cube = rows.set_index(CUBE_DIMS).to_xarray()
+        cube = xr.merge([cube, *floors.get(sweep, [])], join="outer", compat="no_conflicts")
+        cubes[str(sweep)] = cube.assign_attrs(sweep=str(sweep))
+    return cubes
 
 
 def collect(metric_dirs: list[str], floor_paths: list[str], out: str) -> None:
     t0 = time.time()
-    cube = build_cube(metric_dirs, floor_paths)
+    cubes = build_cubes(metric_dirs, floor_paths)
     spec = {"metric_dirs": sorted(metric_dirs), "floors": sorted(floor_paths)}
-    write_store(cube, out, spec, None, t0, {"dims": ",".join(DIMS)})
-    log.info("cube %s: %s", out, dict(cube.sizes))
+    write_groups(cubes, out, spec, t0, {"dims": ",".join(CUBE_DIMS)})
+    for sweep, cube in cubes.items():
+        log.info("cube %s/%s: %s", out, sweep, dict(cube.sizes))

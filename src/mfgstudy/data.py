@@ -70,6 +70,16 @@ def build_gaussian_mixture(spec: dict, rng: np.random.Generator) -> xr.Dataset:
     return _points(x_train, x_test, _mixture_vars(w, means, covs))
 
 
+def build_dirac(spec: dict, rng: np.random.Generator) -> xr.Dataset:
+    """All mass at one point (the PDE paper's Theorem 2): a Gaussian with zero covariance, whose
+    diffused law N(alpha x0, sigma^2 I) and score are exact for every t > 0."""
+    point = np.asarray(spec["point"], float)
+    w, m, c = [1.0], point[None], np.zeros((1, point.size, point.size))
+    x_train = np.repeat(m, spec["n_train"], axis=0)
+    x_test = np.repeat(m, spec["n_test"], axis=0)
+    return _points(x_train, x_test, _mixture_vars(w, m, c))
+
+
 def sample_checkerboard(rng: np.random.Generator, n: int, cells: int, half_width: float):
     """Uniform law on the 'black' cells of a cells x cells board on [-half_width, half_width]^2."""
     side = 2 * half_width / cells
@@ -116,6 +126,7 @@ BUILDERS = {
     "gaussian": build_gaussian,
     "gaussian_mixture": build_gaussian_mixture,
     "checkerboard": build_checkerboard,
+    "dirac": build_dirac,
     "digits": build_digits,
 }
 IMAGE_KINDS = {"digits"}
@@ -182,6 +193,20 @@ class Data:
             torch.from_numpy(self.ds["mix_mean"].values),
             torch.from_numpy(self.ds["mix_cov"].values),
         )
+
+    @property
+    def law(self):
+        """The exact data law where it is known, with a closed-form diffused score: the stored
+        Gaussian mixture, or the checkerboard's uniform law on its black cells; else None."""
+        if self.mixture is not None:
+            return self.mixture
+        if self.ds.attrs.get("dataset_kind") == "checkerboard":
+            from mfgstudy.exact import BoxUniform
+
+            return BoxUniform.checkerboard(
+                int(self.ds.attrs["cells"]), float(self.ds.attrs["half_width"])
+            )
+        return None
 
     def test_points(self) -> np.ndarray:
         return self.ds["x_test"].values.astype(np.float64)

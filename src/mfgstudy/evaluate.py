@@ -36,21 +36,25 @@ def load_classifier(path: str):
 
 
 def _closed_form(spec: dict, data):
-    """Closed-form W2 per N for the exact oracle on a one-component Gaussian law, else None:
-    to the sampler's continuous-time limit, and to the data law."""
+    """Closed-form W2 per N for the exact oracle on a one-component Gaussian law (a Dirac
+    included), else None: to the sampler's continuous-time limit (for a Dirac and a stochastic
+    sampler, Theorem 2's law), and to the data law."""
     from mfgstudy.methods import build_method
-    from mfgstudy.metrics.gaussian import continuous_law, sampler_law, w2_gaussians
+    from mfgstudy.metrics.gaussian import continuous_law, sampler_law, theorem2_law, w2_gaussians
     from mfgstudy.samplers import build_sampler
-    from mfgstudy.sde import VPSDE, grid_from_spec
+    from mfgstudy.sde import VPSDE, grid_from_spec, stopped
 
     mix = data.mixture
     if spec["method"]["kind"] != "exact" or mix is None or len(mix.weights) != 1:
         return None
-    sde = VPSDE.from_spec(spec["sde"])
+    sde = stopped(VPSDE.from_spec(spec["sde"]), spec["grid"])
     score = build_method(spec["method"], sde).score_fn(data)
     sampler = build_sampler(spec["sampler"])
-    limit = continuous_law(sde, mix, sampler.stochastic)
     m0, c0 = mix.means[0].numpy(), mix.covs[0].numpy()
+    if data.ds.attrs.get("dataset_kind") == "dirac" and sampler.stochastic:
+        limit = theorem2_law(sde, m0)  # the PDE paper's closed form (tested = the moment ODE)
+    else:
+        limit = continuous_law(sde, mix, sampler.stochastic)
 
     def at(n):
         m, c = sampler_law(sampler, sde, score, grid_from_spec(sde, n, spec["grid"]), mix.dim)
@@ -94,6 +98,7 @@ def evaluate_unit(spec, seed, data_path, samples_dir, out_dir, classifier_path=N
                     vals["w2_coupled"], vals["w2_coupled_se"] = w2_coupled(x, x_ref)
                 if closed is not None:
                     vals.update(closed(n))
+                vals.update(_support_metrics(x, data, spec["metrics"], seed))
             else:
                 vals = _image_metrics(s["images"].values, data.ds["images_train"].values, clf)
             vals.setdefault("nonfinite_fraction", 0.0)
@@ -106,6 +111,37 @@ def evaluate_unit(spec, seed, data_path, samples_dir, out_dir, classifier_path=N
             }
             write_store(ds, tmp / f"N{n}.zarr", spec, seed, t0, attrs)
             log.info("N=%d: %s", n, ", ".join(f"{k}={v:.4g}" for k, v in vals.items()))
+
+
+def _support_metrics(x: np.ndarray, data, spec: dict, seed: int) -> dict:
+    """Where the samples sit relative to the training points (memorisation, concentration on
+    the empirical support) and, for a law on boxes (checkerboard), to its support: the share
+    inside, the mean distance to it, and the mass in a band of half-width ``boundary_width``
+    around its edges relative to the data law's own (1 for the data law; > 1: Gibbs-like
+    excess at the edges)."""
+    from mfgstudy.exact import BoxUniform
+    from mfgstudy.metrics import support
+    from mfgstudy.metrics.w2 import reference_chunk
+
+    train = data.train.numpy().astype(np.float64)
+    delta = float(spec["memorisation_delta"])
+    test = reference_chunk(data.test_points(), len(x), seed)
+    dist = support.nearest_distance(x, train)
+    vals = {
+        "train_distance_mean": float(dist.mean()),
+        "memorised_fraction": float((dist <= delta).mean()),
+        "memorised_fraction_data": support.within_fraction(test, train, delta),
+    }
+    law = data.law
+    if isinstance(law, BoxUniform):
+        lo, hi = law.lows.numpy(), law.highs.numpy()
+        width = float(spec["boundary_width"])
+        vals["in_support"] = support.in_support_fraction(x, lo, hi)
+        vals["support_distance_mean"] = float(support.distance_to_boxes(x, lo, hi).mean())
+        vals["boundary_band_ratio"] = support.boundary_band_fraction(
+            x, lo, hi, width
+        ) / support.expected_boundary_band_fraction(lo, hi, width)
+    return vals
 
 
 def _metric_names(kind: str, x_ref, closed) -> list[str]:

@@ -51,6 +51,23 @@ CUBE = R + "/metrics.zarr"
 FIG1_PNG, FIG1_PDF = (R + "/figures/fig1_w2_vs_N." + ext for ext in ("png", "pdf"))
 SLOPES_CSV, SLOPES_MD = (R + "/tables/w2_slopes." + ext for ext in ("csv", "md"))
 IMAGES_CSV, IMAGES_MD = (R + "/tables/fd_digits." + ext for ext in ("csv", "md"))
+# the studies of the companion papers (report.studies in the config), table and figure stems
+STUDY_OUTPUTS = {
+    "hjb": {"table": R + "/tables/hjb_checkerboard", "figure": R + "/figures/fig_hjb_checkerboard"},
+    "dirac": {"table": R + "/tables/dirac_theorem2"},
+    "memorisation": {"table": R + "/tables/memorisation"},
+    "concentration": {"table": R + "/tables/concentration",
+                      "figure": R + "/figures/fig_concentration"},
+}  # fmt: skip
+
+
+def study_outputs(study: str) -> dict[str, str]:
+    """{csv, md[, png, pdf]} paths of a study's table (and figure)."""
+    stems = STUDY_OUTPUTS[study]
+    out = {"csv": stems["table"] + ".csv", "md": stems["table"] + ".md"}
+    if "figure" in stems:
+        out.update(png=stems["figure"] + ".png", pdf=stems["figure"] + ".pdf")
+    return out
 
 
 def log_path(rule: str, pattern: str) -> str:
@@ -68,14 +85,17 @@ def benchmark_path(rule: str, pattern: str) -> str:
 # sampling and what follows, but not training. (store.py and cli.py only move data around.)
 CODE = {
     "prepare_data": ["data.py", "exact.py"],
-    "train": ["train.py", "methods", "nets.py", "sde.py", "data.py"],
+    "train": ["train.py", "methods", "diffops.py", "nets.py", "sde.py", "data.py"],
     "train_classifier": ["classifier.py", "nets.py", "data.py"],
-    "sample": ["sample.py", "samplers.py", "sde.py", "methods", "exact.py", "nets.py", "data.py"],
+    "sample": ["sample.py", "samplers.py", "sde.py", "methods", "diffops.py", "exact.py", "nets.py",
+               "data.py"],
     "evaluate": ["evaluate.py", "metrics", "classifier.py", "samplers.py", "sde.py", "methods",
-                 "exact.py", "data.py"],
+                 "diffops.py", "exact.py", "data.py"],
     "floor": ["evaluate.py", "metrics", "classifier.py", "data.py"],
     "collect": ["collect.py"],
     "report": ["report.py"],
+    "report_hjb": ["report.py", "report_hjb.py"],
+    "report_pde": ["report.py", "report_pde.py"],
 }  # fmt: skip
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -132,6 +152,9 @@ def check_config(config: dict) -> None:
     }
     if image_sets and "classifier" not in config:
         raise ConfigError(f"classifier: required for FD on image data sets {sorted(image_sets)}")
+    for study, entry in config["report"].get("studies", {}).items():
+        if entry["sweep"] not in config["sweeps"]:
+            raise ConfigError(f"report.studies.{study}.sweep: {entry['sweep']!r} is not a sweep")
     fig = config["report"]["figure1"]
     if fig["sweep"] not in config["sweeps"]:
         raise ConfigError(f"report.figure1.sweep: {fig['sweep']!r} is not a sweep")
@@ -178,7 +201,8 @@ def floors(config: dict) -> list[str]:
 def final_targets(config: dict) -> list[str]:
     """Every configured data set (used by a sweep or not), the cube, the tables and figures."""
     data = [DATA.format(dataset=d) for d in config["datasets"]]
-    return data + [CUBE, FIG1_PNG, FIG1_PDF, SLOPES_CSV, SLOPES_MD, IMAGES_CSV, IMAGES_MD]
+    studies = [p for s in config["report"].get("studies", {}) for p in study_outputs(s).values()]
+    return data + [CUBE, FIG1_PNG, FIG1_PDF, SLOPES_CSV, SLOPES_MD, IMAGES_CSV, IMAGES_MD] + studies
 
 
 # --- per-job parameters -----------------------------------------------------------------------
@@ -186,11 +210,16 @@ def data_spec(config: dict, dataset: str) -> dict:
     return {"name": dataset, **config["datasets"][dataset]}
 
 
+def method_sde(config: dict, method: str) -> dict:
+    """A method's forward process: its own ``sde`` entry, else the study's."""
+    return config["methods"][method].get("sde", config["sde"])
+
+
 def train_spec(config: dict, dataset: str, method: str) -> dict:
     kind = data_kind(config["datasets"][dataset])
     m = config["methods"][method]
     return {
-        "sde": config["sde"],
+        "sde": method_sde(config, method),
         "method": {k: v for k, v in m.items() if k != "train"},
         "train": m["train"][kind],
         "data_kind": kind,
@@ -201,7 +230,7 @@ def sample_spec(config: dict, wc) -> dict:
     s = config["sweeps"][wc["sweep"]]
     return {
         "unit": {k: wc[k] for k in ("sweep", "dataset", "method", "sampler", "grid")},
-        "sde": config["sde"],
+        "sde": method_sde(config, wc["method"]),
         "method": config["methods"][wc["method"]],
         "sampler": config["samplers"][wc["sampler"]],
         "grid": config["grids"][wc["grid"]],
@@ -212,8 +241,11 @@ def sample_spec(config: dict, wc) -> dict:
     }
 
 
+METRICS_DEFAULTS = {"memorisation_delta": 0.05, "boundary_width": 0.05}
+
+
 def evaluate_spec(config: dict, wc) -> dict:
-    return sample_spec(config, wc)
+    return {**sample_spec(config, wc), "metrics": {**METRICS_DEFAULTS, **config.get("metrics", {})}}
 
 
 def floor_spec(config: dict, sweep: str, dataset: str) -> dict:
@@ -227,3 +259,64 @@ def floor_spec(config: dict, sweep: str, dataset: str) -> dict:
 
 def report_spec(config: dict) -> dict:
     return config["report"]
+
+
+# --- the companion papers' studies ------------------------------------------------------------
+def _study_sweep(config: dict, study: str) -> tuple[str, dict]:
+    name = config["report"]["studies"][study]["sweep"]
+    return name, config["sweeps"][name]
+
+
+def _t_stops(config: dict, sweep: dict) -> dict:
+    return {g: config["grids"][g].get("t_stop", config["sde"]["t_min"]) for g in sweep["grids"]}
+
+
+def _metrics(config: dict) -> dict:
+    return {**METRICS_DEFAULTS, **config.get("metrics", {})}
+
+
+def hjb_samples(config: dict) -> list[str]:
+    """The sample directories drawn in the HJB figure: first seed, sampler and grid."""
+    name, s = _study_sweep(config, "hjb")
+    seed = s.get("seeds", config["seeds"])[0]
+    unit = dict(sweep=name, dataset=s["datasets"][0], seed=seed, sampler=s["samplers"][0],
+                grid=s["grids"][0])  # fmt: skip
+    return [SAMPLES.format(method=m, **unit) for m in s["methods"]]
+
+
+def hjb_data(config: dict) -> str:
+    _, s = _study_sweep(config, "hjb")
+    return DATA.format(dataset=s["datasets"][0])
+
+
+def study_spec(config: dict, study: str) -> dict:
+    """The parameters of a study's report job."""
+    name, s = _study_sweep(config, study)
+    spec = {"sweep": name}
+    if study == "hjb":
+        first = config["methods"][s["methods"][0]]
+        spec.update(
+            methods=list(s["methods"]),
+            n_samples=s["n_samples"],
+            boundary_width=_metrics(config)["boundary_width"],
+            train_steps=first["train"]["points"]["steps"],
+            half_width=config["datasets"][s["datasets"][0]]["half_width"],
+        )
+    elif study == "memorisation":
+        spec.update(
+            n_train={d: config["datasets"][d]["n_train"] for d in s["datasets"]},
+            t_stop=_t_stops(config, s),
+            delta=_metrics(config)["memorisation_delta"],
+        )
+    elif study == "concentration":
+        spec.update(
+            t_stop=_t_stops(config, s),
+            distance={
+                m: "train_distance_mean"
+                if config["methods"][m].get("score") == "empirical"
+                else "support_distance_mean"
+                for m in s["methods"]
+            },
+            fit={k: config["report"][k] for k in ("min_points", "bootstrap", "seed")},
+        )
+    return spec

@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from mfgstudy.evaluate import CONFIDENCE  # noqa: E402
-from mfgstudy.store import atomic_path, open_store  # noqa: E402
+from mfgstudy.store import atomic_path, open_groups  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -72,35 +72,29 @@ def fit_slope(curves: np.ndarray, steps: np.ndarray, mask: np.ndarray, spec: dic
     return out
 
 
-def fit_slopes(cube, spec: dict) -> pd.DataFrame:
+def fit_slopes(cubes: dict, spec: dict) -> pd.DataFrame:
+    """Slopes for every (sweep, dataset, method, sampler, grid) curve of every estimator."""
     rng = np.random.default_rng(spec["seed"])
     rows = []
     for est, var in ESTIMATORS.items():
-        if var not in cube:
-            continue
-        for sweep in cube.sweep.values:
+        for sweep, cube in cubes.items():
+            if var not in cube:
+                continue
             ref = spec["reference_steps"].get(str(sweep))
-            for key in _combos(cube, var, sweep):
-                sweep_, dataset, method, sampler, grid = key
+            for dataset, method, sampler, grid in _combos(cube, var):
                 da = cube[var].sel(
-                    {
-                        "sweep": sweep,
-                        "dataset": dataset,
-                        "method": method,
-                        "sampler": sampler,
-                        "grid": grid,
-                    }
+                    {"dataset": dataset, "method": method, "sampler": sampler, "grid": grid}
                 )
                 da = da.dropna("steps", how="all").dropna("seed", how="all")
                 steps = da.steps.values.astype(float)
-                floor = _floor(cube, sweep, dataset)
+                floor = _floor(cube, dataset)
                 mask = eligible_steps(
                     est, steps, da.mean("seed").values, floor, ref or np.inf, spec
                 )
                 res = fit_slope(da.transpose("seed", "steps").values, steps, mask, spec, rng)
                 rows.append(
                     dict(
-                        sweep=sweep_,
+                        sweep=sweep,
                         dataset=dataset,
                         method=method,
                         sampler=sampler,
@@ -128,31 +122,32 @@ def fit_slopes(cube, spec: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).reindex(columns=cols)
 
 
-def _combos(cube, var, sweep):
-    da = cube[var].sel(sweep=sweep)
-    present = da.notnull().any(["seed", "steps"]).to_dataframe(name="present")
+def _combos(cube, var):
+    present = cube[var].notnull().any(["seed", "steps"]).to_dataframe(name="present")
     present = present[present["present"]].reset_index()
     for r in present.itertuples():
-        yield str(sweep), r.dataset, r.method, r.sampler, r.grid
+        yield r.dataset, r.method, r.sampler, r.grid
 
 
-def _floor(cube, sweep, dataset) -> float:
+def _floor(cube, dataset) -> float:
     if "w2_floor_mean" not in cube:
         return np.nan
-    return float(cube["w2_floor_mean"].sel(sweep=sweep, dataset=dataset))
+    return float(cube["w2_floor_mean"].sel(dataset=dataset))
 
 
-def write_table(df: pd.DataFrame, csv: str, md: str, title: str, caption: str) -> None:
+def write_table(
+    df: pd.DataFrame, csv: str, md: str, title: str, caption: str, floatfmt: str = ".3f"
+) -> None:
     """A table as CSV and as Markdown with a title and a caption saying what was measured."""
     with atomic_path(csv) as tmp:
         df.to_csv(tmp, index=False)
     with atomic_path(md) as tmp:
-        table = df.to_markdown(index=False, floatfmt=".3f")
+        table = df.to_markdown(index=False, floatfmt=floatfmt)
         tmp.write_text(f"# {title}\n\n{caption}\n\n{table}\n")
 
 
 def slopes_table(cube_path: str, spec: dict, csv: str, md: str) -> pd.DataFrame:
-    df = fit_slopes(open_store(cube_path), spec)
+    df = fit_slopes(open_groups(cube_path), spec)
     write_table(
         df, csv, md, "W2 against N: fitted log-log slopes",
         "Slope of log(mean W2 over seeds) on log N, fitted only where the estimator stands above "
@@ -165,10 +160,10 @@ def slopes_table(cube_path: str, spec: dict, csv: str, md: str) -> pd.DataFrame:
 
 def figure1(cube_path: str, spec: dict, png: str, pdf: str) -> None:
     """W2 against N for every sampler and grid (log-log), O(1/N) line, floor, fitted slopes."""
-    cube = open_store(cube_path)
+    cubes = open_groups(cube_path)
     fig_spec = spec["figure1"]
-    sub = cube.sel({"sweep": fig_spec["sweep"], "method": fig_spec["method"]})
-    slopes = fit_slopes(cube, spec)
+    sub = cubes[fig_spec["sweep"]].sel({"method": fig_spec["method"]})
+    slopes = fit_slopes({fig_spec["sweep"]: cubes[fig_spec["sweep"]]}, spec)
     slopes = slopes[(slopes.sweep == fig_spec["sweep"]) & (slopes.method == fig_spec["method"])]
     ests = [e for e, v in ESTIMATORS.items() if v in sub and sub[v].notnull().any()]
     datasets = [
@@ -269,13 +264,17 @@ def _slope_text(sel: pd.DataFrame) -> str:
 def image_table(cube_path: str, csv: str, md: str) -> pd.DataFrame:
     """FD-digits and the share of confidently classified samples, mean +- sd over seeds, beside
     the real-vs-real floor (test split against train split)."""
-    cube = open_store(cube_path)
+    cubes = open_groups(cube_path)
     keys = ["sweep", "dataset", "method", "sampler", "grid", "steps"]
-    if "fd_digits" not in cube:
+    longs = [
+        c[["fd_digits", "confident_fraction"]].to_dataframe().reset_index().assign(sweep=name)
+        for name, c in cubes.items()
+        if "fd_digits" in c
+    ]
+    if not longs:
         df = pd.DataFrame(columns=keys)
     else:
-        long = cube[["fd_digits", "confident_fraction"]].to_dataframe().reset_index()
-        long = long.dropna(subset=["fd_digits"])
+        long = pd.concat(longs).dropna(subset=["fd_digits"])
         df = long.groupby(keys).agg(
             seeds=("fd_digits", "size"),
             fd_digits_mean=("fd_digits", "mean"),
@@ -285,8 +284,7 @@ def image_table(cube_path: str, csv: str, md: str) -> pd.DataFrame:
         )
         df = df.reset_index()
         df["fd_digits_floor"] = [
-            float(cube["fd_digits_floor"].sel(sweep=r.sweep, dataset=r.dataset))
-            for r in df.itertuples()
+            float(cubes[r.sweep]["fd_digits_floor"].sel(dataset=r.dataset)) for r in df.itertuples()
         ]
     write_table(
         df, csv, md, "FD-digits of generated digits",

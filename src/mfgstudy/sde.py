@@ -13,7 +13,7 @@ this to drive coarse and fine grids with one Brownian path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -113,7 +113,15 @@ def time_grid(
     return t
 
 
+def stopped(sde: VPSDE, grid_spec: dict) -> VPSDE:
+    """The SDE whose sampling ends at the grid's stopping time ``t_stop`` (default: t_min)."""
+    if "t_stop" not in grid_spec:
+        return sde
+    return replace(sde, t_min=float(grid_spec["t_stop"]))
+
+
 def grid_from_spec(sde: VPSDE, n_steps: int, spec: dict) -> np.ndarray:
+    sde = stopped(sde, spec)
     return time_grid(
         sde, n_steps, spec["kind"], float(spec.get("rho", 7.0)), int(spec.get("train_steps", 1000))
     )
@@ -137,4 +145,4 @@ def log_ratio_alpha(sde: VPSDE, t: float, t_next: float) -> float:
     return -0.5 * (sde.integrated_beta(t) - sde.integrated_beta(t_next))
 
 
-__all__ = ["VPSDE", "time_grid", "grid_from_spec", "check_nested", "GRID_KINDS"]
+__all__ = ["VPSDE", "time_grid", "grid_from_spec", "stopped", "check_nested", "GRID_KINDS"]

@@ -121,6 +121,33 @@ def write_store(
         ds.to_zarr(tmp, mode="w", zarr_format=3, **_ZARR_KW)
 
 
+def write_groups(
+    groups: Mapping[str, xr.Dataset],
+    path: str | os.PathLike,
+    spec: Mapping[str, Any],
+    started: float,
+    extra_attrs: Mapping[str, Any] | None = None,
+) -> None:
+    """Write several datasets as groups of one store, atomically; provenance, the group names
+    and the completion mark live on the root."""
+    attrs = {**provenance(spec, None, started), **dict(extra_attrs or {})}
+    attrs.update(groups=sorted(groups), complete=True)
+    with atomic_path(path) as tmp:
+        xr.Dataset(attrs=attrs).to_zarr(tmp, mode="w", zarr_format=3, **_ZARR_KW)
+        for name, ds in groups.items():
+            ds.to_zarr(tmp, group=name, mode="w", zarr_format=3, **_ZARR_KW)
+
+
+def open_groups(path: str | os.PathLike) -> dict[str, xr.Dataset]:
+    """The groups of a store written by :func:`write_groups`, loaded, by name."""
+    root = open_store(path)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+        return {
+            g: xr.open_zarr(Path(path), group=g, **_ZARR_KW).load() for g in root.attrs["groups"]
+        }
+
+
 def open_store(path: str | os.PathLike, load: bool = True) -> xr.Dataset:
     """Open a store written by :func:`write_store`; refuse incomplete ones."""
     p = Path(path)

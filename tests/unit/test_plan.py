@@ -24,3 +24,21 @@ def test_units_enumerate_the_product_of_a_sweep():
     units = plan.units(config)
     assert len(units) == 2 * 2 * 2
     assert plan.SAMPLES.format(**units[0].wildcards) == "results/samples/s/a/m/seed0/x/u"
+
+
+def test_a_method_may_bring_its_own_forward_process():
+    import yaml
+
+    from mfgstudy import plan
+
+    with open(plan.PACKAGE_DIR.parents[1] / "config.yaml") as f:
+        cfg = yaml.safe_load(f)
+    wc = {"sweep": "hjb_checkerboard", "dataset": "checkerboard", "method": "hjb_terminal",
+          "sampler": "em", "grid": "uniform"}  # fmt: skip
+    assert plan.sample_spec(cfg, wc)["sde"]["T"] == 3.0 != cfg["sde"]["T"]
+    assert plan.train_spec(cfg, "checkerboard", "hjb_terminal")["sde"]["beta_min"] == 1.0
+    assert plan.train_spec(cfg, "checkerboard", "ddpm")["sde"] == cfg["sde"]
+    conc = plan.study_spec(cfg, "concentration")
+    assert conc["distance"] == {"exact": "support_distance_mean",
+                                "exact_empirical": "train_distance_mean"}  # fmt: skip
+    assert plan.study_spec(cfg, "memorisation")["n_train"]["checkerboard_m16"] == 16

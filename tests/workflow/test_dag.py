@@ -23,6 +23,11 @@ def test_dry_run(tmp_path, configfile):
         "collect",
         "figure1",
         "slopes_table",
+        "hjb_table",
+        "hjb_figure",
+        "dirac_table",
+        "memorisation_table",
+        "concentration",
     ):
         assert f"rule {rule}:" in res.stdout + res.stderr or rule in res.stdout
 
@@ -56,6 +61,11 @@ def _bad(tmp_path, mutate):
             lambda c: c["sweeps"]["w2_vs_steps"]["methods"].append("gan"),
             "sweeps.w2_vs_steps.methods: 'gan'",
         ),
+        (
+            lambda c: c["report"]["studies"]["hjb"].update(sweep="hjb_cifar"),
+            "report.studies.hjb.sweep: 'hjb_cifar'",
+        ),
+        (lambda c: c["methods"]["hjb_plain"].update(p=3), "hjb_plain"),
     ],
 )
 def test_bad_config_is_rejected_before_any_job(tmp_path, mutate, needle):
@@ -75,4 +85,4 @@ def test_a_configfile_replaces_the_default_study(tmp_path):
     res = snakemake(tmp_path, "-n", configfile=SMOKE)
     assert res.returncode == 0, res.stderr[-2000:]
     out = res.stdout + res.stderr
-    assert "methods_digits" not in out and "checkerboard" not in out
+    assert "methods_digits" not in out and "checkerboard_m1024" not in out

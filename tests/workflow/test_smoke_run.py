@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mfgstudy.store import open_store
+from mfgstudy.store import open_groups, open_store
 from tests.workflow.helpers import job_count, snakemake
 
 
@@ -31,8 +31,12 @@ def test_outputs_hold_finite_numbers(smoke_run):
     assert (r / "tables/w2_slopes.md").read_text().count("|") > 50
     fd = pd.read_csv(r / "tables/fd_digits.csv")
     assert np.isfinite(fd["fd_digits_mean"]).all() and np.isfinite(fd["fd_digits_floor"]).all()
-    cube = open_store(r / "metrics.zarr")
-    assert {"sweep", "dataset", "method", "seed", "sampler", "grid", "steps"} <= set(cube.dims)
+    root = open_store(r / "metrics.zarr")
+    assert root.attrs["complete"] and root.attrs["config_hash"]
+    cubes = open_groups(r / "metrics.zarr")
+    assert set(cubes) == set(root.attrs["groups"]) and len(cubes) >= 3
+    for cube in cubes.values():
+        assert {"dataset", "method", "seed", "sampler", "grid", "steps"} <= set(cube.dims)
     for var in (
         "w2_uncoupled",
         "w2_coupled",
@@ -41,8 +45,19 @@ def test_outputs_hold_finite_numbers(smoke_run):
         "w2_floor_mean",
         "fd_digits_floor",
     ):
-        assert np.isfinite(cube[var].values).any(), var
-    assert cube.attrs["complete"] and cube.attrs["config_hash"]
+        assert any(np.isfinite(c[var].values).any() for c in cubes.values() if var in c), var
+    hjb = pd.read_csv(r / "tables/hjb_checkerboard.csv")
+    assert list(hjb.method) == ["hjb_plain", "hjb_terminal"]
+    assert np.isfinite(hjb[["w2_uncoupled_mean", "in_support_mean", "w2_floor"]].values).all()
+    assert (r / "figures/fig_hjb_checkerboard.png").stat().st_size > 10_000
+    conc = pd.read_csv(r / "tables/concentration.csv")
+    assert set(conc.method) == {"exact", "exact_empirical"} and np.isfinite(conc.exponent).all()
+    memo = pd.read_csv(r / "tables/memorisation.csv")
+    exact_small_t = memo[(memo.method == "exact_empirical") & (memo.t_stop == 1e-3)]
+    assert (exact_small_t.memorised_fraction > 0.9).all()  # the exact score reproduces its data
+    dirac = pd.read_csv(r / "tables/dirac_theorem2.csv")
+    assert (dirac[dirac.sampler == "ei"].w2_to_theorem2 < 1e-6).all()
+    assert (dirac[dirac.sampler == "em"].w2_to_theorem2 > 1e-3).all()
     mfg_log = open_store(r / "models/gmm8/mfg/seed0/train_log.zarr")
     for var in ("hjb_residual_rms", "score_gap_rms", "fp_loss", "hjb_loss"):
         assert np.isfinite(mfg_log[var].values).all(), var

@@ -38,3 +38,11 @@ def classifier_of(wc):
 def opt(flag, path):
     """A command-line option only when the input exists for this job."""
     return f"{flag} {path}" if path else ""
+
+
+STUDIES = config["report"].get("studies", {})
+
+
+def study_params(study):
+    """The JSON spec of a study's report job (see mfgstudy.plan.study_spec)."""
+    return as_json(plan.study_spec(config, study))

@@ -80,6 +80,24 @@ def continuous_law(sde: VPSDE, gaussian: GaussianMixture, stochastic: bool, rtol
     return y[:d], 0.5 * (S + S.T)
 
 
+def theorem2_law(sde: VPSDE, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance at t_min of the exact reverse SDE for a Dirac data law at x0 started
+    from N(0, I) at T: the PDE paper's Theorem 2 (eq. 4.12), written for its OU process
+    dX = -X dt + sqrt(2) dW. A constant beta is that process in the time tau = beta t / 2:
+    X_s = sinh(T-s)/sinh(T) X_0 + sinh(s)/sinh(T) x0 + sqrt(2 sinh(T-s) sinh(s)/sinh(T)) eps,
+    evaluated at s = T - t_min (all in tau units)."""
+    if sde.beta_min != sde.beta_max:
+        raise ValueError("Theorem 2 is stated for the OU process: a constant beta is needed")
+    scale = 0.5 * sde.beta_min
+    big_t, t = scale * sde.T, scale * sde.t_min
+    x0 = np.asarray(x0, np.float64)
+    mean = np.sinh(big_t - t) / np.sinh(big_t) * x0  # sinh(s)/sinh(T) x0 with s = T - t
+    var = (np.sinh(t) / np.sinh(big_t)) ** 2 + 2.0 * np.sinh(t) * np.sinh(big_t - t) / np.sinh(
+        big_t
+    )
+    return mean, var * np.eye(x0.size)
+
+
 def _psd_sqrt(S: np.ndarray) -> np.ndarray:
     w, V = np.linalg.eigh(0.5 * (S + S.T))
     return (V * np.sqrt(np.clip(w, 0.0, None))) @ V.T
