@@ -7,7 +7,8 @@ where the estimator can see the discretisation error:
   ``floor_factor`` times above the measured finite-sample floor;
 * ``coupled`` (same Brownian path as the fine reference run): only N <= ``coupled_max_fraction``
   x reference_steps, where the reference's own error is small beside the N-step error;
-* ``closed_form`` (Gaussian data law, exact oracle): every N.
+* ``closed_form`` (Gaussian data law, exact oracle): every N whose W2 is above round-off
+  (``ROUND_OFF``; the exponential integrator is exact for a Dirac law).
 
 The CI is a percentile bootstrap over seeds (resample seeds, average, refit). A fit needs
 ``min_points`` eligible N; otherwise the row says why it has no slope.
@@ -31,6 +32,7 @@ from mfgstudy.store import atomic_path, open_groups  # noqa: E402
 log = logging.getLogger(__name__)
 
 ESTIMATORS = {"uncoupled": "w2_uncoupled", "coupled": "w2_coupled", "closed_form": "w2_closed"}
+ROUND_OFF = 1e-9
 
 
 def _slope(steps: np.ndarray, values: np.ndarray) -> float:
@@ -40,7 +42,9 @@ def _slope(steps: np.ndarray, values: np.ndarray) -> float:
 def eligible_steps(estimator: str, steps, mean, floor_mean, reference_steps, spec) -> np.ndarray:
     steps, mean = np.asarray(steps), np.asarray(mean)
     ok = np.isfinite(mean) & (mean > 0)
-    if estimator == "uncoupled":
+    if estimator == "closed_form":
+        ok &= mean > ROUND_OFF  # an exact sampler's W2 is round-off: no rate to fit
+    elif estimator == "uncoupled":
         ok &= mean >= spec["floor_factor"] * floor_mean
     elif estimator == "coupled":
         ok &= steps <= spec["coupled_max_fraction"] * reference_steps
@@ -57,7 +61,7 @@ def fit_slope(curves: np.ndarray, steps: np.ndarray, mask: np.ndarray, spec: dic
     x, c = steps[mask], curves[:, mask]
     out["slope"] = _slope(x, c.mean(0))
     out["steps_used"] = f"{int(x.min())}-{int(x.max())}"
-    if np.allclose(c, c[:1]):
+    if c.shape[0] > 1 and np.allclose(c, c[:1]):
         out["ci_low"] = out["ci_high"] = out["slope"]
         out["note"] = "deterministic (same for every seed)"
     elif c.shape[0] > 1:

@@ -33,3 +33,11 @@ def test_too_few_points_give_no_slope_and_say_why():
         np.random.default_rng(0),
     )
     assert np.isnan(res["slope"]) and "only 2 N" in res["note"]
+
+
+def test_round_off_is_not_a_rate_and_one_seed_has_no_ci():
+    steps = np.array([4, 8, 16, 32.0])
+    mask = eligible_steps("closed_form", steps, np.array([1e-16, 1e-12, 0.1, 0.05]), 0, 0, SPEC)
+    np.testing.assert_array_equal(mask, [False, False, True, True])
+    res = fit_slope((1.0 / steps)[None], steps, np.ones(4, bool), SPEC, np.random.default_rng(0))
+    assert res["note"] == "one seed: no CI" and np.isnan(res["ci_low"])

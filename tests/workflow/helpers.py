@@ -9,6 +9,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SNAKEFILE = os.path.join(ROOT, "Snakefile")
 DEFAULT = os.path.join(ROOT, "config.yaml")
 SMOKE = os.path.join(ROOT, "workflow", "configs", "smoke.yaml")
+PAPER = os.path.join(ROOT, "workflow", "configs", "paper.yaml")
 
 
 def snakemake(workdir, *args, configfile=SMOKE, timeout=600):

@@ -3,10 +3,10 @@
 import pytest
 import yaml
 
-from tests.workflow.helpers import DEFAULT, SMOKE, job_count, snakemake
+from tests.workflow.helpers import DEFAULT, PAPER, SMOKE, job_count, snakemake
 
 
-@pytest.mark.parametrize("configfile", [DEFAULT, SMOKE], ids=["default", "smoke"])
+@pytest.mark.parametrize("configfile", [DEFAULT, SMOKE, PAPER], ids=["default", "smoke", "paper"])
 def test_dry_run(tmp_path, configfile):
     res = snakemake(tmp_path, "-n", configfile=configfile)
     assert res.returncode == 0, res.stderr[-3000:]
