@@ -48,3 +48,17 @@ def test_w2_between_gaussians_closed_forms():
     assert w2_gaussians([0, 0], np.diag([4.0, 9.0]), [0, 0], np.diag([1.0, 1.0])) == pytest.approx(
         np.sqrt(1 + 4)
     )
+
+
+def test_assignment_path_equals_pots_network_simplex():
+    """Equal sizes go through the assignment solver; POT's emd2 is the independent reference."""
+    import ot
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(300, 2)), rng.normal(1.0, 2.0, size=(300, 2))
+    a = np.full(300, 1 / 300)
+    want = np.sqrt(ot.emd2(a, a, ot.dist(x, y)))
+    assert w2_empirical(x, y) == pytest.approx(want, rel=1e-9)
+    z = rng.normal(size=(200, 2))  # unequal sizes: POT's path
+    b = np.full(200, 1 / 200)
+    assert w2_empirical(x, z) == pytest.approx(np.sqrt(ot.emd2(a, b, ot.dist(x, z))), rel=1e-9)
