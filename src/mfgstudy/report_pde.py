@@ -91,7 +91,8 @@ def concentration(cube_path: str, spec: dict, csv: str, md: str, png: str, pdf: 
         "Exponent a of mean distance ~ t^a, a least-squares line through log(mean over seeds) "
         "against log t_stop, CI a bootstrap over seeds; the PDE paper claims a = 1/2. Support: "
         "the law's black cells (`support_distance_mean`) or the training points "
-        "(`train_distance_mean`). Exact scores, exponential integrator, EDM grid to t_stop.",
+        "(`train_distance_mean`). Exact scores, exponential integrator, EDM grid to t_stop; the "
+        "claim is for the OU process of the PDE paper, where sigma_t^2 ~ 2t at small t.",
     )  # fmt: skip
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
     sns.lineplot(data=long, x="t_stop", y="distance", hue="method", marker="o",

@@ -39,6 +39,6 @@ def test_a_method_may_bring_its_own_forward_process():
     assert plan.train_spec(cfg, "checkerboard", "hjb_terminal")["sde"]["beta_min"] == 1.0
     assert plan.train_spec(cfg, "checkerboard", "ddpm")["sde"] == cfg["sde"]
     conc = plan.study_spec(cfg, "concentration")
-    assert conc["distance"] == {"exact": "support_distance_mean",
-                                "exact_empirical": "train_distance_mean"}  # fmt: skip
+    assert conc["distance"] == {"exact_ou": "support_distance_mean",
+                                "exact_ou_empirical": "train_distance_mean"}  # fmt: skip
     assert plan.study_spec(cfg, "memorisation")["n_train"]["checkerboard_m16"] == 16
