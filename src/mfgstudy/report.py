@@ -32,7 +32,7 @@ from mfgstudy.store import atomic_path, open_groups  # noqa: E402
 log = logging.getLogger(__name__)
 
 ESTIMATORS = {"uncoupled": "w2_uncoupled", "coupled": "w2_coupled", "closed_form": "w2_closed"}
-ROUND_OFF = 1e-9
+ROUND_OFF = 1e-7  # W2 is a square root: variances equal to round-off (1e-16) give ~1e-8
 
 
 def _slope(steps: np.ndarray, values: np.ndarray) -> float:
