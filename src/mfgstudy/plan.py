@@ -318,5 +318,6 @@ def study_spec(config: dict, study: str) -> dict:
                 for m in s["methods"]
             },
             fit={k: config["report"][k] for k in ("min_points", "bootstrap", "seed")},
+            fit_t_max=config["report"]["studies"]["concentration"].get("fit_t_max", 0.01),
         )
     return spec
