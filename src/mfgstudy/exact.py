@@ -146,10 +146,9 @@ class BoxUniform:
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n draws from the undiffused law, (n, d) float64."""
-        lows, highs = self.lows.double().numpy(), self.highs.double().numpy()
-        vol = np.prod(highs - lows, axis=1)
-        k = rng.choice(len(vol), size=n, p=vol / vol.sum())
-        return lows[k] + (highs[k] - lows[k]) * rng.random((n, self.dim))
+        from mfgstudy.metrics.support import sample_boxes
+
+        return sample_boxes(self.lows.double().numpy(), self.highs.double().numpy(), n, rng)
 
 
 def kernel_mean(

@@ -52,15 +52,12 @@ class HJBSGM(Method):
         if self.p not in (1, 2) or self.output not in ("score", "noise"):
             raise ValueError(f"hjb_sgm: p must be 1 or 2 and output score|noise, got {spec}")
 
-    # --- the schedule in torch (differentiable in t) ------------------------------------------
+    # --- the schedule in torch (differentiable in t; VPSDE's beta and B are plain arithmetic) --
     def beta(self, t: torch.Tensor) -> torch.Tensor:
-        sde = self.sde
-        return sde.beta_min + (sde.beta_max - sde.beta_min) * t / sde.T
+        return self.sde.beta(t)
 
     def sigma2(self, t: torch.Tensor) -> torch.Tensor:
-        sde = self.sde
-        b = sde.beta_min * t + 0.5 * (sde.beta_max - sde.beta_min) * t.square() / sde.T
-        return -torch.expm1(-b)
+        return -torch.expm1(-self.sde.integrated_beta(t))
 
     def field(self, net, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The score s_theta(x, t) for per-sample times t (n,), differentiable in x and t."""
