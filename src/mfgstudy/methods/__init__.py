@@ -38,7 +38,7 @@ def load_score(spec: dict, data, model_path: str | None) -> ScoreFn:
     ckpt = load_torch(model_path)
     net = method.build_net(data.kind, tuple(ckpt["event_shape"]))
     net.load_state_dict(ckpt["state_dict"])
-    return method.score_fn(net.eval())
+    return method.score_fn(net.eval().requires_grad_(False))  # gradients in x only
 
 
 __all__ = ["METHODS", "Method", "ScoreFn", "build_method", "load_score"]

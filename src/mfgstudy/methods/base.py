@@ -36,7 +36,9 @@ class Method(ABC):
 
     @abstractmethod
     def score_fn(self, net: nn.Module) -> ScoreFn:
-        """The score the network defines, as a function of (x, t) with scalar t."""
+        """The score the network defines, as a function of (x, t) with scalar t. It is
+        differentiable in x (the adversarial perturbation ascends through the sampler), so it
+        opens no ``torch.no_grad``: samplers do that where they need no gradient."""
 
     def fit(self, net: nn.Module, x_train: torch.Tensor, spec: dict, seed: int, data_kind: str):
         """Train ``net``; return (EMA net, log Dataset, extra state dicts for the checkpoint).

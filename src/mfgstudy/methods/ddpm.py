@@ -26,8 +26,7 @@ class DDPM(Method):
     def score_fn(self, net) -> ScoreFn:
         def score(x: torch.Tensor, t: float) -> torch.Tensor:
             tt = torch.full((x.shape[0],), t, dtype=torch.float64)
-            with torch.no_grad():
-                eps = net(x.float(), self.time_input(tt)).to(x.dtype)
+            eps = net(x.float(), self.time_input(tt)).to(x.dtype)
             return -eps / float(self.sde.sigma(t))
 
         return score

@@ -51,8 +51,7 @@ class EDM(Method):
         def score(x: torch.Tensor, t: float) -> torch.Tensor:
             a, s2 = float(self.sde.alpha(t)), float(self.sde.sigma2(t))
             sigma = torch.full((x.shape[0],), math.sqrt(s2) / a)
-            with torch.no_grad():
-                d = self.denoise(net, (x / a).float(), sigma).to(x.dtype)
+            d = self.denoise(net, (x / a).float(), sigma).to(x.dtype)
             return (a * d - x) / s2
 
         return score

@@ -45,8 +45,7 @@ class FlowMatching(Method):
             a, s = float(self.sde.alpha(t)), float(self.sde.sigma(t))
             k, tau = a + s, s / (a + s)
             y = x / k
-            with torch.no_grad():
-                v = net(y.float(), torch.full((x.shape[0],), tau)).to(x.dtype)
+            v = net(y.float(), torch.full((x.shape[0],), tau)).to(x.dtype)
             return (a * (y - tau * v) - x) / (s * s)
 
         return score

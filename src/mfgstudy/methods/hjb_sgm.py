@@ -125,7 +125,6 @@ class HJBSGM(Method):
     def score_fn(self, net) -> ScoreFn:
         def score(x: torch.Tensor, t: float) -> torch.Tensor:
             tt = torch.full((x.shape[0],), t, dtype=torch.float32)
-            with torch.no_grad():
-                return self.field(net, x.float(), tt).to(x.dtype)
+            return self.field(net, x.float(), tt).to(x.dtype)
 
         return score

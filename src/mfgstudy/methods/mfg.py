@@ -108,8 +108,7 @@ class MFGDiffusion(Method):
 
     def score_fn(self, net) -> ScoreFn:
         def score(x: torch.Tensor, t: float) -> torch.Tensor:
-            with torch.no_grad():
-                return self.score_of(net, x.float(), t).to(x.dtype)
+            return self.score_of(net, x.float(), t).to(x.dtype)
 
         return score
 
