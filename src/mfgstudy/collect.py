@@ -1,8 +1,10 @@
 """Gather every per-unit metric store into the metrics cube, ``results/metrics.zarr``: one
 group per sweep (``store.open_groups``), each a dense xarray cube over that sweep's own values.
 
-Dims: dataset, method, seed, sampler, grid, steps; ``w2_floor_mean``/``_sd`` and
-``fd_digits_floor`` over dataset. A variable is NaN where it does not apply (no closed form for a
+Dims: dataset, method, seed, sampler, grid, steps, and for a sweep with perturbations
+perturbation and eps (the unperturbed eps = 0 run stands at eps = 0 of every kind: each kind
+reduces to it there); ``w2_floor_mean``/``_sd`` and ``fd_digits_floor`` over dataset. A
+variable is NaN where it does not apply (no closed form for a
 learned score, no W2 on images). Tables and figures read only this store. (One cube over all
 sweeps would be the product of every sweep's values: mostly empty, and large.)
 
@@ -19,16 +21,18 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
+from mfgstudy.plan import UNPERTURBED, store_name
 from mfgstudy.store import open_store, write_groups
 
 log = logging.getLogger(__name__)
-DIMS = ["sweep", "dataset", "method", "seed", "sampler", "grid", "steps"]
+DIMS = ["sweep", "dataset", "method", "seed", "sampler", "grid", "steps", "perturbation", "eps"]
 CUBE_DIMS = DIMS[1:]
+PERTURBATION_DIMS = ["perturbation", "eps"]
 
 
 def _rows(metric_dirs: list[str]):
     for d in metric_dirs:
-        stores = sorted(Path(d).glob("N*.zarr"))
+        stores = sorted(Path(d).glob(store_name("*", "*")))
         if not stores:
             raise FileNotFoundError(f"no metric stores in {d}")
         for p in stores:
@@ -42,6 +46,7 @@ def build_cubes(metric_dirs: list[str], floor_paths: list[str]) -> dict[str, xr.
     df = pd.DataFrame(list(_rows(metric_dirs)))
     df["seed"] = df["seed"].astype(int)
     df["steps"] = df["steps"].astype(int)
+    df["eps"] = df["eps"].astype(float)
     if df.duplicated(DIMS).any():
         raise ValueError(
             f"duplicate metric rows for {df[df.duplicated(DIMS)][DIMS].to_dict('records')[:3]}"
@@ -60,7 +65,15 @@ def build_cubes(metric_dirs: list[str], floor_paths: list[str]) -> dict[str, xr.
     cubes = {}
     for sweep, rows in df.groupby("sweep"):
         rows = rows.drop(columns="sweep").dropna(axis=1, how="all")
-        cube = rows.set_index(CUBE_DIMS).to_xarray()
+        dims = CUBE_DIMS
+        kinds = sorted(set(rows["perturbation"]) - {UNPERTURBED})
+        if not kinds:  # an unperturbed sweep: no perturbation dims
+            rows, dims = rows.drop(columns=PERTURBATION_DIMS), DIMS[1:-2]
+        else:  # eps = 0 of every kind is the one unperturbed run
+            clean = rows[rows["perturbation"] == UNPERTURBED]
+            rows = pd.concat([rows[rows["perturbation"] != UNPERTURBED]]
+                             + [clean.assign(perturbation=k) for k in kinds])  # fmt: skip
+        cube = rows.set_index(dims).to_xarray()
         cube = xr.merge([cube, *floors.get(sweep, [])], join="outer", compat="no_conflicts")
         cubes[str(sweep)] = cube.assign_attrs(sweep=str(sweep))
     return cubes
@@ -70,6 +83,6 @@ def collect(metric_dirs: list[str], floor_paths: list[str], out: str) -> None:
     t0 = time.time()
     cubes = build_cubes(metric_dirs, floor_paths)
     spec = {"metric_dirs": sorted(metric_dirs), "floors": sorted(floor_paths)}
-    write_groups(cubes, out, spec, t0, {"dims": ",".join(CUBE_DIMS)})
+    write_groups(cubes, out, spec, t0, {"dims": ",".join(CUBE_DIMS)})  # per group: its own
     for sweep, cube in cubes.items():
         log.info("cube %s/%s: %s", out, sweep, dict(cube.sizes))

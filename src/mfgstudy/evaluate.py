@@ -8,6 +8,7 @@ data law. Images: FD-digits to the training split and the share of confidently c
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from mfgstudy.data import load_data
+from mfgstudy.plan import UNPERTURBED, store_name
 from mfgstudy.store import atomic_path, load_torch, open_store, write_store
 
 log = logging.getLogger(__name__)
@@ -66,51 +68,61 @@ def _closed_form(spec: dict, data):
     return at
 
 
-def evaluate_unit(spec, seed, data_path, samples_dir, out_dir, classifier_path=None) -> None:
-    from mfgstudy.metrics.w2 import reference_chunk, w2_coupled, w2_empirical
-
+def evaluate_unit(
+    spec, seed, data_path, samples_dir, out_dir, classifier_path=None, clean_dir=None
+) -> None:
+    """Metrics of every (perturbation kind, N) store of a unit; a perturbed unit is also
+    compared with its unperturbed samples ``clean_dir`` (same x_T and noise)."""
     data = load_data(open_store(data_path))
     samples_dir = Path(samples_dir)
-    ref = spec.get("reference_steps")
-    x_ref = (
-        open_store(samples_dir / f"N{ref}.zarr")["x"].values
-        if ref and data.kind == "points"
-        else None
-    )
     closed = _closed_form(spec, data) if data.kind == "points" else None
     clf = load_classifier(classifier_path) if data.kind == "images" else None
+    ref = spec.get("reference_steps")
     with atomic_path(out_dir) as tmp:
-        for n in spec["steps"]:
+        for kind, n in itertools.product(spec["perturbations"], spec["steps"]):
             t0 = time.time()
-            s = open_store(samples_dir / f"N{n}.zarr")
-            finite = s["finite"].values
-            if not finite.all():  # a diverged sampler or model: record it, W2 is infinite
-                vals = {"nonfinite_fraction": float(1 - finite.mean())}
-                vals.update({k: np.inf for k in _metric_names(data.kind, x_ref, closed)})
-            elif data.kind == "points":
-                x = s["x"].values
-                vals = {
-                    "w2_uncoupled": w2_empirical(
-                        x, reference_chunk(data.test_points(), len(x), seed)
-                    )
-                }
-                if x_ref is not None:
-                    vals["w2_coupled"], vals["w2_coupled_se"] = w2_coupled(x, x_ref)
-                if closed is not None:
-                    vals.update(closed(n))
-                vals.update(_support_metrics(x, data, spec["metrics"], seed))
-            else:
-                vals = _image_metrics(s["images"].values, data.ds["images_train"].values, clf)
-            vals.setdefault("nonfinite_fraction", 0.0)
+            s = open_store(samples_dir / store_name(kind, n))
+            x_ref = _points_of(samples_dir / store_name(kind, ref)) if ref else None
+            x_clean = (
+                _points_of(Path(clean_dir) / store_name(UNPERTURBED, n)) if clean_dir else None
+            )
+            vals = _unit_metrics(s, data, spec, seed, closed, clf, x_ref, x_clean, n)
             ds = xr.Dataset({k: ((), float(v)) for k, v in vals.items()})
-            attrs = {
-                **spec["unit"],
-                "seed": seed,
-                "steps": n,
-                **_protocol(data.kind, len(s.sample)),
-            }
-            write_store(ds, tmp / f"N{n}.zarr", spec, seed, t0, attrs)
-            log.info("N=%d: %s", n, ", ".join(f"{k}={v:.4g}" for k, v in vals.items()))
+            attrs = {**spec["unit"], "seed": seed, "steps": n, "perturbation": kind,
+                     "eps": spec["eps"], **_protocol(data.kind, len(s.sample))}  # fmt: skip
+            write_store(ds, tmp / store_name(kind, n), spec, seed, t0, attrs)
+            log.info("%s eps=%g N=%d: %s", kind, spec["eps"], n,
+                     ", ".join(f"{k}={v:.4g}" for k, v in vals.items()))  # fmt: skip
+
+
+def _points_of(path: Path) -> np.ndarray | None:
+    ds = open_store(path)
+    return ds["x"].values if "x" in ds else None
+
+
+def _unit_metrics(s, data, spec, seed, closed, clf, x_ref, x_clean, n) -> dict:
+    from mfgstudy.metrics.w2 import reference_chunk, w2_coupled, w2_empirical
+
+    finite = s["finite"].values
+    if not finite.all():  # a diverged sampler or model: record it, W2 is infinite
+        vals = {"nonfinite_fraction": float(1 - finite.mean())}
+        vals.update({k: np.inf for k in _metric_names(data.kind, x_ref, closed, x_clean)})
+        return vals
+    if data.kind == "images":
+        vals = _image_metrics(s["images"].values, data.ds["images_train"].values, clf)
+    else:
+        x = s["x"].values
+        vals = {"w2_uncoupled": w2_empirical(x, reference_chunk(data.test_points(), len(x), seed))}
+        if x_ref is not None:
+            vals["w2_coupled"], vals["w2_coupled_se"] = w2_coupled(x, x_ref)
+        if x_clean is not None:  # how far the perturbation moved the output law
+            vals["w2_to_clean_coupled"], _ = w2_coupled(x, x_clean)
+            vals["w2_to_clean"] = w2_empirical(x, x_clean)
+        if closed is not None:
+            vals.update(closed(n))
+        vals.update(_support_metrics(x, data, spec["metrics"], seed))
+    vals.setdefault("nonfinite_fraction", 0.0)
+    return vals
 
 
 def _support_metrics(x: np.ndarray, data, spec: dict, seed: int) -> dict:
@@ -144,10 +156,11 @@ def _support_metrics(x: np.ndarray, data, spec: dict, seed: int) -> dict:
     return vals
 
 
-def _metric_names(kind: str, x_ref, closed) -> list[str]:
+def _metric_names(kind: str, x_ref, closed, x_clean) -> list[str]:
     if kind == "images":
         return ["fd_digits"]
     names = ["w2_uncoupled"] + (["w2_coupled"] if x_ref is not None else [])
+    names += ["w2_to_clean_coupled", "w2_to_clean"] if x_clean is not None else []
     return names + (["w2_closed", "w2_closed_data"] if closed is not None else [])
 
 

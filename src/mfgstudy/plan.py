@@ -2,9 +2,11 @@
 the exact parameters each job receives (Snakemake ``params:``, so that changing a value reruns
 only what it touches).
 
-A *sweep* is a named experiment: data sets x methods x seeds x samplers x grids, each such
-*unit* sampled at every N in ``steps`` (plus the ``reference_steps`` run for the coupled
-estimate). Paths are built here and nowhere else.
+A *sweep* is a named experiment: data sets x methods x seeds x samplers x grids x perturbation
+sizes eps, each such *unit* sampled at every N in ``steps`` (plus the ``reference_steps`` run for
+the coupled estimate) under each of the sweep's perturbation kinds. A sweep without ``eps`` has
+the one size 0 (the unperturbed sampler, kind ``none``); eps = 0 is shared by every kind, since
+every kind reduces to the unperturbed sampler there. Paths are built here and nowhere else.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Unit:
     seed: int
     sampler: str
     grid: str
+    eps: str = "0"
 
     @property
     def wildcards(self) -> dict:
@@ -38,7 +41,8 @@ class Unit:
 
 
 # --- paths -----------------------------------------------------------------------------------
-UNIT_DIR = "{sweep}/{dataset}/{method}/seed{seed}/{sampler}/{grid}"
+UNIT_DIR = "{sweep}/{dataset}/{method}/seed{seed}/{sampler}/{grid}/eps{eps}"
+UNPERTURBED = "none"  # the perturbation kind of eps = 0, reserved
 DATA = R + "/data/{dataset}.zarr"
 MODEL = R + "/models/{dataset}/{method}/seed{seed}/model.pt"
 TRAIN_LOG = R + "/models/{dataset}/{method}/seed{seed}/train_log.zarr"
@@ -59,6 +63,28 @@ STUDY_OUTPUTS = {
     "concentration": {"table": R + "/tables/concentration",
                       "figure": R + "/figures/fig_concentration"},
 }  # fmt: skip
+
+
+def store_name(perturbation: str, steps: int) -> str:
+    """A unit's store of one perturbation kind and N, inside its sample or metrics directory."""
+    return f"{perturbation}/N{steps}.zarr"
+
+
+def eps_label(eps: float) -> str:
+    """The path form of a perturbation size: 0.05 -> "0.05", 1e-3 -> "0.001"."""
+    return f"{float(eps):g}"
+
+
+def sweep_eps(sweep: dict) -> list[str]:
+    """The sizes a sweep samples at: 0 (unperturbed) and every positive ``eps``."""
+    return ["0"] + [eps_label(e) for e in sorted(set(sweep.get("eps", []))) if e > 0]
+
+
+def perturbations_at(config: dict, sweep: str, eps: str) -> dict[str, dict]:
+    """{kind name: spec} sampled by a unit of size eps (only the unperturbed one at eps = 0)."""
+    if float(eps) == 0:
+        return {UNPERTURBED: {"kind": "none"}}
+    return {p: config["perturbations"][p] for p in config["sweeps"][sweep]["perturbations"]}
 
 
 def study_outputs(study: str) -> dict[str, str]:
@@ -152,6 +178,19 @@ def check_config(config: dict) -> None:
     }
     if image_sets and "classifier" not in config:
         raise ConfigError(f"classifier: required for FD on image data sets {sorted(image_sets)}")
+    for sname, sweep in config["sweeps"].items():
+        kinds, sizes = sweep.get("perturbations"), sweep.get("eps")
+        if bool(kinds) != bool(sizes):
+            raise ConfigError(
+                f"sweeps.{sname}: 'perturbations' and 'eps' go together (one is missing)"
+            )
+        for p in kinds or []:
+            if p == UNPERTURBED or p not in config.get("perturbations", {}):
+                raise ConfigError(
+                    f"sweeps.{sname}.perturbations: {p!r} is not defined under 'perturbations' "
+                    f"(defined: {sorted(config.get('perturbations', {}))}; {UNPERTURBED!r} is "
+                    "reserved for eps = 0)"
+                )
     for study, entry in config["report"].get("studies", {}).items():
         if entry["sweep"] not in config["sweeps"]:
             raise ConfigError(f"report.studies.{study}.sweep: {entry['sweep']!r} is not a sweep")
@@ -166,10 +205,15 @@ def check_config(config: dict) -> None:
 def units(config: dict) -> list[Unit]:
     out = []
     for sname, s in config["sweeps"].items():
-        for d, m, seed, smp, g in itertools.product(
-            s["datasets"], s["methods"], s.get("seeds", config["seeds"]), s["samplers"], s["grids"]
+        for d, m, seed, smp, g, e in itertools.product(
+            s["datasets"],
+            s["methods"],
+            s.get("seeds", config["seeds"]),
+            s["samplers"],
+            s["grids"],
+            sweep_eps(s),
         ):
-            out.append(Unit(sname, d, m, int(seed), smp, g))
+            out.append(Unit(sname, d, m, int(seed), smp, g, e))
     return out
 
 
@@ -230,6 +274,8 @@ def sample_spec(config: dict, wc) -> dict:
     s = config["sweeps"][wc["sweep"]]
     return {
         "unit": {k: wc[k] for k in ("sweep", "dataset", "method", "sampler", "grid")},
+        "eps": float(wc["eps"]),
+        "perturbations": perturbations_at(config, wc["sweep"], wc["eps"]),
         "sde": method_sde(config, wc["method"]),
         "method": config["methods"][wc["method"]],
         "sampler": config["samplers"][wc["sampler"]],
@@ -246,6 +292,14 @@ METRICS_DEFAULTS = {"memorisation_delta": 0.05, "boundary_width": 0.05}
 
 def evaluate_spec(config: dict, wc) -> dict:
     return {**sample_spec(config, wc), "metrics": {**METRICS_DEFAULTS, **config.get("metrics", {})}}
+
+
+def clean_samples(wc) -> list[str]:
+    """The unperturbed samples a perturbed unit is compared with (same x_T and noise)."""
+    if float(wc["eps"]) == 0:
+        return []
+    fields = ("sweep", "dataset", "method", "seed", "sampler", "grid")
+    return [SAMPLES.format(eps="0", **{k: wc[k] for k in fields})]
 
 
 def floor_spec(config: dict, sweep: str, dataset: str) -> dict:
@@ -280,7 +334,7 @@ def hjb_samples(config: dict) -> list[str]:
     name, s = _study_sweep(config, "hjb")
     seed = s.get("seeds", config["seeds"])[0]
     unit = dict(sweep=name, dataset=s["datasets"][0], seed=seed, sampler=s["samplers"][0],
-                grid=s["grids"][0])  # fmt: skip
+                grid=s["grids"][0], eps="0")  # fmt: skip
     return [SAMPLES.format(method=m, **unit) for m in s["methods"]]
 
 

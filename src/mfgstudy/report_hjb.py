@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from mfgstudy.plan import UNPERTURBED, store_name  # noqa: E402
 from mfgstudy.report import write_table  # noqa: E402
 from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
 
@@ -56,7 +57,8 @@ def hjb_figure(spec: dict, data_path: str, sample_dirs: list[str], png: str, pdf
     test = open_store(data_path)["x_test"].values[: spec["n_samples"]]
     panels = [("checkerboard law (test draw)", test)]
     for m, d in zip(spec["methods"], sample_dirs, strict=True):
-        store = sorted(Path(d).glob("N*.zarr"), key=lambda p: int(p.stem[1:]))[-1]
+        stores = Path(d).glob(store_name(UNPERTURBED, "*"))
+        store = sorted(stores, key=lambda p: int(p.stem[1:]))[-1]
         panels.append((m, open_store(store)["x"].values))
     cols = 4
     rows = -(-len(panels) // cols)

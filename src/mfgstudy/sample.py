@@ -1,7 +1,9 @@
-"""The sample job: every N of one sweep unit (and its reference run), one zarr per N."""
+"""The sample job: every perturbation kind and N of one sweep unit (and its reference run),
+one zarr per (kind, N)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 
@@ -10,6 +12,8 @@ import xarray as xr
 
 from mfgstudy.data import load_data, model_to_images
 from mfgstudy.methods import load_score
+from mfgstudy.perturb import build_perturbation
+from mfgstudy.plan import store_name
 from mfgstudy.samplers import generate, progress_bar
 from mfgstudy.sde import VPSDE
 from mfgstudy.store import atomic_path, open_store, write_store
@@ -25,8 +29,9 @@ def sample_unit(spec: dict, seed: int, data_path: str, model_path: str | None, o
     all_steps = list(spec["steps"]) + ([ref] if ref else [])
     dtype = torch.float64 if data.kind == "points" else torch.float32
     with atomic_path(out) as tmp:
-        for n in all_steps:
+        for (kind, pspec), n in itertools.product(spec["perturbations"].items(), all_steps):
             t0 = time.time()
+            perturbation = build_perturbation(pspec, spec["eps"], data.event_shape)
             x = generate(
                 spec["sampler"],
                 spec["grid"],
@@ -39,7 +44,8 @@ def sample_unit(spec: dict, seed: int, data_path: str, model_path: str | None, o
                 brownian_steps=ref,
                 batch_size=spec["batch_size"],
                 dtype=dtype,
-                progress=progress_bar(f"N={n}"),
+                progress=progress_bar(f"{kind} eps={spec['eps']:g} N={n}"),
+                perturbation=perturbation,
             )
             finite = torch.isfinite(x.flatten(1)).all(1).numpy()
             if data.kind == "points":
@@ -48,6 +54,8 @@ def sample_unit(spec: dict, seed: int, data_path: str, model_path: str | None, o
                 x = torch.where(torch.isfinite(x), x, torch.zeros_like(x))  # recorded in `finite`
                 ds = xr.Dataset({"images": (("sample", "row", "col"), model_to_images(x))})
             ds["finite"] = (("sample",), finite)
-            attrs = {**spec["unit"], "steps": n, "is_reference": n == ref, "data_kind": data.kind}
-            write_store(ds, tmp / f"N{n}.zarr", spec, seed, t0, attrs)
-            log.info("N=%d: %d samples in %.2fs", n, spec["n_samples"], time.time() - t0)
+            attrs = {**spec["unit"], "steps": n, "is_reference": n == ref, "data_kind": data.kind,
+                     "perturbation": kind, "eps": spec["eps"]}  # fmt: skip
+            write_store(ds, tmp / store_name(kind, n), spec, seed, t0, attrs)
+            log.info("%s eps=%g N=%d: %d samples in %.2fs", kind, spec["eps"], n,
+                     spec["n_samples"], time.time() - t0)  # fmt: skip

@@ -32,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from mfgstudy.methods.base import ScoreFn
+from mfgstudy.perturb import Perturbation
 from mfgstudy.sde import VPSDE, check_nested, grid_from_spec, log_ratio_alpha
 
 log = logging.getLogger(__name__)
@@ -218,8 +219,10 @@ def generate(
     batch_size: int = 1000,
     dtype: torch.dtype = torch.float64,
     progress: Callable | None = None,
+    perturbation: Perturbation | None = None,
 ) -> torch.Tensor:
-    """n_samples from the N-step sampler; the Brownian path lives on the brownian_steps grid."""
+    """n_samples from the N-step sampler; the Brownian path lives on the brownian_steps grid.
+    With a ``perturbation``, the sampler sees the perturbed score (``mfgstudy.perturb``)."""
     sampler = build_sampler(sampler_spec)
     fine = brownian_steps or n_steps
     check_nested(n_steps, fine)
@@ -232,8 +235,12 @@ def generate(
         x_T, z = sample_noise(
             seed, idx, event_shape, fine_grid, fine // n_steps, sampler.stochastic, dtype
         )
-        with torch.no_grad(), np.errstate(all="ignore"):
-            out.append(integrate(sampler, sde, score, grid, x_T, z))
+        with np.errstate(all="ignore"):
+            used = (
+                perturbation.for_batch(sampler, sde, score, grid, x_T, z) if perturbation else score
+            )
+            with torch.no_grad():
+                out.append(integrate(sampler, sde, used, grid, x_T, z))
     x = torch.cat(out)
     bad = int((~torch.isfinite(x.flatten(1)).all(1)).sum())
     if bad:  # a diverged model is a result (the metrics record it), not a crash

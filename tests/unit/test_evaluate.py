@@ -8,6 +8,7 @@ import xarray as xr
 
 from mfgstudy.data import build_dataset
 from mfgstudy.evaluate import evaluate_unit
+from mfgstudy.plan import UNPERTURBED, store_name
 from mfgstudy.store import open_store, write_store
 
 UNIT = {"sweep": "s", "dataset": "g", "method": "m", "sampler": "x", "grid": "u"}
@@ -25,9 +26,10 @@ def test_non_finite_samples_give_infinite_w2_not_a_crash(tmp_path):
         x[:bad] = np.inf
         finite = np.isfinite(x).all(1)
         ds = xr.Dataset({"x": (("sample", "dim"), x), "finite": (("sample",), finite)})
-        write_store(ds, samples / f"N{n}.zarr", {}, 0, time.time())
-    spec = {"unit": UNIT, "method": {"kind": "ddpm"}, "steps": [2], "reference_steps": 8}
+        write_store(ds, samples / store_name(UNPERTURBED, n), {}, 0, time.time())
+    spec = {"unit": UNIT, "method": {"kind": "ddpm"}, "steps": [2], "reference_steps": 8,
+            "perturbations": {UNPERTURBED: {"kind": "none"}}, "eps": 0.0}  # fmt: skip
     evaluate_unit(spec, 0, tmp_path / "data.zarr", samples, tmp_path / "metrics")
-    m = open_store(tmp_path / "metrics" / "N2.zarr")
+    m = open_store(tmp_path / "metrics" / store_name(UNPERTURBED, 2))
     assert float(m["nonfinite_fraction"]) == pytest.approx(0.2)
     assert np.isinf(float(m["w2_uncoupled"])) and np.isinf(float(m["w2_coupled"]))

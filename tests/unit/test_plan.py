@@ -23,7 +23,24 @@ def test_units_enumerate_the_product_of_a_sweep():
     }  # fmt: skip
     units = plan.units(config)
     assert len(units) == 2 * 2 * 2
-    assert plan.SAMPLES.format(**units[0].wildcards) == "results/samples/s/a/m/seed0/x/u"
+    assert plan.SAMPLES.format(**units[0].wildcards) == "results/samples/s/a/m/seed0/x/u/eps0"
+
+
+def test_a_perturbation_sweep_adds_one_unit_per_positive_eps_and_shares_eps0():
+    config = {
+        "seeds": [0],
+        "perturbations": {"c": {"kind": "constant"}, "a": {"kind": "adversarial"}},
+        "sweeps": {"s": {"datasets": ["a"], "methods": ["m"], "samplers": ["x"], "grids": ["u"],
+                         "steps": [2], "n_samples": 4, "perturbations": ["c", "a"],
+                         "eps": [0.0, 0.05, 0.01, 0.05]}},
+    }  # fmt: skip
+    units = plan.units(config)
+    assert [u.eps for u in units] == ["0", "0.01", "0.05"]
+    assert plan.perturbations_at(config, "s", "0") == {plan.UNPERTURBED: {"kind": "none"}}
+    assert list(plan.perturbations_at(config, "s", "0.05")) == ["c", "a"]
+    wc = units[2].wildcards
+    assert plan.clean_samples(wc) == [plan.SAMPLES.format(**{**wc, "eps": "0"})]
+    assert plan.clean_samples(units[0].wildcards) == []
 
 
 def test_a_method_may_bring_its_own_forward_process():
@@ -34,7 +51,7 @@ def test_a_method_may_bring_its_own_forward_process():
     with open(plan.PACKAGE_DIR.parents[1] / "config.yaml") as f:
         cfg = yaml.safe_load(f)
     wc = {"sweep": "hjb_checkerboard", "dataset": "checkerboard", "method": "hjb_terminal",
-          "sampler": "em", "grid": "uniform"}  # fmt: skip
+          "sampler": "em", "grid": "uniform", "eps": "0"}  # fmt: skip
     assert plan.sample_spec(cfg, wc)["sde"]["T"] == 3.0 != cfg["sde"]["T"]
     assert plan.train_spec(cfg, "checkerboard", "hjb_terminal")["sde"]["beta_min"] == 1.0
     assert plan.train_spec(cfg, "checkerboard", "ddpm")["sde"] == cfg["sde"]

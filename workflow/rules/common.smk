@@ -9,6 +9,7 @@ wildcard_constraints:
     sampler=r"[^/]+",
     grid=r"[^/]+",
     seed=r"\d+",
+    eps=r"[0-9][0-9.e+-]*",
 
 
 CPU_ENV = "../../envs/cpu.yaml"

@@ -3,6 +3,7 @@ rule evaluate:
         data=plan.DATA,
         samples=plan.SAMPLES,
         classifier=classifier_of,
+        clean=plan.clean_samples,
     output:
         directory(plan.METRICS),
     log:
@@ -20,9 +21,10 @@ rule evaluate:
         code=plan.code_hash("evaluate"),
         spec=lambda wc: as_json(plan.evaluate_spec(config, wc)),
         classifier=lambda wc, input: opt("--classifier", input.classifier),
+        clean=lambda wc, input: opt("--clean", input.clean),
     shell:
         "python -m mfgstudy evaluate --spec {params.spec:q} --data {input.data:q} "
-        "--samples {input.samples:q} {params.classifier} --seed {wildcards.seed} "
+        "--samples {input.samples:q} {params.classifier} {params.clean} --seed {wildcards.seed} "
         "--out {output:q} --threads {threads} 2> {log:q}"
 
 

@@ -1,0 +1,196 @@
+"""Score perturbations of size eps, applied inside every sampler (paper eq. 32, Theorem 4).
+
+The sampler sees s(x, t) + delta instead of s(x, t), with |delta|_2 <= eps at every evaluation:
+the Euclidean norm of the perturbation vector, bounded uniformly in (x, s, t) (the sup-norm of
+the paper's Theorem 4 and Corollary 5). Kinds (config ``perturbations:``):
+
+* ``none``: the unperturbed sampler (eps is ignored).
+* ``constant``: delta = eps v, one fixed unit direction v (seeded by the kind's ``seed``).
+* ``state``: a smooth state-dependent field delta(x, t) = eps sin(A x + b t + c) / sqrt(d), with
+  A ~ ``frequency`` N(0, 1/d), b, c seeded; |delta| <= eps (attained only where every sine is 1).
+* ``state_score``: Theorem 4's general case delta(x, s, t) = ``sign`` eps s / sqrt(1 + |s|^2):
+  along the score (sign +1) or against it (sign -1, the default), |delta| < eps.
+* ``adversarial``: the delta in the eps-ball that most increases the squared distance between the
+  perturbed and the unperturbed output of each sample (same x_T and noise). Two ascents:
+  ``pgd``: projected gradient ascent through the whole sampler over one delta per (grid time,
+  sample), started at the constant direction, keeping each sample's best iterate (so it does at
+  least the constant perturbation's damage by construction); ``greedy``: per-step steepest
+  ascent, each step's delta the normalised gradient of that step's squared displacement (one
+  backward pass through one step; cheap enough for images). Both are perturbations delta(x, t):
+  one value per sample and time, i.e. per point of each sampled path.
+
+Directions are properties of the perturbation, not of the sample seed: every model and seed
+sees the same constant and state fields.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import torch
+
+from mfgstudy.methods.base import ScoreFn
+
+log = logging.getLogger(__name__)
+
+KINDS = ("none", "constant", "state", "state_score", "adversarial")
+
+
+def _flat_norm(v: torch.Tensor) -> torch.Tensor:
+    """Per-sample Euclidean norm, shaped to broadcast against v."""
+    return v.flatten(1).norm(dim=1).reshape((-1,) + (1,) * (v.dim() - 1))
+
+
+def project(delta: torch.Tensor, eps: float) -> torch.Tensor:
+    """Each sample's delta (rows of ``delta``) scaled into the Euclidean ball of radius eps."""
+    norm = _flat_norm(delta)
+    return delta * torch.clamp(eps / norm.clamp_min(1e-30), max=1.0)
+
+
+def unit_direction(event_shape: tuple[int, ...], seed: int, dtype=torch.float64) -> torch.Tensor:
+    v = np.random.default_rng([int(seed), 7]).standard_normal(int(np.prod(event_shape)))
+    return torch.from_numpy(v / np.linalg.norm(v)).to(dtype).reshape(event_shape)
+
+
+class Perturbation:
+    """A perturbation kind at size eps, for samples of ``event_shape``."""
+
+    def __init__(self, spec: dict, eps: float, event_shape: tuple[int, ...]):
+        kind = spec["kind"]
+        if kind not in KINDS:
+            raise ValueError(f"unknown perturbation kind {kind!r}; choose from {KINDS}")
+        if eps < 0 or not math.isfinite(eps):
+            raise ValueError(f"perturbation size eps must be finite and >= 0, got {eps}")
+        self.spec, self.kind, self.eps = spec, kind, float(eps)
+        self.event_shape = tuple(event_shape)
+        self.d = int(np.prod(event_shape))
+        seed = int(spec.get("seed", 0))
+        self.v = unit_direction(self.event_shape, seed)
+        if kind == "state":
+            rng = np.random.default_rng([seed, 11])
+            freq = float(spec.get("frequency", 1.0))
+            self.A = torch.from_numpy(
+                freq * rng.standard_normal((self.d, self.d)) / np.sqrt(self.d)
+            )
+            self.b = torch.from_numpy(freq * rng.standard_normal(self.d))
+            self.c = torch.from_numpy(rng.uniform(0, 2 * np.pi, self.d))
+
+    @property
+    def active(self) -> bool:
+        return self.kind != "none" and self.eps > 0
+
+    # --- fields ---------------------------------------------------------------------------
+    def delta(self, x: torch.Tensor, s: torch.Tensor, t: float) -> torch.Tensor:
+        """delta(x, s, t) of the non-adversarial kinds, shaped like x, |delta| <= eps."""
+        if self.kind == "constant":
+            return (self.eps * self.v.to(x.dtype)).expand_as(x)
+        if self.kind == "state":
+            phase = x.flatten(1) @ self.A.T.to(x.dtype) + t * self.b.to(x.dtype)
+            field = torch.sin(phase + self.c.to(x.dtype)) / math.sqrt(self.d)
+            return self.eps * field.reshape(x.shape)
+        if self.kind == "state_score":
+            sign = float(self.spec.get("sign", -1.0))
+            return sign * self.eps * s / torch.sqrt(1.0 + _flat_norm(s) ** 2)
+        raise ValueError(f"{self.kind!r} has no closed-form field")  # pragma: no cover
+
+    def wrap(self, score: ScoreFn) -> ScoreFn:
+        """The perturbed score s + delta (the score itself when inactive)."""
+        if not self.active:
+            return score
+
+        def perturbed(x: torch.Tensor, t: float) -> torch.Tensor:
+            s = score(x, t)
+            return s + self.delta(x, s, t)
+
+        return perturbed
+
+    # --- per batch --------------------------------------------------------------------------
+    def for_batch(self, sampler, sde, score: ScoreFn, grid: np.ndarray, x_T, z) -> ScoreFn:
+        """The score the sampler uses for this batch (x_T, z): adversarial kinds optimise a
+        delta per (grid time, sample) here; the others are fixed fields."""
+        if not self.active:
+            return score
+        if self.kind != "adversarial":
+            return self.wrap(score)
+        ascent = self.spec.get("ascent", "pgd")
+        if ascent == "pgd":
+            table = self._pgd(sampler, sde, score, grid, x_T, z)
+        elif ascent == "greedy":
+            table = self._greedy(sampler, sde, score, grid, x_T, z)
+        else:
+            raise ValueError(f"adversarial ascent must be pgd or greedy, got {ascent!r}")
+        return tabled(score, grid, table)
+
+    def _constant_table(self, grid, x_T) -> torch.Tensor:
+        start = (self.eps * self.v.to(x_T.dtype)).expand_as(x_T)
+        return start.unsqueeze(0).repeat(len(grid), *([1] * x_T.dim())).clone()
+
+    def _pgd(self, sampler, sde, score, grid, x_T, z) -> torch.Tensor:
+        from mfgstudy.samplers import integrate
+
+        iters = int(self.spec.get("iters", 10))
+        step = float(self.spec.get("step_size", 0.5)) * self.eps
+        with torch.no_grad():
+            clean = integrate(sampler, sde, score, grid, x_T, z)
+        table = self._constant_table(grid, x_T)
+        best, best_obj = table.clone(), torch.full((len(x_T),), -math.inf, dtype=x_T.dtype)
+        for it in range(iters + 1):
+            table.requires_grad_(True)
+            with torch.enable_grad():
+                out = integrate(sampler, sde, tabled(score, grid, table), grid, x_T, z)
+                obj = (out - clean).flatten(1).square().sum(1)
+                obj = torch.where(torch.isfinite(obj), obj, torch.zeros_like(obj))
+                grad = None if it == iters else torch.autograd.grad(obj.sum(), table)[0]
+            with torch.no_grad():
+                better = obj.detach() > best_obj
+                best[:, better] = table.detach()[:, better]
+                best_obj = torch.where(better, obj.detach(), best_obj)
+                if grad is None:
+                    break
+                g = grad.flatten(2)  # (time, sample, d)
+                g = g / g.norm(dim=2, keepdim=True).clamp_min(1e-30)
+                table = table.detach() + step * g.reshape(table.shape)
+                table = project(table.flatten(0, 1), self.eps).reshape(table.shape)
+        log.info("pgd: mean squared displacement %.4g after %d iterations", best_obj.mean(), iters)
+        return best
+
+    def _greedy(self, sampler, sde, score, grid, x_T, z) -> torch.Tensor:
+        table = self._constant_table(grid, x_T)
+        x_clean, x_pert = x_T, x_T
+        for k in range(len(grid) - 1):
+            t, tn = float(grid[k]), float(grid[k + 1])
+            zk = None if z is None else z[k]
+            with torch.no_grad():
+                clean_next = sampler.step(sde, score, x_clean, t, tn, zk)
+            d = table[k : k + 2].clone().requires_grad_(True)  # this step's times t and t_next
+            sub = np.array([t, tn])
+            with torch.enable_grad():
+                out = sampler.step(sde, tabled(score, sub, d), x_pert, t, tn, zk)
+                obj = (out - clean_next).flatten(1).square().sum()
+                grad = torch.autograd.grad(obj, d)[0][0]
+            with torch.no_grad():
+                table[k] = self.eps * grad / _flat_norm(grad).clamp_min(1e-30)
+                bad = _flat_norm(grad).flatten() == 0  # no gradient: keep the constant direction
+                table[k][bad] = (self.eps * self.v.to(x_T.dtype)).expand_as(x_T)[bad]
+                x_pert = sampler.step(sde, tabled(score, grid, table), x_pert, t, tn, zk)
+                x_clean = clean_next
+        return table
+
+
+def tabled(score: ScoreFn, grid: np.ndarray, table: torch.Tensor) -> ScoreFn:
+    """s + table[k] at grid time grid[k] (a delta per time point and sample)."""
+    index = {float(t): k for k, t in enumerate(grid)}
+
+    def perturbed(x: torch.Tensor, t: float) -> torch.Tensor:
+        k = index.get(float(t))
+        if k is None:
+            raise KeyError(f"adversarial perturbation has no delta at t={t} (not a grid time)")
+        return score(x, t) + table[k]
+
+    return perturbed
+
+
+def build_perturbation(spec: dict | None, eps: float, event_shape) -> Perturbation:
+    return Perturbation(spec or {"kind": "none"}, eps, event_shape)
