@@ -4,6 +4,9 @@ The offline default uses the pipeline's own digits classifier (penultimate layer
 extractor: the number is labelled "FD-digits", never FID. Images are written as PNG folders and
 handed to ``cleanfid.fid.compute_fid(dir1, dir2, custom_feat_extractor=...)`` with an identity
 resize (mode "clean" would otherwise resize 8x8 digits to 299x299).
+
+``mfgstudy.metrics.features`` supersedes ``fd_between``: both feature sources (digits classifier,
+clean-fid's TorchScript Inception), reference statistics, FD / IS / PRDC in one extraction pass.
 """
 
 from __future__ import annotations
