@@ -174,11 +174,20 @@ def model_to_images(x: torch.Tensor) -> np.ndarray:
 
 @dataclass
 class Data:
-    """A loaded data set: its kind, training tensor in model space, and the exact law if known."""
+    """A loaded data set: its kind, training tensor in model space, the training labels (int64,
+    aligned with ``train``; digits only, else None), and the exact law if known."""
 
     kind: str  # "points" | "images"
     train: torch.Tensor
     ds: xr.Dataset
+    labels: torch.Tensor | None = None
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes of a labelled data set (0 without labels)."""
+        if self.labels is None:
+            return 0
+        return int(self.ds.attrs.get("n_classes", int(self.labels.max()) + 1))
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -214,8 +223,11 @@ class Data:
 
 def load_data(ds: xr.Dataset) -> Data:
     kind = ds.attrs["data_kind"]
+    labels = None
     if kind == "points":
         train = torch.from_numpy(ds["x_train"].values.astype(np.float32))
     else:
         train = images_to_model(ds["images_train"].values)
-    return Data(kind=kind, train=train, ds=ds)
+        if "labels_train" in ds:
+            labels = torch.from_numpy(ds["labels_train"].values.astype(np.int64))
+    return Data(kind=kind, train=train, ds=ds, labels=labels)

@@ -40,12 +40,21 @@ class Method(ABC):
         differentiable in x (the adversarial perturbation ascends through the sampler), so it
         opens no ``torch.no_grad``: samplers do that where they need no gradient."""
 
-    def fit(self, net: nn.Module, x_train: torch.Tensor, spec: dict, seed: int, data_kind: str):
+    def fit(
+        self,
+        net: nn.Module,
+        x_train: torch.Tensor,
+        spec: dict,
+        seed: int,
+        data_kind: str,
+        labels: torch.Tensor | None = None,
+    ):
         """Train ``net``; return (EMA net, log Dataset, extra state dicts for the checkpoint).
+        ``labels`` (aligned with ``x_train``) for a class-conditional net, else None.
         The default is the shared loop of ``mfgstudy.train`` on ``self.loss``."""
         from mfgstudy.train import train
 
-        ema, log = train(self, net, x_train, spec, seed)
+        ema, log = train(self, net, x_train, spec, seed, labels=labels)
         return ema, log, {}
 
     def sample_times(self, n: int, gen: torch.Generator) -> torch.Tensor:

@@ -37,6 +37,14 @@ an interpretation (the default is the one most faithful to the paper's stated in
 
 The equilibrium violation (the RMS HJB residual of eq. 24 and RMS || s_theta - s_eq ||) is
 logged at every outer iteration, so that Proposition 6's O(1/K) can be measured.
+
+Class conditioning (a score network with ``n_classes`` > 0, labels given to ``fit``): re-noised
+particles carry the label of their data point, and the score network sees it in the FP step
+(lines 13-19) after classifier-free label dropout (``label_dropout`` of the training spec); the
+violation's score gap uses the particles' labels without dropout. The value network V stays
+unconditional (the HJB step and s_eq are those of the label-free game). Under ``model_rollout``
+the rolled-out particles have no label: the rollout runs the null-label score, and the score
+network then trains on the null label only.
 """
 
 from __future__ import annotations
@@ -54,8 +62,8 @@ from tqdm import tqdm
 from mfgstudy.diffops import divergence
 from mfgstudy.exact import kernel_mean
 from mfgstudy.methods.base import Method, ScoreFn
-from mfgstudy.nets import build_net
-from mfgstudy.train import ema_update
+from mfgstudy.nets import Conditioned, build_net
+from mfgstudy.train import check_labels, drop_labels, dropout_rate, ema_update
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +124,16 @@ class MFGDiffusion(Method):
         raise TypeError("MFG-Diffusion trains with Algorithm 1 (MFGDiffusion.fit)")
 
     # --- measure estimates --------------------------------------------------------------------
-    def renoised(self, x_train, t: float, m: int, gen) -> dict:
-        """Lines 22-28 as printed: alpha x0 + sigma z for m data points."""
-        x0 = x_train[torch.randint(len(x_train), (m,), generator=gen)]
+    def renoised(self, x_train, t: float, m: int, gen, labels=None) -> dict:
+        """Lines 22-28 as printed: alpha x0 + sigma z for m data points (with their labels, "y",
+        where ``labels`` are given)."""
+        idx = torch.randint(len(x_train), (m,), generator=gen)
+        x0 = x_train[idx]
         z = torch.randn(x0.shape, generator=gen)
-        return {"x": float(self.sde.alpha(t)) * x0 + float(self.sde.sigma(t)) * z, "x0": x0, "z": z}
+        out = {"x": float(self.sde.alpha(t)) * x0 + float(self.sde.sigma(t)) * z, "x0": x0, "z": z}
+        if labels is not None:
+            out["y"] = labels[idx]
+        return out
 
     def rollout(self, net, times: np.ndarray, m: int, shape, gen) -> list[dict]:
         """Particles of the reverse SDE (Euler-Maruyama) under the current score at each t_i."""
@@ -140,14 +153,16 @@ class MFGDiffusion(Method):
         return [{"x": out[float(t)]} for t in times]
 
     def batch(self, particles: dict, t: float, bs: int, gen):
-        """A batch from the measure estimate at t, with its estimate of grad log mu."""
+        """A batch from the measure estimate at t: (x, its estimate of grad log mu, the
+        particles' labels or None)."""
         idx = torch.randint(len(particles["x"]), (bs,), generator=gen)
         x = particles["x"][idx]
+        y = particles["y"][idx] if "y" in particles else None
         sigma = float(self.sde.sigma(t))
         if "x0" in particles:  # re-noised data: line 9
             ref = particles["x0"] if self.readings["tweedie"] == "printed" else particles["z"]
-            return x, -ref[idx] / sigma
-        return x, kde_score(x, particles["x"])
+            return x, -ref[idx] / sigma, y
+        return x, kde_score(x, particles["x"]), y
 
     # --- Algorithm 1 --------------------------------------------------------------------------
     def value_loss(self, V, x, grad_log_mu, t: float) -> torch.Tensor:
@@ -185,8 +200,19 @@ class MFGDiffusion(Method):
         v = V(x, torch.full((x.shape[0],), t / self.sde.T))
         return torch.autograd.grad(v.sum(), x, create_graph=create_graph)[0]
 
-    def fit(self, net: nn.Module, x_train: torch.Tensor, spec: dict, seed: int, data_kind: str):
-        """Run Algorithm 1; return (EMA score net, log Dataset, {"value_net": state dict})."""
+    def fit(
+        self,
+        net: nn.Module,
+        x_train: torch.Tensor,
+        spec: dict,
+        seed: int,
+        data_kind: str,
+        labels: torch.Tensor | None = None,
+    ):
+        """Run Algorithm 1; return (EMA score net, log Dataset, {"value_net": state dict}).
+        ``labels`` (aligned with ``x_train``) for a class-conditional score net, else None."""
+        labels = check_labels(net, x_train, labels)
+        p_drop = dropout_rate(spec, labels)
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         shape = tuple(x_train.shape[1:])
@@ -197,7 +223,7 @@ class MFGDiffusion(Method):
         opt_s = torch.optim.Adam(net.parameters(), lr=float(spec["lr"]))
         ascend_fp = self.readings["update"] == "printed"
         ema, decay = copy.deepcopy(net).eval(), float(spec["ema"])
-        measures = [self.renoised(x_train, float(t), m, gen) for t in times]  # mu^(0)
+        measures = [self.renoised(x_train, float(t), m, gen, labels) for t in times]  # mu^(0)
         rows, t0 = [], time.time()
         for k in tqdm(range(1, K + 1), desc="MFG outer iterations", mininterval=10.0):
             lr = float(spec["lr"]) / (k if self.readings["lr_schedule"] == "inverse_k" else 1)
@@ -208,7 +234,7 @@ class MFGDiffusion(Method):
             for i, t in enumerate(times):
                 t = float(t)
                 for _ in range(int(spec["hjb_batches"])):  # lines 5-12
-                    x, glm = self.batch(measures[i], t, bs, gen)
+                    x, glm, _ = self.batch(measures[i], t, bs, gen)
                     loss = self.value_loss(V, x, glm, t)
                     _check(loss, k, t, "hjb")
                     opt_v.zero_grad(set_to_none=True)
@@ -216,8 +242,10 @@ class MFGDiffusion(Method):
                     opt_v.step()
                     losses["hjb_loss"].append(float(loss.detach()))
                 for _ in range(int(spec["fp_batches"])):  # lines 13-19
-                    x, glm = self.batch(measures[i], t, bs, gen)
-                    s = self.score_of(net, x, t)
+                    x, glm, y = self.batch(measures[i], t, bs, gen)
+                    if y is not None:
+                        y = drop_labels(y, p_drop, net.null_label, gen)
+                    s = self.score_of(_bind(net, y), x, t)
                     target = self.s_eq(V, x, glm, t)
                     loss = (s - target).flatten(1).square().sum(1).mean()
                     loss = loss + self.gamma * s.flatten(1).square().sum(1).mean()
@@ -230,7 +258,7 @@ class MFGDiffusion(Method):
             if self.readings["measure_update"] == "model_rollout":  # lines 21-28
                 measures = self.rollout(net, times, m, shape, gen)
             else:
-                measures = [self.renoised(x_train, float(t), m, gen) for t in times]
+                measures = [self.renoised(x_train, float(t), m, gen, labels) for t in times]
             rows.append({"outer_iter": k, "wall_s": time.time() - t0,
                          **{n: float(np.mean(v)) for n, v in losses.items()},
                          **self.violation(net, V, measures, times, bs, gen)})  # fmt: skip
@@ -249,13 +277,18 @@ class MFGDiffusion(Method):
         """RMS HJB residual (eq. 24) and RMS ||s_theta - s_eq|| over the time points."""
         res, gap = [], []
         for i, t in enumerate(times):
-            x, glm = self.batch(measures[i], float(t), bs, gen)
+            x, glm, y = self.batch(measures[i], float(t), bs, gen)
             res.append(self.hjb_residual(V, x, glm, float(t)).detach().square().mean())
             with torch.no_grad():
-                s = self.score_of(net, x, float(t))
+                s = self.score_of(_bind(net, y), x, float(t))
             gap.append((s - self.s_eq(V, x, glm, float(t))).flatten(1).square().sum(1).mean())
         return {"hjb_residual_rms": float(torch.stack(res).mean().sqrt()),
                 "score_gap_rms": float(torch.stack(gap).mean().sqrt())}  # fmt: skip
+
+
+def _bind(net: nn.Module, y: torch.Tensor | None) -> nn.Module:
+    """``net`` with labels ``y`` bound (None: ``net`` itself, the null class if conditional)."""
+    return net if y is None else Conditioned(net, y=y)
 
 
 def _check(loss: torch.Tensor, k: int, t: float, term: str) -> None:
