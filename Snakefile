@@ -19,6 +19,11 @@ if not workflow.config_settings.configfiles:
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
 plan.check_config(config)
 
 
@@ -29,6 +34,7 @@ include: "workflow/rules/sample.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/studies.smk"
+include: "workflow/rules/injection.smk"
 
 
 rule all:

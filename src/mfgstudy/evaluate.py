@@ -3,7 +3,11 @@
 Points: the uncoupled EMD to an independent block of the data law, the coupled estimate against
 the unit's own reference run (same x_T and Brownian path), and, for the exact oracle on a
 Gaussian law, the closed-form W2 of the N-step law to the sampler's fine-grid law and to the
-data law. Images: FD-digits to the training split and the share of confidently classified samples.
+data law. Images: per feature source (``mfgstudy.metrics.features``: the digits classifier,
+labelled "FD-digits"/"IS-digits"/..., or Inception: "FID"/"Inception Score"/...) the Fréchet
+distance, the Inception Score and precision/recall/density/coverage against the reference
+statistics of the training split (the ``reference`` job), and the share of samples the digits
+classifier labels confidently.
 """
 
 from __future__ import annotations
@@ -68,15 +72,87 @@ def _closed_form(spec: dict, data):
     return at
 
 
+def feature_source(key: str, classifier_path: str | None, inception_weights: str | None):
+    """The feature source ``key`` (digits | inception) of the image metrics."""
+    from mfgstudy.metrics.features import digits_source, inception_source
+
+    if key == "digits":
+        if classifier_path is None:
+            raise ValueError("digits features need the digits classifier (--classifier)")
+        return digits_source(load_classifier(classifier_path))
+    if key == "inception":
+        return inception_source(inception_weights)
+    raise ValueError(f"unknown feature source {key!r}; choose digits or inception")
+
+
+def reference_job(spec: dict, data_path: str, out: str, classifier_path: str | None = None):
+    """Reference statistics (features, mean, covariance) of the training split."""
+    from mfgstudy.metrics.features import reference_statistics
+
+    t0 = time.time()
+    source = feature_source(spec["features"], classifier_path, spec.get("inception_weights"))
+    images = open_store(data_path)["images_train"].values
+    ds = reference_statistics(images, source)
+    write_store(ds, out, spec, None, t0, {"reference_split": "train", "dataset": spec["dataset"]})
+    log.info("%s reference statistics of %d training images", source.label, len(images))
+
+
+class ImageMetrics:
+    """Every configured feature source with its reference, and the digits classifier."""
+
+    def __init__(self, spec: dict, reference_paths: list[str], classifier_path: str | None):
+        self.settings = spec["image_metrics"]
+        self.clf = load_classifier(classifier_path) if classifier_path else None
+        self.sources = []
+        for path in reference_paths:
+            ref = open_store(path)
+            key = ref.attrs["feature_source"]
+            weights = self.settings.get("inception_weights")
+            self.sources.append((feature_source(key, classifier_path, weights), ref))
+
+    def __call__(self, images: np.ndarray) -> dict:
+        from mfgstudy.classifier import predict_proba
+        from mfgstudy.metrics.features import image_metrics
+
+        vals = {}
+        for source, ref in self.sources:
+            k, splits = self.settings["nearest_k"], self.settings["is_splits"]
+            vals.update(image_metrics(images, source, ref, nearest_k=k, is_splits=splits))
+        if self.clf is not None:
+            proba = predict_proba(self.clf, images)
+            vals["confident_fraction"] = float((proba.max(1) > CONFIDENCE).mean())
+        return vals
+
+    def protocol(self, n: int) -> dict:
+        from mfgstudy.metrics.features import protocol
+
+        out = {}
+        for source, _ in self.sources:
+            p = protocol(source, n, "train", nearest_k=self.settings["nearest_k"],
+                         is_splits=self.settings["is_splits"])  # fmt: skip
+            out.update({f"{source.key}_{k}": v for k, v in p.items()})
+        return out
+
+    def names(self) -> list[str]:
+        return [source.keys["fd"] for source, _ in self.sources]
+
+
 def evaluate_unit(
-    spec, seed, data_path, samples_dir, out_dir, classifier_path=None, clean_dir=None
+    spec,
+    seed,
+    data_path,
+    samples_dir,
+    out_dir,
+    classifier_path=None,
+    clean_dir=None,
+    reference_paths=(),
 ) -> None:
     """Metrics of every (perturbation kind, N) store of a unit; a perturbed unit is also
     compared with its unperturbed samples ``clean_dir`` (same x_T and noise)."""
     data = load_data(open_store(data_path))
     samples_dir = Path(samples_dir)
     closed = _closed_form(spec, data) if data.kind == "points" else None
-    clf = load_classifier(classifier_path) if data.kind == "images" else None
+    clf = ImageMetrics(spec, reference_paths, classifier_path) if data.kind == "images" else None
     ref = spec.get("reference_steps")
     with atomic_path(out_dir) as tmp:
         for kind, n in itertools.product(spec["perturbations"], spec["steps"]):
@@ -88,8 +164,9 @@ def evaluate_unit(
             )
             vals = _unit_metrics(s, data, spec, seed, closed, clf, x_ref, x_clean, n)
             ds = xr.Dataset({k: ((), float(v)) for k, v in vals.items()})
+            protocol = clf.protocol(len(s.sample)) if clf else _points_protocol(len(s.sample))
             attrs = {**spec["unit"], "seed": seed, "steps": n, "perturbation": kind,
-                     "eps": spec["eps"], **_protocol(data.kind, len(s.sample))}  # fmt: skip
+                     "eps": spec["eps"], **protocol}  # fmt: skip
             write_store(ds, tmp / store_name(kind, n), spec, seed, t0, attrs)
             log.info("%s eps=%g N=%d: %s", kind, spec["eps"], n,
                      ", ".join(f"{k}={v:.4g}" for k, v in vals.items()))  # fmt: skip
@@ -106,10 +183,10 @@ def _unit_metrics(s, data, spec, seed, closed, clf, x_ref, x_clean, n) -> dict:
     finite = s["finite"].values
     if not finite.all():  # a diverged sampler or model: record it, W2 is infinite
         vals = {"nonfinite_fraction": float(1 - finite.mean())}
-        vals.update({k: np.inf for k in _metric_names(data.kind, x_ref, closed, x_clean)})
+        vals.update({k: np.inf for k in _metric_names(data.kind, x_ref, closed, x_clean, clf)})
         return vals
     if data.kind == "images":
-        vals = _image_metrics(s["images"].values, data.ds["images_train"].values, clf)
+        vals = clf(s["images"].values)
     else:
         x = s["x"].values
         vals = {"w2_uncoupled": w2_empirical(x, reference_chunk(data.test_points(), len(x), seed))}
@@ -156,36 +233,23 @@ def _support_metrics(x: np.ndarray, data, spec: dict, seed: int) -> dict:
     return vals
 
 
-def _metric_names(kind: str, x_ref, closed, x_clean) -> list[str]:
+def _metric_names(kind: str, x_ref, closed, x_clean, images) -> list[str]:
     if kind == "images":
-        return ["fd_digits"]
+        return images.names()
     names = ["w2_uncoupled"] + (["w2_coupled"] if x_ref is not None else [])
     names += ["w2_to_clean_coupled", "w2_to_clean"] if x_clean is not None else []
     return names + (["w2_closed", "w2_closed_data"] if closed is not None else [])
 
 
-def _protocol(kind: str, n: int) -> dict:
-    """The measurement protocol recorded beside every number."""
-    if kind == "points":
-        return {"w2_reference": "independent block of the data law (x_test)", "n_generated": n}
-    from mfgstudy.metrics.fd import PROTOCOL
-
-    return {**PROTOCOL, "fd_reference_split": "train", "n_generated": n}
+def _points_protocol(n: int) -> dict:
+    """The measurement protocol recorded beside every W2."""
+    return {"w2_reference": "independent block of the data law (x_test)", "n_generated": n}
 
 
-def _image_metrics(images: np.ndarray, reference: np.ndarray, clf) -> dict:
-    from mfgstudy.classifier import predict_proba
-    from mfgstudy.metrics.fd import ClassifierFeatures, fd_between
-
-    proba = predict_proba(clf, images)
-    return {
-        "fd_digits": fd_between(images, reference, ClassifierFeatures(clf)),
-        "confident_fraction": float((proba.max(1) > CONFIDENCE).mean()),
-    }
-
-
-def floor(spec, data_path, out, classifier_path=None) -> None:
-    """The floor of each estimator for this data set at the sweep's sample size."""
+def floor(spec, data_path, out, classifier_path=None, reference_paths=()) -> None:
+    """The floor of each estimator for this data set at the sweep's sample size: for points the
+    W2 between independent draws of the law, for images every image metric of the held-out test
+    split against the training split's reference (``<metric>_floor``)."""
     from mfgstudy.metrics.w2 import w2_floor
 
     t0 = time.time()
@@ -194,15 +258,12 @@ def floor(spec, data_path, out, classifier_path=None) -> None:
         vals = w2_floor(data.test_points(), spec["n_samples"], spec["repeats"])
         ds = xr.Dataset({"w2_floor": (("pair",), vals)})
         log.info("W2 floor at n=%d: %.4f +- %.4f", spec["n_samples"], vals.mean(), vals.std())
+        attrs = {}
     else:
-        from mfgstudy.metrics.fd import ClassifierFeatures, fd_between
-
-        clf = load_classifier(classifier_path)
-        test, train = data.ds["images_test"].values, data.ds["images_train"].values
-        fd = fd_between(test, train, ClassifierFeatures(clf))
-        from mfgstudy.metrics.fd import PROTOCOL
-
-        attrs = {**PROTOCOL, "n_test": len(test), "n_train": len(train)}
-        ds = xr.Dataset({"fd_digits_floor": ((), fd)}, attrs=attrs)
-        log.info("FD-digits floor (test vs train): %.4f", fd)
-    write_store(ds, out, spec, None, t0, spec["unit"])
+        metrics = ImageMetrics(spec, reference_paths, classifier_path)
+        test = data.ds["images_test"].values
+        vals = metrics(test)
+        ds = xr.Dataset({f"{k}_floor": ((), float(v)) for k, v in vals.items()})
+        attrs = {**metrics.protocol(len(test)), "floor": "test split against the train split"}
+        log.info("image floors (test vs train): %s", vals)
+    write_store(ds, out, spec, None, t0, {**spec["unit"], **attrs})

@@ -51,10 +51,17 @@ CLASSIFIER_REPORT = R + "/models/{dataset}/classifier/report.zarr"
 SAMPLES = R + "/samples/" + UNIT_DIR
 METRICS = R + "/metrics/" + UNIT_DIR
 FLOOR = R + "/metrics/floors/{sweep}/{dataset}.zarr"
+REFERENCE = R + "/metrics/reference/{dataset}/{features}.zarr"  # image features of the train split
 CUBE = R + "/metrics.zarr"
 FIG1_PNG, FIG1_PDF = (R + "/figures/fig1_w2_vs_N." + ext for ext in ("png", "pdf"))
 SLOPES_CSV, SLOPES_MD = (R + "/tables/w2_slopes." + ext for ext in ("csv", "md"))
-IMAGES_CSV, IMAGES_MD = (R + "/tables/fd_digits." + ext for ext in ("csv", "md"))
+TABLE1 = {ext: R + "/tables/table1_images." + ext for ext in ("csv", "md", "tex")}
+TABLE2 = {ext: R + "/tables/table2_perturbed_images." + ext for ext in ("csv", "md", "tex")}
+ROBUSTNESS = {ext: R + "/tables/robustness_eps_exponents." + ext for ext in ("csv", "md", "tex")}
+FIG_ROBUSTNESS = {ext: R + "/figures/fig_robustness_eps." + ext for ext in ("png", "pdf")}
+INJECTION = R + "/injection/{dataset}/{method}/seed{seed}.zarr"
+FIG_INJECTION = {ext: R + "/figures/fig_injection_analog." + ext for ext in ("png", "pdf")}
+CLAIMS = {ext: R + "/claims." + ext for ext in ("md", "json")}
 # the studies of the companion papers (report.studies in the config), table and figure stems
 STUDY_OUTPUTS = {
     "hjb": {"table": R + "/tables/hjb_checkerboard", "figure": R + "/figures/fig_hjb_checkerboard"},
@@ -122,6 +129,10 @@ CODE = {
     "report": ["report.py"],
     "report_hjb": ["report.py", "report_hjb.py"],
     "report_pde": ["report.py", "report_pde.py"],
+    "report_robustness": ["report.py", "report_robustness.py"],
+    "claims": ["report.py", "report_robustness.py", "claims.py"],
+    "injection": ["injection.py", "perturb.py", "samplers.py", "sde.py", "methods", "diffops.py",
+                  "exact.py", "nets.py", "data.py", "classifier.py", "evaluate.py"],
 }  # fmt: skip
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -178,6 +189,20 @@ def check_config(config: dict) -> None:
     }
     if image_sets and "classifier" not in config:
         raise ConfigError(f"classifier: required for FD on image data sets {sorted(image_sets)}")
+    im = image_metrics_spec(config)
+    if image_sets and "inception" in im["features"]:
+        from mfgstudy.metrics.features import INCEPTION_FILENAME, InceptionWeightsMissing
+
+        weights = im["inception_weights"]
+        if not weights:
+            raise ConfigError(
+                "image_metrics.features includes inception (FID, Inception Score) but "
+                f"image_metrics.inception_weights is not set: give the local path of clean-fid's "
+                f"{INCEPTION_FILENAME}"
+            )
+        path = Path(weights)
+        if not (path.is_file() or (path / INCEPTION_FILENAME).is_file()):
+            raise ConfigError(f"image_metrics.inception_weights: {InceptionWeightsMissing(path)}")
     for sname, sweep in config["sweeps"].items():
         kinds, sizes = sweep.get("perturbations"), sweep.get("eps")
         if bool(kinds) != bool(sizes):
@@ -194,6 +219,20 @@ def check_config(config: dict) -> None:
     for study, entry in config["report"].get("studies", {}).items():
         if entry["sweep"] not in config["sweeps"]:
             raise ConfigError(f"report.studies.{study}.sweep: {entry['sweep']!r} is not a sweep")
+    inj = config.get("injection")
+    if inj:
+        for key, table in (("dataset", "datasets"), ("sampler", "samplers"), ("grid", "grids")):
+            if inj[key] not in config[table]:
+                raise ConfigError(f"injection.{key}: {inj[key]!r} is not defined under '{table}'")
+        if not is_images(config, inj["dataset"]):
+            raise ConfigError(f"injection.dataset: {inj['dataset']!r} is not an image data set")
+        for m in inj["methods"]:
+            net = config["methods"].get(m, {}).get("net", {}).get("images", {})
+            if not net.get("n_classes"):
+                raise ConfigError(
+                    f"injection.methods: {m!r} needs a class-conditional image network "
+                    "(methods.<name>.net.images.n_classes > 0)"
+                )
     fig = config["report"]["figure1"]
     if fig["sweep"] not in config["sweeps"]:
         raise ConfigError(f"report.figure1.sweep: {fig['sweep']!r} is not a sweep")
@@ -227,6 +266,9 @@ def is_images(config: dict, dataset: str) -> bool:
 
 def trained_models(config: dict) -> list[dict]:
     seen = {(u.dataset, u.method, u.seed) for u in units(config) if is_trainable(config, u.method)}
+    inj = config.get("injection")
+    if inj:
+        seen |= {(inj["dataset"], m, int(s)) for m in inj["methods"] for s in inj["seeds"]}
     return [dict(dataset=d, method=m, seed=s) for d, m, s in sorted(seen)]
 
 
@@ -246,7 +288,10 @@ def final_targets(config: dict) -> list[str]:
     """Every configured data set (used by a sweep or not), the cube, the tables and figures."""
     data = [DATA.format(dataset=d) for d in config["datasets"]]
     studies = [p for s in config["report"].get("studies", {}) for p in study_outputs(s).values()]
-    return data + [CUBE, FIG1_PNG, FIG1_PDF, SLOPES_CSV, SLOPES_MD, IMAGES_CSV, IMAGES_MD] + studies
+    main = [CUBE, FIG1_PNG, FIG1_PDF, SLOPES_CSV, SLOPES_MD, *TABLE1.values(), *TABLE2.values(),
+            *ROBUSTNESS.values(), *FIG_ROBUSTNESS.values(), *CLAIMS.values()]  # fmt: skip
+    injection = list(FIG_INJECTION.values()) if "injection" in config else []
+    return data + main + injection + studies
 
 
 # --- per-job parameters -----------------------------------------------------------------------
@@ -288,10 +333,31 @@ def sample_spec(config: dict, wc) -> dict:
 
 
 METRICS_DEFAULTS = {"memorisation_delta": 0.05, "boundary_width": 0.05}
+IMAGE_METRICS_DEFAULTS = {"features": ["digits"], "inception_weights": None, "nearest_k": 5,
+                          "is_splits": 10}  # fmt: skip
+
+
+def image_metrics_spec(config: dict) -> dict:
+    return {**IMAGE_METRICS_DEFAULTS, **config.get("image_metrics", {})}
+
+
+def references(config: dict, dataset: str) -> list[str]:
+    """The reference statistics an image data set is measured against (one per feature source)."""
+    if not is_images(config, dataset):
+        return []
+    feats = image_metrics_spec(config)["features"]
+    return [REFERENCE.format(dataset=dataset, features=f) for f in feats]
+
+
+def reference_spec(config: dict, dataset: str, features: str) -> dict:
+    im = image_metrics_spec(config)
+    weights = im["inception_weights"] if features == "inception" else None
+    return {"dataset": dataset, "features": features, "inception_weights": weights}
 
 
 def evaluate_spec(config: dict, wc) -> dict:
-    return {**sample_spec(config, wc), "metrics": {**METRICS_DEFAULTS, **config.get("metrics", {})}}
+    return {**sample_spec(config, wc), "metrics": {**METRICS_DEFAULTS, **config.get("metrics", {})},
+            "image_metrics": image_metrics_spec(config)}  # fmt: skip
 
 
 def clean_samples(wc) -> list[str]:
@@ -308,11 +374,49 @@ def floor_spec(config: dict, sweep: str, dataset: str) -> dict:
         "unit": {"sweep": sweep, "dataset": dataset},
         "n_samples": s["n_samples"],
         "repeats": config["report"]["floor_repeats"],
+        "image_metrics": image_metrics_spec(config),
     }
 
 
 def report_spec(config: dict) -> dict:
     return config["report"]
+
+
+# --- the injection analog and the claims ledger ----------------------------------------------
+def injection_stores(config: dict) -> list[str]:
+    inj = config.get("injection")
+    if not inj:
+        return []
+    return [INJECTION.format(dataset=inj["dataset"], method=m, seed=s)
+            for m in inj["methods"] for s in inj["seeds"]]  # fmt: skip
+
+
+def injection_spec(config: dict, dataset: str, method: str) -> dict:
+    inj = config["injection"]
+    return {
+        "unit": {"dataset": dataset, "method": method},
+        "sde": method_sde(config, method),
+        "method": config["methods"][method],
+        "sampler": config["samplers"][inj["sampler"]],
+        "grid": config["grids"][inj["grid"]],
+        "steps": inj["steps"],
+        "injection": {k: inj[k] for k in ("n_per_class", "target_shift", "eps", "pgd_iters",
+                                          "pgd_lr", "batch_size") if k in inj},
+    }  # fmt: skip
+
+
+def mfg_train_logs(config: dict) -> list[str]:
+    """Training logs of every Algorithm 1 model (Proposition 6's violation against K)."""
+    return [TRAIN_LOG.format(**m) for m in trained_models(config)
+            if config["methods"][m["method"]]["kind"] == "mfg"]  # fmt: skip
+
+
+CLAIMS_FILE = "workflow/claims/mfg_paper.yaml"
+
+
+def claims_spec(config: dict) -> dict:
+    return {"study": config["study"], "seed": config["report"]["seed"],
+            "moderate_eps": config["report"].get("moderate_eps")}  # fmt: skip
 
 
 # --- the companion papers' studies ------------------------------------------------------------

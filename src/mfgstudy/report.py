@@ -140,14 +140,35 @@ def _floor(cube, dataset) -> float:
 
 
 def write_table(
-    df: pd.DataFrame, csv: str, md: str, title: str, caption: str, floatfmt: str = ".3f"
+    df: pd.DataFrame,
+    csv: str | None,
+    md: str,
+    title: str,
+    caption: str,
+    floatfmt: str = ".3f",
+    tex: str | None = None,
 ) -> None:
-    """A table as CSV and as Markdown with a title and a caption saying what was measured."""
-    with atomic_path(csv) as tmp:
-        df.to_csv(tmp, index=False)
+    """A table as CSV, as Markdown with a title and a caption saying what was measured, and
+    optionally as a LaTeX table (pandas ``to_latex``) with the same caption."""
+    if csv is not None:
+        with atomic_path(csv) as tmp:
+            df.to_csv(tmp, index=False)
     with atomic_path(md) as tmp:
         table = df.to_markdown(index=False, floatfmt=floatfmt)
         tmp.write_text(f"# {title}\n\n{caption}\n\n{table}\n")
+    if tex is not None:
+        with atomic_path(tex) as tmp:
+            fmt = "{:" + floatfmt + "}"
+            body = df.to_latex(index=False, float_format=fmt.format, na_rep="--",
+                               caption=f"{title}. {caption}")  # fmt: skip
+            tmp.write_text(body)
+
+
+def mean_sd(mean: float, sd: float, fmt: str = ".3g") -> str:
+    """ "m ± s", or "m" when there is no spread (one seed)."""
+    if not np.isfinite(mean):
+        return str(mean)
+    return f"{mean:{fmt}}" if not np.isfinite(sd) else f"{mean:{fmt}} ± {sd:{fmt}}"
 
 
 def slopes_table(cube_path: str, spec: dict, csv: str, md: str) -> pd.DataFrame:
@@ -265,36 +286,56 @@ def _slope_text(sel: pd.DataFrame) -> str:
     return "fitted slope [95% CI]\n" + "\n".join(lines)
 
 
-def image_table(cube_path: str, csv: str, md: str) -> pd.DataFrame:
-    """FD-digits and the share of confidently classified samples, mean +- sd over seeds, beside
-    the real-vs-real floor (test split against train split)."""
+# Table 1's columns, in order: the digits feature space, then Inception where configured
+IMAGE_METRICS = [
+    "fd_digits", "is_digits", "precision_digits", "recall_digits", "density_digits",
+    "coverage_digits", "confident_fraction", "fid", "inception_score", "precision_inception",
+    "recall_inception", "density_inception", "coverage_inception",
+]  # fmt: skip
+
+
+def table1(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
+    """Table 1: every image metric per data set and method, mean ± sd over seeds (unperturbed
+    sweeps), with the real-data row: the held-out test split against the training split."""
     cubes = open_groups(cube_path)
     keys = ["sweep", "dataset", "method", "sampler", "grid", "steps"]
-    longs = [
-        c[["fd_digits", "confident_fraction"]].to_dataframe().reset_index().assign(sweep=name)
-        for name, c in cubes.items()
-        if "fd_digits" in c
-    ]
-    if not longs:
-        df = pd.DataFrame(columns=keys)
-    else:
-        long = pd.concat(longs).dropna(subset=["fd_digits"])
-        df = long.groupby(keys).agg(
-            seeds=("fd_digits", "size"),
-            fd_digits_mean=("fd_digits", "mean"),
-            fd_digits_sd=("fd_digits", "std"),
-            confident_fraction_mean=("confident_fraction", "mean"),
-            confident_fraction_sd=("confident_fraction", "std"),
-        )
-        df = df.reset_index()
-        df["fd_digits_floor"] = [
-            float(cubes[r.sweep]["fd_digits_floor"].sel(dataset=r.dataset)) for r in df.itertuples()
-        ]
+    rows = []
+    for name, c in cubes.items():
+        present = [m for m in IMAGE_METRICS if m in c]
+        if not present or "eps" in c.dims:
+            continue
+        long = c[present].to_dataframe().reset_index().assign(sweep=name)
+        long = long.dropna(subset=[present[0]])
+        for key, g in long.groupby(keys):
+            row = dict(zip(keys, key, strict=True), seeds=len(g))
+            for m in present:
+                row[f"{m}_mean"] = g[m].mean()
+                row[f"{m}_sd"] = g[m].std(ddof=1) if len(g) > 1 else np.nan
+            rows.append(row)
+        for d in long["dataset"].unique():
+            floor = {f"{m}_mean": float(c[f"{m}_floor"].sel(dataset=d))
+                     for m in present if f"{m}_floor" in c}  # fmt: skip
+            rows.append({"sweep": name, "dataset": d, "method": "real data (test split)",
+                         "seeds": 0, **floor})  # fmt: skip
+    df = pd.DataFrame(rows)
+    with atomic_path(csv) as tmp:
+        df.to_csv(tmp, index=False)
+    shown = pd.DataFrame(columns=["dataset", "method"])
+    if not df.empty:
+        metrics = [m for m in IMAGE_METRICS if f"{m}_mean" in df]
+        shown = df[["dataset", "method", "steps", "seeds"]].copy()
+        for m in metrics:
+            sd = df[f"{m}_sd"] if f"{m}_sd" in df else np.nan
+            shown[m] = [mean_sd(a, b) for a, b in zip(df[f"{m}_mean"], sd * np.ones(len(df)),
+                                                       strict=True)]  # fmt: skip
     write_table(
-        df, csv, md, "FD-digits of generated digits",
-        "Fréchet distance in the feature space of the pipeline's digits classifier (not FID), "
-        "generated samples against the training split, through clean-fid's custom-extractor "
-        "path. Floor: the test split against the training split. `confident_fraction`: share of "
-        f"samples the classifier labels with probability > {CONFIDENCE}.",
+        shown, None, md, "Table 1: image metrics per method",
+        "Generated samples against the training split's reference statistics, through "
+        "clean-fid (mode clean) and prdc (k = 5): fd/is/precision/recall/density/coverage_digits "
+        "use the pipeline's digits classifier as feature extractor (FD-digits, IS-digits: not FID "
+        "or IS); fid, inception_score, ..._inception use clean-fid's Inception weights where "
+        "configured. confident_fraction: share of samples the digits classifier labels with "
+        f"probability > {CONFIDENCE}. Mean ± sd over seeds. 'real data': the test split.",
+        tex=tex,
     )  # fmt: skip
     return df

@@ -28,6 +28,9 @@ def sample_unit(spec: dict, seed: int, data_path: str, model_path: str | None, o
     ref = spec.get("reference_steps")
     all_steps = list(spec["steps"]) + ([ref] if ref else [])
     dtype = torch.float64 if data.kind == "points" else torch.float32
+    n_classes = data.n_classes or 1
+    if spec["batch_size"] % n_classes:  # BalancedLabels gives sample i the label i mod n_classes
+        raise ValueError(f"batch_size {spec['batch_size']} must be a multiple of {n_classes}")
     with atomic_path(out) as tmp:
         for (kind, pspec), n in itertools.product(spec["perturbations"].items(), all_steps):
             t0 = time.time()

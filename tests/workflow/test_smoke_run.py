@@ -1,6 +1,7 @@
 """One real end-to-end run of the smoke config: Figure 1, the slope table and the cube exist and
 hold finite numbers; a second run has nothing to do."""
 
+import json
 import time
 
 import numpy as np
@@ -29,8 +30,25 @@ def test_outputs_hold_finite_numbers(smoke_run):
     slopes = pd.read_csv(r / "tables/w2_slopes.csv")
     assert np.isfinite(slopes["slope"]).sum() >= 6
     assert (r / "tables/w2_slopes.md").read_text().count("|") > 50
-    fd = pd.read_csv(r / "tables/fd_digits.csv")
-    assert np.isfinite(fd["fd_digits_mean"]).all() and np.isfinite(fd["fd_digits_floor"]).all()
+    t1 = pd.read_csv(r / "tables/table1_images.csv")
+    generated, real = t1[t1.seeds > 0], t1[t1.seeds == 0]
+    for m in ("fd_digits", "is_digits", "precision_digits", "recall_digits", "coverage_digits"):
+        assert np.isfinite(generated[f"{m}_mean"]).all() and np.isfinite(real[f"{m}_mean"]).all()
+    assert "\\begin{tabular}" in (r / "tables/table1_images.tex").read_text()
+    t2 = pd.read_csv(r / "tables/table2_perturbed_images.csv")
+    assert set(t2.method) == {"ddpm", "flow_matching", "mfg"} and set(t2.eps) == {0.0, 0.1}
+    assert np.isfinite(t2["mean"]).all()
+    exps = pd.read_csv(r / "tables/robustness_eps_exponents.csv")
+    assert {"constant", "state", "state_score", "adversarial"} <= set(exps.perturbation)
+    assert np.isfinite(exps[exps.estimator == "coupled"].exponent).all()
+    for f in ("fig_robustness_eps.png", "fig_injection_analog.png"):
+        assert (r / "figures" / f).stat().st_size > 10_000
+    inj = open_store(r / "injection/digits/mfg/seed0.zarr")
+    assert list(inj.eps.values) == [0.0, 0.5] and "ANALOG" in inj.attrs["description"]
+    ledger = json.loads((r / "claims.json").read_text())["claims"]
+    verdicts = {"holds", "does not hold", "not measurable at this scale"}
+    assert {c["verdict"] for c in ledger} <= verdicts and len(ledger) >= 14
+    assert "| **" in (r / "claims.md").read_text()
     root = open_store(r / "metrics.zarr")
     assert root.attrs["complete"] and root.attrs["config_hash"]
     cubes = open_groups(r / "metrics.zarr")
@@ -85,8 +103,19 @@ def test_noop_rerun_runs_nothing(smoke_run):
 @pytest.mark.slow
 def test_same_config_gives_the_same_numbers(smoke_run):
     """Rerunning one sample job from scratch reproduces its samples bit for bit."""
-    unit = "results/samples/w2_learned/gmm8/ddpm/seed1/ddim/uniform"
-    before = open_store(smoke_run / unit / "N4.zarr")["x"].values
+    unit = "results/samples/w2_learned/gmm8/ddpm/seed1/ddim/uniform/eps0"
+    before = open_store(smoke_run / unit / "none/N4.zarr")["x"].values
     res = snakemake(smoke_run, "--cores", "1", "--forcerun", unit, "--", unit)
     assert res.returncode == 0, res.stderr[-3000:]
-    np.testing.assert_array_equal(open_store(smoke_run / unit / "N4.zarr")["x"].values, before)
+    after = open_store(smoke_run / unit / "none/N4.zarr")["x"].values
+    np.testing.assert_array_equal(after, before)
+
+
+@pytest.mark.slow
+def test_html_report_holds_every_reported_output(smoke_run):
+    res = snakemake(smoke_run, "--report", "results/report.html")
+    assert res.returncode == 0, res.stderr[-3000:]
+    html = (smoke_run / "results/report.html").read_text(errors="ignore")
+    for name in ("claims.md", "table1_images.csv", "fig_robustness_eps.png",
+                 "fig_injection_analog.png", "fig1_w2_vs_N.png"):  # fmt: skip
+        assert name in html, name

@@ -10,6 +10,7 @@ wildcard_constraints:
     grid=r"[^/]+",
     seed=r"\d+",
     eps=r"[0-9][0-9.e+-]*",
+    features=r"digits|inception",
 
 
 CPU_ENV = "../../envs/cpu.yaml"

@@ -4,6 +4,7 @@ rule evaluate:
         samples=plan.SAMPLES,
         classifier=classifier_of,
         clean=plan.clean_samples,
+        references=lambda wc: plan.references(config, wc.dataset),
     output:
         directory(plan.METRICS),
     log:
@@ -22,9 +23,11 @@ rule evaluate:
         spec=lambda wc: as_json(plan.evaluate_spec(config, wc)),
         classifier=lambda wc, input: opt("--classifier", input.classifier),
         clean=lambda wc, input: opt("--clean", input.clean),
+        references=lambda wc, input: opt("--references", input.references),
     shell:
         "python -m mfgstudy evaluate --spec {params.spec:q} --data {input.data:q} "
-        "--samples {input.samples:q} {params.classifier} {params.clean} --seed {wildcards.seed} "
+        "--samples {input.samples:q} {params.classifier} {params.clean} {params.references} "
+        "--seed {wildcards.seed} "
         "--out {output:q} --threads {threads} 2> {log:q}"
 
 
@@ -32,6 +35,7 @@ rule floor:
     input:
         data=plan.DATA,
         classifier=classifier_of,
+        references=lambda wc: plan.references(config, wc.dataset),
     output:
         directory(plan.FLOOR),
     log:
@@ -49,6 +53,33 @@ rule floor:
         code=plan.code_hash("floor"),
         spec=lambda wc: as_json(plan.floor_spec(config, wc.sweep, wc.dataset)),
         classifier=lambda wc, input: opt("--classifier", input.classifier),
+        references=lambda wc, input: opt("--references", input.references),
     shell:
         "python -m mfgstudy floor --spec {params.spec:q} --data {input.data:q} "
+        "{params.classifier} {params.references} --out {output:q} --threads {threads} 2> {log:q}"
+
+
+rule reference:
+    input:
+        data=plan.DATA,
+        classifier=lambda wc: classifier_of(wc) if wc.features == "digits" else [],
+    output:
+        directory(plan.REFERENCE),
+    log:
+        "results/logs/reference/{dataset}/{features}.log",
+    benchmark:
+        "results/benchmarks/reference/{dataset}/{features}.tsv"
+    conda:
+        CPU_ENV
+    threads: THREADS
+    resources:
+        gpu=GPUS["evaluate"],
+        mem_mb=4000,
+        runtime=30,
+    params:
+        code=plan.code_hash("floor"),
+        spec=lambda wc: as_json(plan.reference_spec(config, wc.dataset, wc.features)),
+        classifier=lambda wc, input: opt("--classifier", input.classifier),
+    shell:
+        "python -m mfgstudy reference --spec {params.spec:q} --data {input.data:q} "
         "{params.classifier} --out {output:q} --threads {threads} 2> {log:q}"

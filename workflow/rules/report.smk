@@ -30,11 +30,16 @@ REPORT_SPEC = {
 }
 
 
+def reported(path, caption, category):
+    """An output shown in `snakemake --report` with its caption (workflow/report/*.rst)."""
+    return report(path, caption=f"../report/{caption}.rst", category=category)
+
+
 rule figure1:
     input:
         plan.CUBE,
     output:
-        png=plan.FIG1_PNG,
+        png=reported(plan.FIG1_PNG, "figure1", "1. Convergence in N"),
         pdf=plan.FIG1_PDF,
     log:
         "results/logs/figure1.log",
@@ -59,7 +64,7 @@ rule slopes_table:
     input:
         plan.CUBE,
     output:
-        csv=plan.SLOPES_CSV,
+        csv=reported(plan.SLOPES_CSV, "slopes", "1. Convergence in N"),
         md=plan.SLOPES_MD,
     log:
         "results/logs/slopes_table.log",
@@ -80,16 +85,17 @@ rule slopes_table:
         "--csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
-rule image_table:
+rule table1:
     input:
         plan.CUBE,
     output:
-        csv=plan.IMAGES_CSV,
-        md=plan.IMAGES_MD,
+        csv=reported(plan.TABLE1["csv"], "table1", "2. Image metrics"),
+        md=plan.TABLE1["md"],
+        tex=plan.TABLE1["tex"],
     log:
-        "results/logs/image_table.log",
+        "results/logs/table1.log",
     benchmark:
-        "results/benchmarks/image_table.tsv"
+        "results/benchmarks/table1.tsv"
     conda:
         CPU_ENV
     threads: 1
@@ -100,5 +106,116 @@ rule image_table:
     params:
         code=plan.code_hash("report"),
     shell:
-        "python -m mfgstudy image-table --cube {input:q} --csv {output.csv:q} --md {output.md:q} "
-        "2> {log:q}"
+        "python -m mfgstudy table1 --cube {input:q} --csv {output.csv:q} --md {output.md:q} "
+        "--tex {output.tex:q} 2> {log:q}"
+
+
+rule table2:
+    input:
+        plan.CUBE,
+    output:
+        csv=reported(plan.TABLE2["csv"], "table2", "3. Robustness"),
+        md=plan.TABLE2["md"],
+        tex=plan.TABLE2["tex"],
+    log:
+        "results/logs/table2.log",
+    benchmark:
+        "results/benchmarks/table2.tsv"
+    conda:
+        CPU_ENV
+    threads: 1
+    resources:
+        gpu=0,
+        mem_mb=2000,
+        runtime=10,
+    params:
+        code=plan.code_hash("report_robustness"),
+    shell:
+        "python -m mfgstudy table2 --cube {input:q} --csv {output.csv:q} --md {output.md:q} "
+        "--tex {output.tex:q} 2> {log:q}"
+
+
+rule robustness_table:
+    input:
+        plan.CUBE,
+    output:
+        csv=reported(plan.ROBUSTNESS["csv"], "robustness_table", "3. Robustness"),
+        md=plan.ROBUSTNESS["md"],
+        tex=plan.ROBUSTNESS["tex"],
+    log:
+        "results/logs/robustness_table.log",
+    benchmark:
+        "results/benchmarks/robustness_table.tsv"
+    conda:
+        CPU_ENV
+    threads: 1
+    resources:
+        gpu=0,
+        mem_mb=2000,
+        runtime=10,
+    params:
+        code=plan.code_hash("report_robustness"),
+        spec=as_json(REPORT_SPEC),
+    shell:
+        "python -m mfgstudy robustness-table --spec {params.spec:q} --cube {input:q} "
+        "--csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} 2> {log:q}"
+
+
+rule robustness_figure:
+    input:
+        plan.CUBE,
+    output:
+        png=reported(plan.FIG_ROBUSTNESS["png"], "robustness_figure", "3. Robustness"),
+        pdf=plan.FIG_ROBUSTNESS["pdf"],
+    log:
+        "results/logs/robustness_figure.log",
+    benchmark:
+        "results/benchmarks/robustness_figure.tsv"
+    conda:
+        CPU_ENV
+    threads: 1
+    resources:
+        gpu=0,
+        mem_mb=2000,
+        runtime=10,
+    params:
+        code=plan.code_hash("report_robustness"),
+        spec=as_json(REPORT_SPEC),
+    shell:
+        "python -m mfgstudy robustness-figure --spec {params.spec:q} --cube {input:q} "
+        "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
+
+
+rule claims:
+    input:
+        claims_file=plan.CLAIMS_FILE,
+        cube=plan.CUBE,
+        slopes=plan.SLOPES_CSV,
+        exponents=plan.ROBUSTNESS["csv"],
+        table2=plan.TABLE2["csv"],
+        train_logs=plan.mfg_train_logs(config),
+        injection=plan.injection_stores(config),
+    output:
+        md=reported(plan.CLAIMS["md"], "claims", "0. Claims ledger"),
+        json=plan.CLAIMS["json"],
+    log:
+        "results/logs/claims.log",
+    benchmark:
+        "results/benchmarks/claims.tsv"
+    conda:
+        CPU_ENV
+    threads: 1
+    resources:
+        gpu=0,
+        mem_mb=2000,
+        runtime=10,
+    params:
+        code=plan.code_hash("claims"),
+        spec=as_json(plan.claims_spec(config)),
+        train_logs=lambda wc, input: opt("--train-logs", input.train_logs),
+        injection=lambda wc, input: opt("--injection", input.injection),
+    shell:
+        "python -m mfgstudy claims --spec {params.spec:q} --claims-file {input.claims_file:q} "
+        "--cube {input.cube:q} --slopes {input.slopes:q} --exponents {input.exponents:q} "
+        "--table2 {input.table2:q} {params.train_logs} {params.injection} --md {output.md:q} "
+        "--json {output.json:q} 2> {log:q}"

@@ -8,7 +8,9 @@ if "hjb" in STUDIES:
         input:
             plan.CUBE,
         output:
-            csv=plan.study_outputs("hjb")["csv"],
+            csv=reported(
+                plan.study_outputs("hjb")["csv"], "study", "4. Companion papers"
+            ),
             md=plan.study_outputs("hjb")["md"],
         log:
             "results/logs/hjb_table.log",
@@ -33,7 +35,9 @@ if "hjb" in STUDIES:
             data=plan.hjb_data(config),
             samples=plan.hjb_samples(config),
         output:
-            png=plan.study_outputs("hjb")["png"],
+            png=reported(
+                plan.study_outputs("hjb")["png"], "study", "4. Companion papers"
+            ),
             pdf=plan.study_outputs("hjb")["pdf"],
         log:
             "results/logs/hjb_figure.log",
@@ -60,7 +64,9 @@ if "dirac" in STUDIES:
         input:
             plan.CUBE,
         output:
-            csv=plan.study_outputs("dirac")["csv"],
+            csv=reported(
+                plan.study_outputs("dirac")["csv"], "study", "4. Companion papers"
+            ),
             md=plan.study_outputs("dirac")["md"],
         log:
             "results/logs/dirac_table.log",
@@ -87,7 +93,11 @@ if "memorisation" in STUDIES:
         input:
             plan.CUBE,
         output:
-            csv=plan.study_outputs("memorisation")["csv"],
+            csv=reported(
+                plan.study_outputs("memorisation")["csv"],
+                "study",
+                "4. Companion papers",
+            ),
             md=plan.study_outputs("memorisation")["md"],
         log:
             "results/logs/memorisation_table.log",
@@ -114,7 +124,18 @@ if "concentration" in STUDIES:
         input:
             plan.CUBE,
         output:
-            **plan.study_outputs("concentration"),
+            csv=reported(
+                plan.study_outputs("concentration")["csv"],
+                "study",
+                "4. Companion papers",
+            ),
+            md=plan.study_outputs("concentration")["md"],
+            png=reported(
+                plan.study_outputs("concentration")["png"],
+                "study",
+                "4. Companion papers",
+            ),
+            pdf=plan.study_outputs("concentration")["pdf"],
         log:
             "results/logs/concentration.log",
         benchmark:

@@ -1,0 +1,53 @@
+# The ANALOG of the paper's section 7.4 (prompt injection): a class-embedding attack on the
+# class-conditional digits models (config `injection`), and its figure.
+
+if "injection" in config:
+
+    rule injection:
+        input:
+            data=plan.DATA,
+            model=plan.MODEL,
+            classifier=plan.CLASSIFIER,
+        output:
+            directory(plan.INJECTION),
+        log:
+            "results/logs/injection/{dataset}/{method}/seed{seed}.log",
+        benchmark:
+            "results/benchmarks/injection/{dataset}/{method}/seed{seed}.tsv"
+        conda:
+            CPU_ENV
+        threads: THREADS
+        resources:
+            gpu=GPUS["sample"],
+            mem_mb=4000,
+            runtime=60,
+        params:
+            code=plan.code_hash("injection"),
+            spec=lambda wc: as_json(plan.injection_spec(config, wc.dataset, wc.method)),
+        shell:
+            "python -m mfgstudy injection --spec {params.spec:q} --data {input.data:q} "
+            "--seed {wildcards.seed} --model {input.model:q} --classifier {input.classifier:q} "
+            "--out {output:q} --threads {threads} 2> {log:q}"
+
+    rule injection_figure:
+        input:
+            plan.injection_stores(config),
+        output:
+            png=reported(plan.FIG_INJECTION["png"], "injection", "3. Robustness"),
+            pdf=plan.FIG_INJECTION["pdf"],
+        log:
+            "results/logs/injection_figure.log",
+        benchmark:
+            "results/benchmarks/injection_figure.tsv"
+        conda:
+            CPU_ENV
+        threads: 1
+        resources:
+            gpu=0,
+            mem_mb=2000,
+            runtime=10,
+        params:
+            code=plan.code_hash("report_robustness"),
+        shell:
+            "python -m mfgstudy injection-figure --stores {input:q} --png {output.png:q} "
+            "--pdf {output.pdf:q} 2> {log:q}"
