@@ -48,3 +48,8 @@ STUDIES = config["report"].get("studies", {})
 def study_params(study):
     """The JSON spec of a study's report job (see mfgstudy.plan.study_spec)."""
     return as_json(plan.study_spec(config, study))
+
+
+def reported(path, caption, category):
+    """An output shown in `snakemake --report` with its caption (workflow/report/*.rst)."""
+    return report(path, caption=f"../report/{caption}.rst", category=category)

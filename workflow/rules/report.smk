@@ -30,11 +30,6 @@ REPORT_SPEC = {
 }
 
 
-def reported(path, caption, category):
-    """An output shown in `snakemake --report` with its caption (workflow/report/*.rst)."""
-    return report(path, caption=f"../report/{caption}.rst", category=category)
-
-
 rule figure1:
     input:
         plan.CUBE,
@@ -188,7 +183,7 @@ rule robustness_figure:
 
 rule claims:
     input:
-        claims_file=plan.CLAIMS_FILE,
+        claims_file=workflow.source_path("../claims/mfg_paper.yaml"),
         cube=plan.CUBE,
         slopes=plan.SLOPES_CSV,
         exponents=plan.ROBUSTNESS["csv"],
