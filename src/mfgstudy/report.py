@@ -82,7 +82,7 @@ def fit_slopes(cubes: dict, spec: dict) -> pd.DataFrame:
     rows = []
     for est, var in ESTIMATORS.items():
         for sweep, cube in cubes.items():
-            if var not in cube:
+            if var not in cube or "eps" in cube.dims:  # perturbation sweeps: fitted against eps
                 continue
             ref = spec["reference_steps"].get(str(sweep))
             for dataset, method, sampler, grid in _combos(cube, var):
