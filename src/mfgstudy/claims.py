@@ -197,7 +197,9 @@ def violation_slope(m: dict, ctx) -> tuple:
         k = logs[0]["outer_iter"].values.astype(float)
 
         def stat(c, k=k):
-            return np.polyfit(np.log(k), np.log(c.mean(0)), 1)[0]
+            y = c.mean(0)
+            ok = np.isfinite(y) & (y > 0)
+            return np.polyfit(np.log(k[ok]), np.log(y[ok]), 1)[0] if ok.sum() >= 2 else np.nan
 
         point, lo, hi = bootstrap(stat, [curves], ctx.rng)
         reading = logs[0].attrs.get("reading_lr_schedule", "?")
