@@ -218,8 +218,10 @@ def injection_reduction(m: dict, ctx) -> tuple:
         return NONE
     eps = a[0]["eps"].values
     moderate = ctx.moderate_eps if ctx.moderate_eps is not None else float(np.median(eps[eps > 0]))
-    xa = np.concatenate([s["success"].sel(eps=moderate).values.ravel() for s in a]).astype(float)
-    xb = np.concatenate([s["success"].sel(eps=moderate).values.ravel() for s in b]).astype(float)
+    def hits(stores):  # per attack: classified as its target
+        return np.concatenate([(s["pred"].sel(eps=moderate) == s["target"]).values for s in stores])
+
+    xa, xb = hits(a).astype(float), hits(b).astype(float)
 
     def stat(x, y):
         return 100.0 * (y.mean() - x.mean()) / y.mean() if y.mean() > 0 else np.nan
