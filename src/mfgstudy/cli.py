@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from mfgstudy.device import CHOICES, configure
+
 log = logging.getLogger("mfgstudy")
 
 
@@ -108,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     for verb, (module, func, options) in VERBS.items():
         sp = sub.add_parser(verb, help=f"mfgstudy.{module}.{func}")
         sp.add_argument("--threads", type=int, default=1, help="torch threads (the rule's threads)")
+        sp.add_argument(
+            "--device", choices=CHOICES, default="auto", help="where to compute (mfgstudy.device)"
+        )
         for flag in options:
             name, kw = _option(flag)
             sp.add_argument(f"--{name}", **kw)
@@ -117,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _call(args: argparse.Namespace) -> None:
     module, func, options = VERBS[args.verb]
     kwargs = {}
-    for flag, param in options.items():
+    for flag, param in options.items():  # --threads and --device are handled by main
         value = getattr(args, _option(flag)[0].replace("-", "_"))
         kwargs[param] = _spec(value) if param == "spec" else value
     getattr(importlib.import_module(f"mfgstudy.{module}"), func)(**kwargs)
@@ -131,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     _setup(args.threads)
+    configure(args.device)
     t0 = time.time()
     _call(args)
     log.info("%s done in %.1fs", args.verb, time.time() - t0)
