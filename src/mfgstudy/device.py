@@ -5,10 +5,21 @@
 CPU. Job functions ask ``current()``; tensors that leave a job (stores, checkpoints) go back to
 the CPU. Random draws stay on CPU generators (``torch.Generator()``) and are moved to the device
 afterwards, so that a seed gives the same numbers on every device up to floating point.
+
+Where sampling and evaluation compute (``for_data``): **points stay on the CPU in float64, images
+go to ``current()``.** 2-D points are tiny (a GPU only adds launch and transfer costs) and their
+closed-form scores (``mfgstudy.exact``) and W2 metrics are CPU float64 code, so a points sample
+or evaluate job computes on the CPU whatever ``--device`` says (a trained network is loaded
+there; training itself runs on ``current()``, see ``mfgstudy.train``). Image jobs (sampling, the
+injection attack, the digits classifier, Inception / digits features through clean-fid) put
+their networks and batches on ``current()``. A module's device is read from its
+parameters (``of``), so helpers that take a loaded network follow it without a device argument.
+On the CPU every path computes exactly what it computed before devices existed (bit-identical).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import torch
@@ -45,3 +56,20 @@ def configure(name: str = "auto") -> torch.device:
 def current() -> torch.device:
     """The device chosen by ``configure`` (the CPU until then)."""
     return _current
+
+
+def for_data(kind: str) -> torch.device:
+    """Where a job on data of ``kind`` computes: the CPU for "points", ``current()`` for
+    "images" (the rule of the module docstring)."""
+    if kind == "points":
+        return torch.device("cpu")
+    if kind == "images":
+        return _current
+    raise ValueError(f"data kind must be points or images, got {kind!r}")
+
+
+def of(module: torch.nn.Module) -> torch.device:
+    """The device of ``module``'s parameters (buffers if it has none; the CPU if neither)."""
+    for t in itertools.chain(module.parameters(), module.buffers()):
+        return t.device
+    return torch.device("cpu")

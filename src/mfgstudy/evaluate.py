@@ -7,7 +7,8 @@ data law. Images: per feature source (``mfgstudy.metrics.features``: the digits 
 labelled "FD-digits"/"IS-digits"/..., or Inception: "FID"/"Inception Score"/...) the Fréchet
 distance, the Inception Score and precision/recall/density/coverage against the reference
 statistics of the training split (the ``reference`` job), and the share of samples the digits
-classifier labels confidently.
+classifier labels confidently. Image features and the classifier compute on the job's device
+(``mfgstudy.device.for_data("images")``); points metrics are CPU numpy code.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from mfgstudy.data import load_data
+from mfgstudy.device import for_data
 from mfgstudy.plan import UNPERTURBED, store_name
 from mfgstudy.store import atomic_path, load_torch, open_store, write_store
 
@@ -29,7 +31,8 @@ log = logging.getLogger(__name__)
 CONFIDENCE = 0.9
 
 
-def load_classifier(path: str):
+def load_classifier(path: str, device="cpu"):
+    """The digits classifier of the checkpoint at ``path``, in eval mode on ``device``."""
     import json
 
     from mfgstudy.nets import DigitsClassifier
@@ -38,7 +41,7 @@ def load_classifier(path: str):
     spec = json.loads(ckpt["spec"])
     net = DigitsClassifier(width=int(spec["width"]), feat_dim=int(spec["feat_dim"]))
     net.load_state_dict(ckpt["state_dict"])
-    return net.eval()
+    return net.to(device).eval()
 
 
 def _closed_form(spec: dict, data):
@@ -72,16 +75,18 @@ def _closed_form(spec: dict, data):
     return at
 
 
-def feature_source(key: str, classifier_path: str | None, inception_weights: str | None):
-    """The feature source ``key`` (digits | inception) of the image metrics."""
+def feature_source(
+    key: str, classifier_path: str | None, inception_weights: str | None, device="cpu"
+):
+    """The feature source ``key`` (digits | inception) of the image metrics, on ``device``."""
     from mfgstudy.metrics.features import digits_source, inception_source
 
     if key == "digits":
         if classifier_path is None:
             raise ValueError("digits features need the digits classifier (--classifier)")
-        return digits_source(load_classifier(classifier_path))
+        return digits_source(load_classifier(classifier_path, device))
     if key == "inception":
-        return inception_source(inception_weights)
+        return inception_source(inception_weights, device)
     raise ValueError(f"unknown feature source {key!r}; choose digits or inception")
 
 
@@ -90,7 +95,9 @@ def reference_job(spec: dict, data_path: str, out: str, classifier_path: str | N
     from mfgstudy.metrics.features import reference_statistics
 
     t0 = time.time()
-    source = feature_source(spec["features"], classifier_path, spec.get("inception_weights"))
+    source = feature_source(
+        spec["features"], classifier_path, spec.get("inception_weights"), for_data("images")
+    )
     images = open_store(data_path)["images_train"].values
     ds = reference_statistics(images, source)
     write_store(ds, out, spec, None, t0, {"reference_split": "train", "dataset": spec["dataset"]})
@@ -102,13 +109,14 @@ class ImageMetrics:
 
     def __init__(self, spec: dict, reference_paths: list[str], classifier_path: str | None):
         self.settings = spec["image_metrics"]
-        self.clf = load_classifier(classifier_path) if classifier_path else None
+        device = for_data("images")
+        self.clf = load_classifier(classifier_path, device) if classifier_path else None
         self.sources = []
         for path in reference_paths:
             ref = open_store(path)
             key = ref.attrs["feature_source"]
             weights = self.settings.get("inception_weights")
-            self.sources.append((feature_source(key, classifier_path, weights), ref))
+            self.sources.append((feature_source(key, classifier_path, weights, device), ref))
 
     def __call__(self, images: np.ndarray) -> dict:
         from mfgstudy.classifier import predict_proba

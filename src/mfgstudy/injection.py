@@ -30,6 +30,9 @@ one CPU thread.)
 Recorded per eps: the attack success rate (share classified as the target), the share classified
 as the source (at eps = 0 the clean conditional accuracy), the mean target probability, and
 per-sample predictions, target probabilities and ||delta||.
+
+The attack computes on the device of the network (``mfgstudy.device``; the job puts the network
+and the classifier on its device); the noise is drawn on the CPU and moved there.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import torch
 import xarray as xr
 from torch import nn
 
+from mfgstudy.device import for_data, of
 from mfgstudy.nets import Conditioned, is_conditional
 from mfgstudy.perturb import project
 
@@ -101,7 +105,8 @@ def attack(
     ``sources``/``targets``: the class asked for and the attacker's class, per sample (sample i
     uses the noise of ``default_rng([seed, i])``). Returns a Dataset over ``eps`` (and
     ``sample``): success_rate, source_accuracy, target_prob_mean; per sample: pred, target_prob,
-    delta_norm; coords source, target; attrs rho and the settings.
+    delta_norm; coords source, target; attrs rho and the settings. Computes on the device of
+    ``net`` (where ``classifier`` must be too); the results are numpy.
     """
     from mfgstudy.samplers import build_sampler, integrate, sample_noise
     from mfgstudy.sde import grid_from_spec
@@ -121,6 +126,7 @@ def attack(
     sampler = build_sampler(sampler_spec)
     grid = grid_from_spec(sde, int(steps), grid_spec)
     classifier = classifier.eval()
+    device = of(net)
 
     def objective(base, delta, x_T, z, tgt, grad: bool):
         """log p(target | x_0) per sample, the class probabilities, and d/d delta if asked."""
@@ -141,9 +147,9 @@ def attack(
     t0 = time.time()
     for lo in range(0, n, batch_size):
         idx = range(lo, min(lo + batch_size, n))
-        src = torch.from_numpy(sources[lo : idx.stop])
-        tgt = torch.from_numpy(targets[lo : idx.stop])
-        x_T, z = sample_noise(seed, idx, event_shape, grid, 1, sampler.stochastic, dtype)
+        src = torch.from_numpy(sources[lo : idx.stop]).to(device)
+        tgt = torch.from_numpy(targets[lo : idx.stop]).to(device)
+        x_T, z = sample_noise(seed, idx, event_shape, grid, 1, sampler.stochastic, dtype, device)
         base = emb[src]
         zero = torch.zeros_like(base)
         need_grad = any(e > 0 for e in eps_list) and pgd_iters > 0
@@ -164,12 +170,13 @@ def attack(
                     best_prob = torch.where(better[:, None], prob, best_prob)
                     best_delta = torch.where(better[:, None], delta, best_delta)
             sl = slice(lo, idx.stop)
-            pred[j, sl] = best_prob.argmax(1).numpy()
-            tprob[j, sl] = best_prob.gather(1, tgt[:, None])[:, 0].numpy()
-            dnorm[j, sl] = best_delta.norm(dim=1).numpy()
+            pred[j, sl] = best_prob.argmax(1).cpu().numpy()
+            tprob[j, sl] = best_prob.gather(1, tgt[:, None])[:, 0].cpu().numpy()
+            dnorm[j, sl] = best_delta.norm(dim=1).cpu().numpy()
     wall = time.time() - t0
     hit_target = pred == targets[None]
     hit_source = pred == sources[None]
+    emb = emb.cpu()
     gaps = (emb[torch.from_numpy(targets)] - emb[torch.from_numpy(sources)]).norm(dim=1)
     ds = xr.Dataset(
         {
@@ -238,7 +245,8 @@ def injection_job(
     data = load_data(open_store(data_path))
     if data.kind != "images":
         raise ValueError(f"the injection analog runs on digits, not {data.kind} data")
-    net = load_net(spec, data, model_path)
+    device = for_data(data.kind)  # images: the job's device
+    net = load_net(spec, data, model_path, device)
     if not is_conditional(net):
         raise ValueError(
             f"method {spec['method']['kind']!r}: the injection job needs a class-conditional "
@@ -246,7 +254,7 @@ def injection_job(
         )
     sde = VPSDE.from_spec(spec["sde"])
     method = build_method(spec["method"], sde)
-    classifier = load_classifier(classifier_path).requires_grad_(False)
+    classifier = load_classifier(classifier_path, device).requires_grad_(False)
     inj = spec["injection"]
     k = net.n_classes
     sources = np.tile(np.arange(k), int(inj["n_per_class"]))

@@ -20,7 +20,9 @@ the paper's Theorem 4 and Corollary 5). Kinds (config ``perturbations:``):
   one value per sample and time, i.e. per point of each sampled path.
 
 Directions are properties of the perturbation, not of the sample seed: every model and seed
-sees the same constant and state fields.
+sees the same constant and state fields. They are drawn on the CPU in float64 and used in the
+dtype and on the device of the samples (converted once per dtype and device), so a field is the
+same on every device up to floating point.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class Perturbation:
         self.d = int(np.prod(event_shape))
         seed = int(spec.get("seed", 0))
         self.v = unit_direction(self.event_shape, seed)
+        self._moved: dict = {}  # (field name, dtype, device) -> the field there
         if kind == "state":
             rng = np.random.default_rng([seed, 11])
             freq = float(spec.get("frequency", 1.0))
@@ -81,14 +84,21 @@ class Perturbation:
     def active(self) -> bool:
         return self.kind != "none" and self.eps > 0
 
+    def _like(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """The field tensor ``name`` (v, A, b, c) in ``x``'s dtype and on its device."""
+        key = (name, x.dtype, x.device)
+        if key not in self._moved:
+            self._moved[key] = getattr(self, name).to(x)
+        return self._moved[key]
+
     # --- fields ---------------------------------------------------------------------------
     def delta(self, x: torch.Tensor, s: torch.Tensor, t: float) -> torch.Tensor:
         """delta(x, s, t) of the non-adversarial kinds, shaped like x, |delta| <= eps."""
         if self.kind == "constant":
-            return (self.eps * self.v.to(x.dtype)).expand_as(x)
+            return (self.eps * self._like("v", x)).expand_as(x)
         if self.kind == "state":
-            phase = x.flatten(1) @ self.A.T.to(x.dtype) + t * self.b.to(x.dtype)
-            field = torch.sin(phase + self.c.to(x.dtype)) / math.sqrt(self.d)
+            phase = x.flatten(1) @ self._like("A", x).T + t * self._like("b", x)
+            field = torch.sin(phase + self._like("c", x)) / math.sqrt(self.d)
             return self.eps * field.reshape(x.shape)
         if self.kind == "state_score":
             sign = float(self.spec.get("sign", -1.0))
@@ -124,7 +134,7 @@ class Perturbation:
         return tabled(score, grid, table)
 
     def _constant_table(self, grid, x_T) -> torch.Tensor:
-        start = (self.eps * self.v.to(x_T.dtype)).expand_as(x_T)
+        start = (self.eps * self._like("v", x_T)).expand_as(x_T)
         return start.unsqueeze(0).repeat(len(grid), *([1] * x_T.dim())).clone()
 
     def _pgd(self, sampler, sde, score, grid, x_T, z) -> torch.Tensor:
@@ -135,7 +145,8 @@ class Perturbation:
         with torch.no_grad():
             clean = integrate(sampler, sde, score, grid, x_T, z)
         table = self._constant_table(grid, x_T)
-        best, best_obj = table.clone(), torch.full((len(x_T),), -math.inf, dtype=x_T.dtype)
+        best = table.clone()
+        best_obj = torch.full((len(x_T),), -math.inf, dtype=x_T.dtype, device=x_T.device)
         for it in range(iters + 1):
             table.requires_grad_(True)
             with torch.enable_grad():
@@ -173,7 +184,7 @@ class Perturbation:
             with torch.no_grad():
                 table[k] = self.eps * grad / _flat_norm(grad).clamp_min(1e-30)
                 bad = _flat_norm(grad).flatten() == 0  # no gradient: keep the constant direction
-                table[k][bad] = (self.eps * self.v.to(x_T.dtype)).expand_as(x_T)[bad]
+                table[k][bad] = (self.eps * self._like("v", x_T)).expand_as(x_T)[bad]
                 x_pert = sampler.step(sde, tabled(score, grid, table), x_pert, t, tn, zk)
                 x_clean = clean_next
         return table

@@ -19,6 +19,13 @@ Noise is a property of the sample, not of the batch: sample i draws x_T and its 
 ``numpy.random.default_rng([seed, i])``. The path lives on the fine (reference) grid of the same
 grid family; a coarse N-step run uses the sums of the fine increments over its steps, so the
 N-step and the reference run of one sample are driven by the same Brownian path.
+
+Devices (``mfgstudy.device``): the noise is drawn on the CPU as above, cast to the sampler's dtype
+there and then moved to ``generate``'s ``device``, where the whole run (score, perturbation,
+steps) computes; samples come back on the CPU. The same seed thus gives the same x_T and path on
+every device, and on the CPU the results are bit-identical to a run without a device argument.
+The caller picks the device (``mfgstudy.device.for_data``: points on the CPU, images on the job's
+device) and puts the score's network there.
 """
 
 from __future__ import annotations
@@ -180,11 +187,13 @@ def sample_noise(
     factor: int,
     stochastic: bool,
     dtype: torch.dtype,
+    device: torch.device | str = "cpu",
 ):
-    """x_T and the coarse step normals of the samples ``indices``.
+    """x_T and the coarse step normals of the samples ``indices``, on ``device``.
 
     ``fine_grid`` carries the Brownian path; the coarse grid is every ``factor``-th point of it.
     Returns x_T (n, *event_shape) and z (N_coarse, n, *event_shape), or None if not stochastic.
+    Drawn and cast to ``dtype`` on the CPU, then moved: the same numbers on every device.
     """
     d = int(np.prod(event_shape))
     n_fine = len(fine_grid) - 1
@@ -199,7 +208,7 @@ def sample_noise(
             coarse_dw = dw.reshape(-1, factor, d).sum(1)
             coarse_dt = dt.reshape(-1, factor).sum(1)
             z[:, j] = coarse_dw / np.sqrt(coarse_dt)[:, None]
-    to = lambda a: torch.from_numpy(a).to(dtype)  # noqa: E731
+    to = lambda a: torch.from_numpy(a).to(dtype).to(device)  # noqa: E731
     x_T = to(x_T).reshape(len(indices), *event_shape)
     if z is not None:
         z = to(z).reshape(z.shape[0], len(indices), *event_shape)
@@ -220,9 +229,11 @@ def generate(
     dtype: torch.dtype = torch.float64,
     progress: Callable | None = None,
     perturbation: Perturbation | None = None,
+    device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """n_samples from the N-step sampler; the Brownian path lives on the brownian_steps grid.
-    With a ``perturbation``, the sampler sees the perturbed score (``mfgstudy.perturb``)."""
+    With a ``perturbation``, the sampler sees the perturbed score (``mfgstudy.perturb``).
+    Computes on ``device`` (where ``score`` must compute too); returns the samples on the CPU."""
     sampler = build_sampler(sampler_spec)
     fine = brownian_steps or n_steps
     check_nested(n_steps, fine)
@@ -233,14 +244,14 @@ def generate(
     for lo in progress(batches) if progress else batches:
         idx = range(lo, min(lo + batch_size, n_samples))
         x_T, z = sample_noise(
-            seed, idx, event_shape, fine_grid, fine // n_steps, sampler.stochastic, dtype
+            seed, idx, event_shape, fine_grid, fine // n_steps, sampler.stochastic, dtype, device
         )
         with np.errstate(all="ignore"):
             used = (
                 perturbation.for_batch(sampler, sde, score, grid, x_T, z) if perturbation else score
             )
             with torch.no_grad():
-                out.append(integrate(sampler, sde, used, grid, x_T, z))
+                out.append(integrate(sampler, sde, used, grid, x_T, z).cpu())
     x = torch.cat(out)
     bad = int((~torch.isfinite(x.flatten(1)).all(1)).sum())
     if bad:  # a diverged model is a result (the metrics record it), not a crash

@@ -8,11 +8,13 @@
   the score). Its numbers are "FD-digits", "IS-digits", ... and are never called FID / IS.
 
 Images (uint8 ``(n, h, w)`` grey or ``(n, h, w, 3)`` RGB) are written to a temporary PNG folder
-and read back by ``cleanfid.fid.get_folder_features`` (mode "clean", CPU, ``num_workers=0``):
+and read back by ``cleanfid.fid.get_folder_features`` (mode "clean", ``num_workers=0``):
 clean-fid opens each file with PIL, converts it to RGB (a grey digit becomes three equal channels),
 resizes it (``custom_fn_resize``) and hands the extractor float ``(B, 3, H, W)`` in [0, 255]. Each
 extractor returns ``torch.cat([features, probs], 1)``, so features and class probabilities come
-from the same pass and are split by the source's ``feature_dim``.
+from the same pass and are split by the source's ``feature_dim``. The extractor runs on the device
+its network was put on (``digits_source``: the classifier's; ``inception_source(device=...)``);
+clean-fid moves each batch there and the features back to the CPU.
 
 What was verified about the TorchScript Inception, and how:
 
@@ -58,6 +60,7 @@ import xarray as xr
 from PIL import Image
 
 from mfgstudy.cleanfid_compat import import_cleanfid
+from mfgstudy.device import of
 from mfgstudy.metrics.fd import ClassifierFeatures
 
 INCEPTION_FILENAME = "inception-2015-12-05.pt"
@@ -136,10 +139,11 @@ def _identity(img: np.ndarray) -> np.ndarray:
 
 
 def digits_source(classifier: torch.nn.Module, image_size: int = 8) -> FeatureSource:
-    """The pipeline's digits classifier as a feature source ("FD-digits", "IS-digits", ...)."""
+    """The pipeline's digits classifier as a feature source ("FD-digits", "IS-digits", ...), on
+    the classifier's device."""
     extractor = DigitsFeaturesAndProbs(classifier)
     with torch.no_grad():
-        probe = torch.zeros(1, 1, image_size, image_size)
+        probe = torch.zeros(1, 1, image_size, image_size, device=of(classifier))
         feature_dim = int(classifier.features(probe).shape[1])
         n_classes = int(classifier(probe).shape[1])
     return FeatureSource(
@@ -200,7 +204,7 @@ def _check_one_pass(base: torch.nn.Module, extractor: InceptionFeaturesAndProbs,
     """The one-pass split equals the module's own ``forward`` on a smooth 299x299 probe."""
     ramp = torch.linspace(0.0, 255.0, 299)
     probe = torch.stack([ramp[None, :].expand(299, 299), ramp[:, None].expand(299, 299)])
-    probe = torch.cat([probe, torch.full((1, 299, 299), 128.0)])[None]
+    probe = torch.cat([probe, torch.full((1, 299, 299), 128.0)])[None].to(of(base))
     with torch.no_grad():
         out = extractor(probe)
         want_feats = base(probe, return_features=True).reshape(1, -1)
@@ -226,17 +230,17 @@ def _check_one_pass(base: torch.nn.Module, extractor: InceptionFeaturesAndProbs,
     return int(want_feats.shape[1]), int(want_probs.shape[1])
 
 
-def inception_source(weights_path: str | Path) -> FeatureSource:
+def inception_source(weights_path: str | Path, device: torch.device | str = "cpu") -> FeatureSource:
     """clean-fid's TorchScript Inception from ``weights_path`` (the .pt file, or a folder holding
-    ``inception-2015-12-05.pt`` as clean-fid's own ``InceptionV3W`` takes). Raises
-    :class:`InceptionWeightsMissing` if absent; never downloads."""
+    ``inception-2015-12-05.pt`` as clean-fid's own ``InceptionV3W`` takes), loaded onto
+    ``device``. Raises :class:`InceptionWeightsMissing` if absent; never downloads."""
     path = Path(weights_path).expanduser()
     if path.is_dir():
         path = path / INCEPTION_FILENAME
     if not path.is_file():
         raise InceptionWeightsMissing(path)
     try:
-        base = torch.jit.load(str(path), map_location="cpu").eval()
+        base = torch.jit.load(str(path), map_location=device).eval()
     except Exception as err:  # a truncated download, an HTML error page, ...
         raise ValueError(
             f"{path} is not a loadable TorchScript file ({err}); download {INCEPTION_URL} again"
@@ -295,7 +299,8 @@ def extract(
     images: np.ndarray, source: FeatureSource, batch_size: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features ``(n, feature_dim)`` and class probabilities ``(n, n_classes)`` of uint8 images,
-    read through ``cleanfid.fid.get_folder_features`` (mode "clean", CPU, ``num_workers=0``)."""
+    read through ``cleanfid.fid.get_folder_features`` (mode "clean", ``num_workers=0``), computed
+    on the device of ``source.extractor``."""
     images = _check_images(images, source)
     fid = import_cleanfid()
     with tempfile.TemporaryDirectory(prefix="mfgstudy-features-") as tmp:
@@ -305,7 +310,7 @@ def extract(
             model=source.extractor,
             num_workers=0,
             batch_size=batch_size,
-            device=torch.device("cpu"),
+            device=of(source.extractor),
             mode=CLEAN_FID_MODE,
             custom_fn_resize=source.fn_resize,
             verbose=False,
