@@ -1,16 +1,17 @@
 """Networks: an MLP with time embedding and a plain (x, t) network for 2-D points, a small UNet
-for 8x8 images, and the digits classifier whose penultimate layer is the feature space of
-FD-digits.
+for 8x8 images, the DDPM UNet of the paper-scale image runs (CIFAR-10, CelebA-HQ-256), and the
+digits classifier whose penultimate layer is the feature space of FD-digits.
 
 ``build_net(spec, event_shape)`` picks by ``spec["kind"]``; adding an architecture is one class
 and one entry in ``NETS``.
 
-Class conditioning (images): ``TinyUNet(n_classes=K)`` adds a learned class embedding (K + 1 rows,
-the last one the null class of classifier-free label dropout) to its time embedding. Methods call
-``net(x, t)``, which is the null class: unconditional use is the default everywhere. To condition,
-wrap the network: ``Conditioned(net, y=labels)`` or ``Conditioned(net, y_emb=embeddings)`` is a
-module whose ``forward(x, t)`` passes the labels (or a replacement class embedding, which the
-class-embedding attack of ``mfgstudy.injection`` perturbs) on, so no method needs to know.
+Class conditioning (images): ``TinyUNet(n_classes=K)`` and ``DDPMUNet(n_classes=K)`` add a learned
+class embedding (K + 1 rows, the last one the null class of classifier-free label dropout) to their
+time embedding (the interface is :class:`ClassConditional`). Methods call ``net(x, t)``, which is
+the null class: unconditional use is the default everywhere. To condition, wrap the network:
+``Conditioned(net, y=labels)`` or ``Conditioned(net, y_emb=embeddings)`` is a module whose
+``forward(x, t)`` passes the labels (or a replacement class embedding, which the class-embedding
+attack of ``mfgstudy.injection`` perturbs) on, so no method needs to know.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from torch import nn
 
 
 class TimeEmbedding(nn.Module):
-    """Sinusoidal features of t in [0, T], followed by a small MLP."""
+    """Sinusoidal features (``dim`` of them) of t in [0, T], at the frequencies of DDPM's integer
+    timesteps 1000 t, followed by a small MLP to ``out_dim`` (default ``dim``)."""
 
-    def __init__(self, dim: int, max_period: float = 1e4):
+    def __init__(self, dim: int, max_period: float = 1e4, out_dim: int | None = None):
         super().__init__()
         self.dim, self.max_period = dim, max_period
-        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        out = out_dim or dim
+        self.mlp = nn.Sequential(nn.Linear(dim, out), nn.SiLU(), nn.Linear(out, out))
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         half = self.dim // 2
@@ -94,7 +97,51 @@ class ResBlock(nn.Module):
         return h + self.skip(x)
 
 
-class TinyUNet(nn.Module):
+class ClassConditional:
+    """The class-conditioning interface shared by the UNets (a mixin before ``nn.Module``; the
+    class sets ``n_classes``, ``emb_dim`` and ``label_emb``, an ``nn.Embedding`` of n_classes + 1
+    rows or None when unconditional)."""
+
+    n_classes: int
+    emb_dim: int
+    label_emb: nn.Embedding | None
+
+    @property
+    def null_label(self) -> int:
+        return self.n_classes
+
+    def _unconditional(self) -> ValueError:
+        return ValueError(
+            f"this {type(self).__name__} is unconditional (n_classes = 0): it takes no label"
+        )
+
+    def class_embedding(self, n: int, y=None, y_emb: torch.Tensor | None = None) -> torch.Tensor:
+        """The (n, emb_dim) class embedding for labels ``y`` (None: the null class), or ``y_emb``
+        where given."""
+        if self.label_emb is None:
+            raise self._unconditional()
+        if y_emb is not None:
+            if y_emb.shape[-1] != self.emb_dim:
+                raise ValueError(f"y_emb must end in emb_dim={self.emb_dim}: {tuple(y_emb.shape)}")
+            return y_emb.to(self.label_emb.weight.dtype).expand(n, self.emb_dim)
+        if y is None:
+            y = self.null_label
+        y = torch.as_tensor(y, dtype=torch.long, device=self.label_emb.weight.device)
+        if y.dim() == 0:
+            y = y.expand(n)
+        return self.label_emb(y)
+
+    def condition(self, e: torch.Tensor, n: int, y=None, y_emb: torch.Tensor | None = None):
+        """The time embedding ``e`` plus the class embedding of a batch of ``n`` (conditional
+        nets); an unconditional net refuses labels."""
+        if self.label_emb is not None:
+            return e + self.class_embedding(n, y, y_emb)
+        if y is not None or y_emb is not None:
+            raise self._unconditional()
+        return e
+
+
+class TinyUNet(ClassConditional, nn.Module):
     """Two-level UNet for small images (8x8 digits): 8x8 -> 4x4 -> 8x8 with a skip.
 
     With ``n_classes`` > 0 it is class-conditional: ``label_emb`` (n_classes + 1 rows, row
@@ -120,25 +167,181 @@ class TinyUNet(nn.Module):
             nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, channels, 3, padding=1)
         )
 
-    @property
-    def null_label(self) -> int:
-        return self.n_classes
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        y: torch.Tensor | int | None = None,
+        y_emb: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        e = self.condition(self.temb(t), x.shape[0], y, y_emb)
+        h0 = self.down1(self.inp(x), e)
+        h = self.mid(self.pool(h0), e)
+        h = self.up1(torch.cat([self.up(h), h0], dim=1), e)
+        return self.out(h)
 
-    def class_embedding(self, n: int, y=None, y_emb: torch.Tensor | None = None) -> torch.Tensor:
-        """The (n, emb_dim) class embedding for labels ``y`` (None: the null class), or ``y_emb``
-        where given."""
-        if self.label_emb is None:
-            raise ValueError("this TinyUNet is unconditional (n_classes = 0): it takes no label")
-        if y_emb is not None:
-            if y_emb.shape[-1] != self.emb_dim:
-                raise ValueError(f"y_emb must end in emb_dim={self.emb_dim}: {tuple(y_emb.shape)}")
-            return y_emb.to(self.label_emb.weight.dtype).expand(n, self.emb_dim)
-        if y is None:
-            y = self.null_label
-        y = torch.as_tensor(y, dtype=torch.long, device=self.label_emb.weight.device)
-        if y.dim() == 0:
-            y = y.expand(n)
-        return self.label_emb(y)
+
+# --- the DDPM UNet (paper scale) -----------------------------------------------------------------
+def _group_norm(c: int) -> nn.GroupNorm:
+    """GroupNorm(32) as in DDPM; fewer groups (gcd(32, c)) where c is not a multiple of 32."""
+    return nn.GroupNorm(math.gcd(32, c), c, eps=1e-6)
+
+
+def _zero(module: nn.Module) -> nn.Module:
+    """The module with zeroed parameters (DDPM's init_scale ~ 0 on residual outputs, ADM's
+    zero_module): every residual branch starts as the identity and the output at 0."""
+    for p in module.parameters():
+        nn.init.zeros_(p)
+    return module
+
+
+class DDPMResBlock(nn.Module):
+    """DDPM's residual block: GroupNorm, SiLU, 3x3 conv, + a projection of SiLU(time embedding),
+    GroupNorm, SiLU, dropout, 3x3 conv (zero-initialised); a 1x1 conv on the skip where the
+    channel count changes."""
+
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, dropout: float):
+        super().__init__()
+        self.norm1 = _group_norm(c_in)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.temb = nn.Linear(emb_dim, c_out)
+        self.norm2 = _group_norm(c_out)
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = _zero(nn.Conv2d(c_out, c_out, 3, padding=1))
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(nn.functional.silu(self.norm1(x)))
+        h = h + self.temb(nn.functional.silu(e))[:, :, None, None]
+        h = self.conv2(self.dropout(nn.functional.silu(self.norm2(h))))
+        return self.skip(x) + h
+
+
+class AttnBlock(nn.Module):
+    """Self-attention over the h * w positions (DDPM's AttnBlock; ``num_heads`` > 1 splits the
+    channels into heads as in ADM), residual, output projection zero-initialised. Plain softmax
+    attention, so every order of derivative exists (HJB-SGM differentiates the score in x)."""
+
+    def __init__(self, c: int, num_heads: int = 1):
+        super().__init__()
+        if c % num_heads:
+            raise ValueError(f"attention: {c} channels do not split into {num_heads} heads")
+        self.heads = num_heads
+        self.norm = _group_norm(c)
+        self.qkv = nn.Conv2d(c, 3 * c, 1)
+        self.proj = _zero(nn.Conv2d(c, c, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).unbind(1)
+        att = torch.einsum("bhcq,bhck->bhqk", q, k) * (c // self.heads) ** -0.5
+        out = torch.einsum("bhqk,bhck->bhcq", att.softmax(dim=-1), v)
+        return x + self.proj(out.reshape(b, c, h, w))
+
+
+class _Level(nn.Module):
+    """One resolution of the UNet: residual blocks, each followed by attention (or nothing),
+    then a resampling conv (or nothing)."""
+
+    def __init__(self, blocks: list, attns: list, resample: nn.Module | None):
+        super().__init__()
+        self.blocks, self.attns = nn.ModuleList(blocks), nn.ModuleList(attns)
+        self.resample = resample
+
+
+class Downsample(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class Upsample(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class DDPMUNet(ClassConditional, nn.Module):
+    """The UNet of DDPM (Ho et al. 2020, appendix B), ADM-style options: ``ch`` base channels,
+    ``ch_mult`` per resolution (each but the last followed by a stride-2 downsampling conv),
+    ``num_res_blocks`` residual blocks per resolution on the way down (one more on the way up,
+    fed the skip connections), self-attention after the blocks at the feature-map sizes in
+    ``attn_resolutions`` and in the middle (block, attention, block), GroupNorm(32), SiLU,
+    ``dropout`` in every block, sinusoidal time embedding (``ch`` features) through a 2-layer MLP to
+    ``4 ch``. Square images of any ``channels`` and side (``resolution``, divisible by
+    2^(len(ch_mult) - 1); 32..256 in the paper presets ``DDPM_UNET_PRESETS``).
+
+    Class conditioning as :class:`TinyUNet`: with ``n_classes`` > 0 a learned embedding
+    (n_classes + 1 rows, the last the null class; ``emb_dim`` = 4 ch) is added to the time
+    embedding; ``forward(x, t, y=None, y_emb=None)``."""
+
+    def __init__(
+        self,
+        channels: int = 3,
+        resolution: int = 32,
+        ch: int = 128,
+        ch_mult=(1, 2, 2, 2),
+        num_res_blocks: int = 2,
+        attn_resolutions=(16,),
+        dropout: float = 0.1,
+        num_heads: int = 1,
+        n_classes: int = 0,
+    ):
+        super().__init__()
+        ch_mult, attn_at = tuple(int(m) for m in ch_mult), {int(r) for r in attn_resolutions}
+        if resolution % 2 ** (len(ch_mult) - 1):
+            raise ValueError(
+                f"ddpm_unet: resolution {resolution} is not divisible by 2^{len(ch_mult) - 1} "
+                f"(ch_mult {list(ch_mult)} halves it {len(ch_mult) - 1} times)"
+            )
+        self.n_classes, self.emb_dim = int(n_classes), 4 * int(ch)
+        if self.n_classes < 0:
+            raise ValueError(f"n_classes must be >= 0, got {n_classes}")
+        self.resolution = int(resolution)
+        emb = self.emb_dim
+        self.label_emb = nn.Embedding(self.n_classes + 1, emb) if self.n_classes else None
+        self.temb = TimeEmbedding(ch, out_dim=emb)
+        self.conv_in = nn.Conv2d(channels, ch, 3, padding=1)
+
+        def attn(c: int, res: int) -> nn.Module:
+            return AttnBlock(c, num_heads) if res in attn_at else nn.Identity()
+
+        skips, c, res = [ch], ch, self.resolution
+        self.down = nn.ModuleList()
+        for i, mult in enumerate(ch_mult):
+            blocks, attns = [], []
+            for _ in range(num_res_blocks):
+                blocks.append(DDPMResBlock(c, ch * mult, emb, dropout))
+                c = ch * mult
+                attns.append(attn(c, res))
+                skips.append(c)
+            last = i == len(ch_mult) - 1
+            self.down.append(_Level(blocks, attns, None if last else Downsample(c)))
+            if not last:
+                skips.append(c)
+                res //= 2
+        self.mid1 = DDPMResBlock(c, c, emb, dropout)
+        self.mid_attn = AttnBlock(c, num_heads)
+        self.mid2 = DDPMResBlock(c, c, emb, dropout)
+        self.up = nn.ModuleList()
+        for i, mult in reversed(list(enumerate(ch_mult))):
+            blocks, attns = [], []
+            for _ in range(num_res_blocks + 1):
+                blocks.append(DDPMResBlock(c + skips.pop(), ch * mult, emb, dropout))
+                c = ch * mult
+                attns.append(attn(c, res))
+            self.up.append(_Level(blocks, attns, Upsample(c) if i else None))
+            if i:
+                res *= 2
+        self.out = nn.Sequential(
+            _group_norm(c), nn.SiLU(), _zero(nn.Conv2d(c, channels, 3, padding=1))
+        )
 
     def forward(
         self,
@@ -147,14 +350,22 @@ class TinyUNet(nn.Module):
         y: torch.Tensor | int | None = None,
         y_emb: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        e = self.temb(t)
-        if self.label_emb is not None:
-            e = e + self.class_embedding(x.shape[0], y, y_emb)
-        elif y is not None or y_emb is not None:
-            raise ValueError("this TinyUNet is unconditional (n_classes = 0): it takes no label")
-        h0 = self.down1(self.inp(x), e)
-        h = self.mid(self.pool(h0), e)
-        h = self.up1(torch.cat([self.up(h), h0], dim=1), e)
+        e = self.condition(self.temb(t), x.shape[0], y, y_emb)
+        h = self.conv_in(x)
+        hs = [h]
+        for level in self.down:
+            for block, att in zip(level.blocks, level.attns, strict=True):
+                h = att(block(h, e))
+                hs.append(h)
+            if level.resample is not None:
+                h = level.resample(h)
+                hs.append(h)
+        h = self.mid2(self.mid_attn(self.mid1(h, e)), e)
+        for level in self.up:
+            for block, att in zip(level.blocks, level.attns, strict=True):
+                h = att(block(torch.cat([h, hs.pop()], dim=1), e))
+            if level.resample is not None:
+                h = level.resample(h)
         return self.out(h)
 
 
@@ -183,33 +394,56 @@ class BalancedLabels(nn.Module):
         self.net, self.n_classes = net, int(net.n_classes)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        y = torch.arange(x.shape[0]) % self.n_classes
+        y = torch.arange(x.shape[0], device=x.device) % self.n_classes
         return self.net(x, t, y=y)
 
 
 def is_conditional(net: nn.Module) -> bool:
-    """Whether ``net`` takes class labels (a TinyUNet with n_classes > 0)."""
+    """Whether ``net`` takes class labels (a UNet with n_classes > 0)."""
     return int(getattr(net, "n_classes", 0) or 0) > 0
 
 
-NETS = {"mlp": MLP, "fc": FC, "unet": TinyUNet}
+NETS = {"mlp": MLP, "fc": FC, "unet": TinyUNet, "ddpm_unet": DDPMUNet}
+CONDITIONAL_NETS = ("unet", "ddpm_unet")
+
+# The paper's image networks (section 7.1: "UNet-based diffusion models with 90M parameters
+# (CIFAR-10) and 200M parameters (CelebA-HQ-256)"), as DDPM UNets: DDPM's own CIFAR-10 and
+# CelebA-HQ layouts (35.7M and 113.7M parameters) widened to ch = 160 and deepened to 4 residual
+# blocks per resolution, respectively, the nearest to the paper's sizes with GroupNorm(32)-friendly
+# widths: 91,668,803 and 186,294,787 parameters unconditional (``n_classes: 10`` adds 11 x 4 ch).
+# Net specs for a config's ``net: images:`` entry; the counts are checked in the unit tests.
+DDPM_UNET_PRESETS = {
+    "cifar10": {"kind": "ddpm_unet", "ch": 160, "ch_mult": [1, 2, 2, 2], "num_res_blocks": 4,
+                "attn_resolutions": [16], "dropout": 0.1},
+    "celebahq256": {"kind": "ddpm_unet", "ch": 128, "ch_mult": [1, 1, 2, 2, 4, 4],
+                    "num_res_blocks": 4, "attn_resolutions": [16], "dropout": 0.0},
+}  # fmt: skip
 
 
 def build_net(spec: dict, event_shape: tuple[int, ...]) -> nn.Module:
     kind = spec["kind"]
     kwargs = {k: v for k, v in spec.items() if k != "kind"}
-    if kwargs.get("n_classes") and kind != "unet":
-        raise ValueError(f"class conditioning (n_classes) is implemented for unet only, not {kind}")
-    if kind != "unet":
+    if kwargs.get("n_classes") and kind not in CONDITIONAL_NETS:
+        raise ValueError(
+            f"class conditioning (n_classes) is implemented for unet and ddpm_unet only, not {kind}"
+        )
+    if kind not in CONDITIONAL_NETS:
         kwargs.pop("n_classes", None)
     if kind in ("mlp", "fc"):
         if len(event_shape) != 1:
             raise ValueError(f"{kind} expects flat points, got event shape {event_shape}")
         return NETS[kind](event_shape[0], **kwargs)
-    if kind == "unet":
+    if kind in ("unet", "ddpm_unet"):
         if len(event_shape) != 3:
-            raise ValueError(f"unet expects (channels, h, w) images, got event shape {event_shape}")
-        return TinyUNet(event_shape[0], **kwargs)
+            raise ValueError(
+                f"{kind} expects (channels, h, w) images, got event shape {event_shape}"
+            )
+        if kind == "unet":
+            return TinyUNet(event_shape[0], **kwargs)
+        c, h, w = event_shape
+        if h != w:
+            raise ValueError(f"ddpm_unet expects square images, got event shape {event_shape}")
+        return DDPMUNet(c, h, **kwargs)
     raise ValueError(f"unknown net kind {kind!r}; choose from {sorted(NETS)}")
 
 

@@ -10,7 +10,8 @@ import time
 import torch
 import xarray as xr
 
-from mfgstudy.data import load_data, model_to_images
+from mfgstudy.data import image_dims, load_data, model_to_images
+from mfgstudy.device import for_data
 from mfgstudy.methods import load_score
 from mfgstudy.perturb import build_perturbation
 from mfgstudy.plan import store_name
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 def sample_unit(spec: dict, seed: int, data_path: str, model_path: str | None, out: str) -> None:
     data = load_data(open_store(data_path))
-    score = load_score(spec, data, model_path)
+    device = for_data(data.kind)  # points: the CPU; images: the job's device
+    score = load_score(spec, data, model_path, device)
     sde = VPSDE.from_spec(spec["sde"])
     ref = spec.get("reference_steps")
     all_steps = list(spec["steps"]) + ([ref] if ref else [])
@@ -49,13 +51,15 @@ def sample_unit(spec: dict, seed: int, data_path: str, model_path: str | None, o
                 dtype=dtype,
                 progress=progress_bar(f"{kind} eps={spec['eps']:g} N={n}"),
                 perturbation=perturbation,
-            )
+                device=device,
+            )  # on the CPU
             finite = torch.isfinite(x.flatten(1)).all(1).numpy()
             if data.kind == "points":
                 ds = xr.Dataset({"x": (("sample", "dim"), x.numpy())})
             else:
                 x = torch.where(torch.isfinite(x), x, torch.zeros_like(x))  # recorded in `finite`
-                ds = xr.Dataset({"images": (("sample", "row", "col"), model_to_images(x))})
+                images = model_to_images(x)  # (n, h, w) grey, (n, h, w, c) colour
+                ds = xr.Dataset({"images": (image_dims(images), images)})
             ds["finite"] = (("sample",), finite)
             attrs = {**spec["unit"], "steps": n, "is_reference": n == ref, "data_kind": data.kind,
                      "perturbation": kind, "eps": spec["eps"]}  # fmt: skip
