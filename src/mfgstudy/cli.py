@@ -43,7 +43,11 @@ def _setup(threads: int) -> None:
 VERBS = {
     "prepare-data": ("data", "prepare", {"spec": "spec", "out": "out"}),
     "train": ("train", "train_job", {"spec": "spec", "data": "data_path", "seed": "seed",
-                                     "out-model": "out_model", "out-log": "out_log"}),
+                                     "out-model": "out_model", "out-log": "out_log",
+                                     "checkpoint-dir?": "checkpoint_dir",
+                                     "checkpoint-every?": "checkpoint_every",
+                                     "walltime-min?": "walltime_min",
+                                     "stop-margin-min?": "stop_margin_min"}),
     "train-classifier": ("classifier", "classifier_job", {"spec": "spec", "data": "data_path",
                          "out-model": "out_model", "out-report": "out_report"}),
     "sample": ("sample", "sample_unit", {"spec": "spec", "data": "data_path", "seed": "seed",
@@ -89,6 +93,8 @@ VERBS = {
     "concentration": ("report_pde", "concentration", {"spec": "spec", "cube": "cube_path",
                       "csv": "csv", "md": "md", "png": "png", "pdf": "pdf"}),
 }  # fmt: skip
+# options parsed as numbers (the others are strings)
+TYPES = {"seed": int, "checkpoint-every": int, "walltime-min": float, "stop-margin-min": float}
 
 
 def _option(flag: str) -> tuple[str, dict]:
@@ -99,8 +105,8 @@ def _option(flag: str) -> tuple[str, dict]:
         kw = {"nargs": "+", "required": True}
     elif flag.endswith("*"):
         kw = {"nargs": "*", "default": []}
-    if name == "seed":
-        kw["type"] = int
+    if name in TYPES:
+        kw["type"] = TYPES[name]
     return name, kw
 
 

@@ -25,12 +25,13 @@ warnings.filterwarnings(
 
 def probe_directions(x: torch.Tensor, count: int, gen: torch.Generator) -> list[torch.Tensor]:
     """``count`` = 0: the unit vectors of x's event space (exact traces); otherwise ``count``
-    Rademacher vectors per sample (Hutchinson)."""
+    Rademacher vectors per sample (Hutchinson), drawn on the CPU generator ``gen``; on x's
+    device."""
     if count == 0:
         d = x[0].numel()
-        eye = torch.eye(d, dtype=x.dtype)
+        eye = torch.eye(d, dtype=x.dtype, device=x.device)
         return [eye[k].reshape(x.shape[1:]).expand_as(x) for k in range(d)]
-    signs = torch.randint(0, 2, (count, *x.shape), generator=gen).to(x.dtype)
+    signs = torch.randint(0, 2, (count, *x.shape), generator=gen).to(x.device, x.dtype)
     return list(2.0 * signs - 1.0)
 
 
@@ -73,6 +74,7 @@ def divergence(y: torch.Tensor, x: torch.Tensor, create_graph: bool = False) -> 
     if d <= 4:
         rows = [torch.autograd.grad(flat[:, j].sum(), x, **kw)[0].flatten(1) for j in range(d)]
         return torch.stack([r[:, j] for j, r in enumerate(rows)], 1).sum(1)
-    e = torch.randint(0, 2, flat.shape, dtype=flat.dtype) * 2 - 1  # Rademacher probe
+    e = torch.randint(0, 2, flat.shape, dtype=flat.dtype) * 2 - 1  # Rademacher, global CPU RNG
+    e = e.to(flat.device)
     hv = torch.autograd.grad((flat * e).sum(), x, **kw)[0]
     return (hv.flatten(1) * e).sum(1)

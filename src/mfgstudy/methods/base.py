@@ -21,6 +21,10 @@ ScoreFn = Callable[[torch.Tensor, float], torch.Tensor]
 
 class Method(ABC):
     trainable: bool = True
+    # True where the loss differentiates the network with torch.func transforms (forward mode),
+    # which a DistributedDataParallel forward does not support: multi-process training then
+    # averages gradients by an explicit all-reduce (mfgstudy.train).
+    functional_loss: bool = False
 
     def __init__(self, spec: dict, sde: VPSDE):
         self.spec, self.sde = spec, sde
@@ -48,13 +52,16 @@ class Method(ABC):
         seed: int,
         data_kind: str,
         labels: torch.Tensor | None = None,
+        run=None,
     ):
         """Train ``net``; return (EMA net, log Dataset, extra state dicts for the checkpoint).
-        ``labels`` (aligned with ``x_train``) for a class-conditional net, else None.
-        The default is the shared loop of ``mfgstudy.train`` on ``self.loss``."""
+        ``labels`` (aligned with ``x_train``) for a class-conditional net, else None; ``run``
+        (``mfgstudy.train.Runtime``): device, rank, checkpointing (None: the job's device, one
+        process, no checkpoints). The default is the shared loop of ``mfgstudy.train`` on
+        ``self.loss``."""
         from mfgstudy.train import train
 
-        ema, log = train(self, net, x_train, spec, seed, labels=labels)
+        ema, log = train(self, net, x_train, spec, seed, labels=labels, run=run)
         return ema, log, {}
 
     def sample_times(self, n: int, gen: torch.Generator) -> torch.Tensor:

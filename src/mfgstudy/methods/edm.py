@@ -35,14 +35,15 @@ class EDM(Method):
         return c_skip.reshape(shape) * y + c_out.reshape(shape) * f
 
     def loss(self, net, x0, gen):
-        n = x0.shape[0]
+        n, dev = x0.shape[0], x0.device  # draws on the CPU generator, then moved
         log_sigma = float(self.spec.get("p_mean", -1.2)) + float(
             self.spec.get("p_std", 1.2)
-        ) * torch.randn(n, generator=gen)
+        ) * torch.randn(n, generator=gen).to(dev)
         sigma = log_sigma.exp()
         sd = float(self.spec.get("sigma_data", 0.5))
         weight = (sigma**2 + sd**2) / (sigma * sd) ** 2
-        y = x0 + sigma.reshape((-1,) + (1,) * (x0.dim() - 1)) * torch.randn(x0.shape, generator=gen)
+        noise = torch.randn(x0.shape, generator=gen).to(dev)
+        y = x0 + sigma.reshape((-1,) + (1,) * (x0.dim() - 1)) * noise
         err = (self.denoise(net, y, sigma) - x0).square().flatten(1).sum(1)
         loss = (weight * err).mean()
         return loss, {"weighted_denoising_mse": float(loss.detach())}
@@ -50,7 +51,7 @@ class EDM(Method):
     def score_fn(self, net) -> ScoreFn:
         def score(x: torch.Tensor, t: float) -> torch.Tensor:
             a, s2 = float(self.sde.alpha(t)), float(self.sde.sigma2(t))
-            sigma = torch.full((x.shape[0],), math.sqrt(s2) / a)
+            sigma = torch.full((x.shape[0],), math.sqrt(s2) / a, device=x.device)
             d = self.denoise(net, (x / a).float(), sigma).to(x.dtype)
             return (a * d - x) / s2
 

@@ -19,22 +19,24 @@ from mfgstudy.methods.base import Method, ScoreFn
 
 
 def ot_pairing(x0: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Permutation of z that solves the exact OT problem between the two batches."""
+    """Permutation of z that solves the exact OT problem between the two batches (solved on
+    the CPU by POT; the permutation is a CPU tensor)."""
     import ot
 
-    a = x0.flatten(1).double().numpy()
-    b = z.flatten(1).double().numpy()
+    a = x0.detach().flatten(1).double().cpu().numpy()
+    b = z.detach().flatten(1).double().cpu().numpy()
     plan = ot.emd(np.full(len(a), 1 / len(a)), np.full(len(b), 1 / len(b)), ot.dist(a, b))
     return torch.from_numpy(plan.argmax(1))
 
 
 class FlowMatching(Method):
     def loss(self, net, x0, gen):
-        n = x0.shape[0]
-        z = torch.randn(x0.shape, generator=gen)
+        n, dev = x0.shape[0], x0.device
+        z = torch.randn(x0.shape, generator=gen)  # on the CPU generator, moved after pairing
         if self.spec.get("coupling", "independent") == "minibatch_ot":
             z = z[ot_pairing(x0, z)]
-        tau = torch.rand(n, generator=gen)
+        z = z.to(dev)
+        tau = torch.rand(n, generator=gen).to(dev)
         tt = tau.reshape((-1,) + (1,) * (x0.dim() - 1))
         v = net((1 - tt) * x0 + tt * z, tau)
         loss = (v - (z - x0)).square().flatten(1).sum(1).mean()
@@ -45,7 +47,7 @@ class FlowMatching(Method):
             a, s = float(self.sde.alpha(t)), float(self.sde.sigma(t))
             k, tau = a + s, s / (a + s)
             y = x / k
-            v = net(y.float(), torch.full((x.shape[0],), tau)).to(x.dtype)
+            v = net(y.float(), torch.full((x.shape[0],), tau, device=x.device)).to(x.dtype)
             return (a * (y - tau * v) - x) / (s * s)
 
         return score

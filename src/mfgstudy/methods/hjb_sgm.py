@@ -41,6 +41,8 @@ from mfgstudy.methods.base import Method, ScoreFn
 
 
 class HJBSGM(Method):
+    functional_loss = True  # divergences and Laplacians by torch.func.jvp
+
     def __init__(self, spec: dict, sde):
         super().__init__(spec, sde)
         self.alphas = tuple(float(spec.get(k, d)) for k, d in
@@ -86,14 +88,14 @@ class HJBSGM(Method):
 
     def loss(self, net, x0, gen):
         a0, a1, a2 = self.alphas
-        n = x0.shape[0]
-        t64 = self.sample_times(n, gen)
-        a = torch.from_numpy(self.sde.alpha(t64.numpy())).to(x0.dtype)
-        t = t64.to(x0.dtype)
-        z = torch.randn(x0.shape, generator=gen)
+        n, dev = x0.shape[0], x0.device
+        t64 = self.sample_times(n, gen)  # draws on the CPU generator, then moved
+        a = torch.from_numpy(self.sde.alpha(t64.numpy())).to(dev, x0.dtype)
+        t = t64.to(dev, x0.dtype)
+        z = torch.randn(x0.shape, generator=gen).to(dev, x0.dtype)
         x = self._bcast(a, x0) * x0 + self._bcast(self.sigma2(t).sqrt(), x0) * z
         w = self.sigma2(t) if self.weighting == "sigma2" else torch.ones_like(t)
-        terms, total = {}, torch.zeros(())
+        terms, total = {}, torch.zeros((), device=dev)
         if a1 > 0:
             r, s, div = self.hjb_residual(net, x, t, gen)
             hjb = (w * r.abs().pow(self.p).flatten(1).sum(1)).mean()
@@ -111,7 +113,7 @@ class HJBSGM(Method):
             terms["ism"] = float(ism.detach())
         if a2 > 0:
             t_end = 0.0 if self.output == "score" else self.sde.t_min
-            t0 = torch.full((n,), t_end, dtype=x0.dtype)
+            t0 = torch.full((n,), t_end, dtype=x0.dtype, device=dev)
             probes = probe_directions(x0, self.probes, gen)
             div0, _ = divergence_and_laplacian(
                 lambda y: self.field(net, y, t0), x0, probes, laplacian=False
@@ -124,7 +126,7 @@ class HJBSGM(Method):
 
     def score_fn(self, net) -> ScoreFn:
         def score(x: torch.Tensor, t: float) -> torch.Tensor:
-            tt = torch.full((x.shape[0],), t, dtype=torch.float32)
+            tt = torch.full((x.shape[0],), t, dtype=torch.float32, device=x.device)
             return self.field(net, x.float(), tt).to(x.dtype)
 
         return score

@@ -45,6 +45,13 @@ violation's score gap uses the particles' labels without dropout. The value netw
 unconditional (the HJB step and s_eq are those of the label-free game). Under ``model_rollout``
 the rolled-out particles have no label: the rollout runs the null-label score, and the score
 network then trains on the null label only.
+
+Device and resume (``mfgstudy.train``): the networks and the measure estimates live on the run's
+device, every draw comes from the CPU generator ``gen`` and is moved there. The loop checkpoints
+after every ``every``-th outer iteration (default 1): networks, EMA, both optimisers, ``gen`` and
+torch's global generator, the measure estimates and the log rows, so that a resumed run ends
+bit-identical on the CPU; a stop before the walltime happens between outer iterations. Algorithm
+1 runs in one process: torch.distributed (WORLD_SIZE > 1) is refused.
 """
 
 from __future__ import annotations
@@ -63,7 +70,16 @@ from mfgstudy.diffops import divergence
 from mfgstudy.exact import kernel_mean
 from mfgstudy.methods.base import Method, ScoreFn
 from mfgstudy.nets import Conditioned, build_net
-from mfgstudy.train import check_labels, drop_labels, dropout_rate, ema_update
+from mfgstudy.train import (
+    check_labels,
+    default_runtime,
+    drop_labels,
+    dropout_rate,
+    ema_update,
+    rng_state,
+    set_rng_state,
+    to_cpu,
+)
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +127,7 @@ class MFGDiffusion(Method):
 
     # --- networks -----------------------------------------------------------------------------
     def score_of(self, net: nn.Module, x: torch.Tensor, t: float) -> torch.Tensor:
-        tt = torch.full((x.shape[0],), t / self.sde.T)
+        tt = torch.full((x.shape[0],), t / self.sde.T, device=x.device)
         return -net(x, tt.float()) / float(self.sde.sigma(t))
 
     def score_fn(self, net) -> ScoreFn:
@@ -124,28 +140,29 @@ class MFGDiffusion(Method):
         raise TypeError("MFG-Diffusion trains with Algorithm 1 (MFGDiffusion.fit)")
 
     # --- measure estimates --------------------------------------------------------------------
-    def renoised(self, x_train, t: float, m: int, gen, labels=None) -> dict:
+    def renoised(self, x_train, t: float, m: int, gen, labels=None, device="cpu") -> dict:
         """Lines 22-28 as printed: alpha x0 + sigma z for m data points (with their labels, "y",
-        where ``labels`` are given)."""
+        where ``labels`` are given), drawn on the CPU and moved to ``device``."""
         idx = torch.randint(len(x_train), (m,), generator=gen)
         x0 = x_train[idx]
         z = torch.randn(x0.shape, generator=gen)
         out = {"x": float(self.sde.alpha(t)) * x0 + float(self.sde.sigma(t)) * z, "x0": x0, "z": z}
         if labels is not None:
             out["y"] = labels[idx]
-        return out
+        return {k: v.to(device) for k, v in out.items()}
 
-    def rollout(self, net, times: np.ndarray, m: int, shape, gen) -> list[dict]:
-        """Particles of the reverse SDE (Euler-Maruyama) under the current score at each t_i."""
+    def rollout(self, net, times: np.ndarray, m: int, shape, gen, device="cpu") -> list[dict]:
+        """Particles of the reverse SDE (Euler-Maruyama) under the current score at each t_i,
+        on ``device`` (the noise drawn on the CPU generator and moved)."""
         from mfgstudy.samplers import EulerMaruyama
 
         em = EulerMaruyama()
-        x = torch.randn((m, *shape), generator=gen)
+        x = torch.randn((m, *shape), generator=gen).to(device)
         grid = np.concatenate([[self.sde.T], times[::-1]])
         out = {}
         with torch.no_grad():
             for t, tn in zip(grid[:-1], grid[1:], strict=True):
-                z = torch.randn(x.shape, generator=gen)
+                z = torch.randn(x.shape, generator=gen).to(device)
                 x = em.step(
                     self.sde, lambda y, s: self.score_of(net, y, s), x, float(t), float(tn), z
                 )
@@ -156,6 +173,7 @@ class MFGDiffusion(Method):
         """A batch from the measure estimate at t: (x, its estimate of grad log mu, the
         particles' labels or None)."""
         idx = torch.randint(len(particles["x"]), (bs,), generator=gen)
+        idx = idx.to(particles["x"].device)
         x = particles["x"][idx]
         y = particles["y"][idx] if "y" in particles else None
         sigma = float(self.sde.sigma(t))
@@ -171,8 +189,8 @@ class MFGDiffusion(Method):
             gv = self.grad_x(V, x, t)
             return (gv + g2 / (2 * lam) * grad_log_mu).flatten(1).square().sum(1).mean()
         res = self.hjb_residual(V, x, grad_log_mu, t, create_graph=True)
-        xT = torch.randn_like(x)
-        vT = V(xT, torch.full((x.shape[0],), 1.0))
+        xT = torch.randn(x.shape, dtype=x.dtype).to(x.device)  # torch's global CPU generator
+        vT = V(xT, torch.full((x.shape[0],), 1.0, device=x.device))
         terminal = (vT - 0.5 * xT.flatten(1).square().sum(1)).square().mean()
         return res.square().mean() + terminal
 
@@ -180,7 +198,7 @@ class MFGDiffusion(Method):
         """Residual of eq. (24) at (x, t), exact Laplacian for d <= 4, Hutchinson above."""
         g2, lam, beta = float(self.sde.g2(t)), self.lam(t), float(self.sde.beta(t))
         x = x.detach().requires_grad_(True)
-        tt = torch.full((x.shape[0],), t / self.sde.T, requires_grad=True)
+        tt = torch.full((x.shape[0],), t / self.sde.T, device=x.device, requires_grad=True)
         v = V(x, tt)
         gx, gt = torch.autograd.grad(v.sum(), (x, tt), create_graph=True)
         dv_dt = gt / self.sde.T
@@ -197,7 +215,7 @@ class MFGDiffusion(Method):
 
     def grad_x(self, V, x: torch.Tensor, t: float, create_graph: bool = True) -> torch.Tensor:
         x = x.detach().requires_grad_(True)
-        v = V(x, torch.full((x.shape[0],), t / self.sde.T))
+        v = V(x, torch.full((x.shape[0],), t / self.sde.T, device=x.device))
         return torch.autograd.grad(v.sum(), x, create_graph=create_graph)[0]
 
     def fit(
@@ -208,24 +226,52 @@ class MFGDiffusion(Method):
         seed: int,
         data_kind: str,
         labels: torch.Tensor | None = None,
+        run=None,
     ):
         """Run Algorithm 1; return (EMA score net, log Dataset, {"value_net": state dict}).
-        ``labels`` (aligned with ``x_train``) for a class-conditional score net, else None."""
+        ``labels`` (aligned with ``x_train``) for a class-conditional score net, else None;
+        ``run`` (``mfgstudy.train.Runtime``): device and checkpointing, in outer iterations."""
+        run = run or default_runtime()
+        if run.world > 1:
+            raise ValueError(
+                "MFG-Diffusion's Algorithm 1 trains on one device here; set gpus for train to 1 "
+                f"(this job runs {run.world} processes)"
+            )
+        dev = run.device
         labels = check_labels(net, x_train, labels)
         p_drop = dropout_rate(spec, labels)
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         shape = tuple(x_train.shape[1:])
-        V = ValueNet(self.spec["value_net"][data_kind], shape)
+        V = ValueNet(self.spec["value_net"][data_kind], shape).to(dev)
+        net.to(dev)
         times = self.time_points(int(spec["time_points"]))
         K, bs, m = int(spec["outer_iters"]), int(spec["batch_size"]), int(spec["measure_size"])
         opt_v = torch.optim.Adam(V.parameters(), lr=float(spec["lr"]))
         opt_s = torch.optim.Adam(net.parameters(), lr=float(spec["lr"]))
         ascend_fp = self.readings["update"] == "printed"
         ema, decay = copy.deepcopy(net).eval(), float(spec["ema"])
-        measures = [self.renoised(x_train, float(t), m, gen, labels) for t in times]  # mu^(0)
-        rows, t0 = [], time.time()
-        for k in tqdm(range(1, K + 1), desc="MFG outer iterations", mininterval=10.0):
+        state = run.ckpt.load("mfg") if run.ckpt is not None else None
+        if state is None:  # mu^(0)
+            measures = [self.renoised(x_train, float(t), m, gen, labels, dev) for t in times]
+            rows, start, wall = [], 0, 0.0
+        else:
+            net.load_state_dict(state["net"])
+            V.load_state_dict(state["value_net"])
+            ema.load_state_dict(state["ema"])
+            opt_v.load_state_dict(state["opt_v"])
+            opt_s.load_state_dict(state["opt_s"])
+            gen.set_state(state["gen"])
+            set_rng_state(state, dev)
+            measures = [{k: v.to(dev) for k, v in mu.items()} for mu in state["measures"]]
+            rows, start, wall = state["rows"], state["outer_iter"], state["wall_s"]
+            log.info("resuming from checkpoint %s at outer iteration %d of %d",
+                     run.ckpt.path, start, K)  # fmt: skip
+        t0, unit_s = time.time() - wall, 0.0
+        outer = tqdm(range(start + 1, K + 1), initial=start, total=K,
+                     desc="MFG outer iterations", mininterval=10.0)  # fmt: skip
+        for k in outer:
+            tic = time.time()
             lr = float(spec["lr"]) / (k if self.readings["lr_schedule"] == "inverse_k" else 1)
             for opt in (opt_v, opt_s):
                 for group in opt.param_groups:
@@ -256,12 +302,33 @@ class MFGDiffusion(Method):
                     ema_update(ema, net, decay)
                     losses["fp_loss"].append(float(loss.detach()))
             if self.readings["measure_update"] == "model_rollout":  # lines 21-28
-                measures = self.rollout(net, times, m, shape, gen)
+                measures = self.rollout(net, times, m, shape, gen, dev)
             else:
-                measures = [self.renoised(x_train, float(t), m, gen, labels) for t in times]
+                measures = [self.renoised(x_train, float(t), m, gen, labels, dev) for t in times]
             rows.append({"outer_iter": k, "wall_s": time.time() - t0,
                          **{n: float(np.mean(v)) for n, v in losses.items()},
                          **self.violation(net, V, measures, times, bs, gen)})  # fmt: skip
+            unit_s = max(unit_s, time.time() - tic)
+            if run.ckpt is None:
+                continue
+            stop = k < K and run.ckpt.time_is_up(unit_s)
+            if stop or run.ckpt.due(k, K, 1):
+                state = {
+                    "outer_iter": k,
+                    "net": to_cpu(net.state_dict()),
+                    "value_net": to_cpu(V.state_dict()),
+                    "ema": to_cpu(ema.state_dict()),
+                    "opt_v": to_cpu(opt_v.state_dict()),
+                    "opt_s": to_cpu(opt_s.state_dict()),
+                    "gen": gen.get_state(),
+                    **rng_state(dev),
+                    "measures": to_cpu(measures),
+                    "rows": rows,
+                    "wall_s": time.time() - t0,
+                }
+                run.ckpt.save(state, "mfg")
+            if stop:
+                raise run.ckpt.stop(k, "outer iteration")
         ds = xr.Dataset(
             {
                 c: (("outer_iter",), np.array([r[c] for r in rows]))
