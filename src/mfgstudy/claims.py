@@ -218,6 +218,7 @@ def injection_reduction(m: dict, ctx) -> tuple:
         return NONE
     eps = a[0]["eps"].values
     moderate = ctx.moderate_eps if ctx.moderate_eps is not None else float(np.median(eps[eps > 0]))
+
     def hits(stores):  # per attack: classified as its target
         return np.concatenate([(s["pred"].sel(eps=moderate) == s["target"]).values for s in stores])
 

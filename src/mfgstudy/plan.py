@@ -151,6 +151,10 @@ def code_hash(rule: str) -> str:
 # --- checks beyond the JSON schema ------------------------------------------------------------
 def check_config(config: dict) -> None:
     """Reject undefined names and inconsistent sweeps, naming the offending key."""
+    for family, spec in config["resources"].items():
+        for name in spec.get("by_dataset", {}):
+            if name not in config["datasets"]:
+                raise ConfigError(f"resources.{family}.by_dataset: {name!r} is not a data set")
     for sname, sweep in config["sweeps"].items():
         for key, table in (
             ("datasets", "datasets"),
@@ -176,19 +180,23 @@ def check_config(config: dict) -> None:
             kind = data_kind(config["datasets"][d])
             for m in sweep["methods"]:
                 mspec = config["methods"][m]
-                if "net" in mspec and kind not in mspec["net"]:
-                    raise ConfigError(
-                        f"methods.{m}.net: no network for {kind} data (dataset {d!r})"
-                    )
-                if "value_net" in mspec and kind not in mspec["value_net"]:
-                    raise ConfigError(f"methods.{m}.value_net: no network for {kind} data ({d!r})")
-                if "train" in mspec and kind not in mspec["train"]:
-                    raise ConfigError(f"methods.{m}.train: no settings for {kind} data ({d!r})")
+                for key in PER_DATA:
+                    if key in mspec and kind not in mspec[key] and d not in mspec[key]:
+                        raise ConfigError(
+                            f"methods.{m}.{key}: no entry for {kind} data or data set {d!r}"
+                        )
     image_sets = {
         d for s in config["sweeps"].values() for d in s["datasets"] if is_images(config, d)
     }
-    if image_sets and "classifier" not in config:
-        raise ConfigError(f"classifier: required for FD on image data sets {sorted(image_sets)}")
+    digits_sets = sorted(d for d in image_sets if has_classifier(config, d))
+    if digits_sets and "classifier" not in config:
+        raise ConfigError(f"classifier: required for FD-digits on data sets {digits_sets}")
+    for d in sorted(image_sets):
+        if not features_of(config, d):
+            raise ConfigError(
+                f"image_metrics.features: no feature source applies to {d!r} (digits features "
+                "are for the digits data set; other images need inception)"
+            )
     im = image_metrics_spec(config)
     if image_sets and "inception" in im["features"]:
         from mfgstudy.metrics.features import INCEPTION_FILENAME, InceptionWeightsMissing
@@ -224,10 +232,14 @@ def check_config(config: dict) -> None:
         for key, table in (("dataset", "datasets"), ("sampler", "samplers"), ("grid", "grids")):
             if inj[key] not in config[table]:
                 raise ConfigError(f"injection.{key}: {inj[key]!r} is not defined under '{table}'")
-        if not is_images(config, inj["dataset"]):
-            raise ConfigError(f"injection.dataset: {inj['dataset']!r} is not an image data set")
+        if not has_classifier(config, inj["dataset"]):
+            raise ConfigError(
+                f"injection.dataset: {inj['dataset']!r} is not a digits data set (the attack's "
+                "success is judged by the pipeline's digits classifier)"
+            )
         for m in inj["methods"]:
-            net = config["methods"].get(m, {}).get("net", {}).get("images", {})
+            nets = config["methods"].get(m, {}).get("net", {})
+            net = nets.get(inj["dataset"], nets.get("images", {}))
             if not net.get("n_classes"):
                 raise ConfigError(
                     f"injection.methods: {m!r} needs a class-conditional image network "
@@ -294,9 +306,71 @@ def final_targets(config: dict) -> list[str]:
     return data + main + injection + studies
 
 
+# --- compute per job --------------------------------------------------------------------------
+RESOURCE_FAMILIES = ("data", "train", "sample", "evaluate")
+# Training checkpoints: outside every output, so Snakemake never deletes them; a killed or
+# timed-out train job resumes from its last one when rerun (mfgstudy.train).
+CHECKPOINTS = R + "/checkpoints/train/{dataset}/{method}/seed{seed}"
+
+
+def job_resources(config: dict, family: str) -> dict:
+    """Snakemake resources of a rule family, per job: ``gpu``, ``mem_mb``, ``runtime`` (minutes)
+    and ``cpus_per_gpu`` from ``config["resources"][family]``, where ``by_dataset`` overrides any
+    of them for a data set (the 2-D laws on CPU nodes, the paper's images on GPUs); on GPU jobs
+    ``gpu_model`` when the config names one (a site setting, which the SLURM profile passes as
+    ``--config gpu_model=...``). ``tasks_per_gpu`` = 0 keeps every job one task: its command
+    starts once, and a multi-GPU train job starts its own process per GPU with torchrun (the
+    SLURM plugin would otherwise start the whole command once per GPU)."""
+
+    def get(key: str, default=None):
+        return lambda wc: job_setting(config, family, wc.dataset, key, default)
+
+    return {
+        "gpu": get("gpu"),
+        "mem_mb": get("mem_mb"),
+        "runtime": get("runtime"),
+        "cpus_per_gpu": lambda wc: get("cpus_per_gpu", 4)(wc) if get("gpu")(wc) else 0,
+        "gpu_model": lambda wc: (config.get("gpu_model") or "") if get("gpu")(wc) else "",
+        "tasks_per_gpu": 0,
+    }
+
+
+def job_setting(config: dict, family: str, dataset: str, key: str, default=None) -> int:
+    """One resource of a rule family's job on a data set (its ``by_dataset`` entry wins)."""
+    spec = config["resources"][family]
+    value = spec.get("by_dataset", {}).get(dataset, {}).get(key, spec.get(key, default))
+    return int(value)
+
+
+def checkpoint_every(config: dict, method: str) -> int:
+    """A train job's checkpoint cadence: in steps, or in outer iterations for MFG-Diffusion."""
+    c = config["checkpoint"]
+    return int(c["every_outer_iters"] if config["methods"][method]["kind"] == "mfg" else c["every"])
+
+
+def threads_per_process(config: dict, dataset: str, threads: int) -> int:
+    """Torch threads of each training process: the job's threads shared by its GPUs' processes."""
+    return max(1, int(threads) // max(1, job_setting(config, "train", dataset, "gpu")))
+
+
+def launcher(config: dict, dataset: str) -> str:
+    """How a train job starts Python: plainly, or torchrun with one process per GPU (DDP)."""
+    gpus = job_setting(config, "train", dataset, "gpu")
+    if gpus <= 1:
+        return "python"
+    return f"torchrun --standalone --nproc_per_node={gpus}"
+
+
 # --- per-job parameters -----------------------------------------------------------------------
 def data_spec(config: dict, dataset: str) -> dict:
     return {"name": dataset, **config["datasets"][dataset]}
+
+
+def data_source(config: dict, dataset: str) -> list[str]:
+    """The local file or folder a data set is read from ([] for built-in and synthetic data):
+    an input of its prepare_data job, so a missing one stops the DAG with its path named."""
+    path = config["datasets"][dataset].get("path")
+    return [path] if path else []
 
 
 def method_sde(config: dict, method: str) -> dict:
@@ -304,9 +378,29 @@ def method_sde(config: dict, method: str) -> dict:
     return config["methods"][method].get("sde", config["sde"])
 
 
+PER_DATA = ("net", "value_net", "train")  # method entries given per data kind or data set
+
+
+def per_data(table: dict, dataset: str, kind: str):
+    """A per-data entry of a method: the one named after the data set, else its data kind's."""
+    return table[dataset] if dataset in table else table[kind]
+
+
+def method_spec(config: dict, dataset: str, method: str) -> dict:
+    """A method's spec as one data set's jobs see it: every per-data entry (net, value_net,
+    train) resolved for that data set and kept under its data kind, so that a job's parameters
+    hold only what it uses (a change to another data set's network reruns nothing here)."""
+    kind = data_kind(config["datasets"][dataset])
+    m = dict(config["methods"][method])
+    for key in PER_DATA:
+        if key in m:
+            m[key] = {kind: per_data(m[key], dataset, kind)}
+    return m
+
+
 def train_spec(config: dict, dataset: str, method: str) -> dict:
     kind = data_kind(config["datasets"][dataset])
-    m = config["methods"][method]
+    m = method_spec(config, dataset, method)
     return {
         "sde": method_sde(config, method),
         "method": {k: v for k, v in m.items() if k != "train"},
@@ -322,7 +416,7 @@ def sample_spec(config: dict, wc) -> dict:
         "eps": float(wc["eps"]),
         "perturbations": perturbations_at(config, wc["sweep"], wc["eps"]),
         "sde": method_sde(config, wc["method"]),
-        "method": config["methods"][wc["method"]],
+        "method": method_spec(config, wc["dataset"], wc["method"]),
         "sampler": config["samplers"][wc["sampler"]],
         "grid": config["grids"][wc["grid"]],
         "steps": list(s["steps"]),
@@ -343,10 +437,21 @@ def image_metrics_spec(config: dict) -> dict:
 
 def references(config: dict, dataset: str) -> list[str]:
     """The reference statistics an image data set is measured against (one per feature source)."""
+    return [REFERENCE.format(dataset=dataset, features=f) for f in features_of(config, dataset)]
+
+
+def has_classifier(config: dict, dataset: str) -> bool:
+    """The pipeline's digits classifier exists for the digits data set only (FD-digits, IS-digits,
+    the confident fraction and the injection analog's judge)."""
+    return config["datasets"][dataset]["kind"] == "digits"
+
+
+def features_of(config: dict, dataset: str) -> list[str]:
+    """The configured image feature sources that apply to a data set: "digits" only on digits."""
     if not is_images(config, dataset):
         return []
     feats = image_metrics_spec(config)["features"]
-    return [REFERENCE.format(dataset=dataset, features=f) for f in feats]
+    return [f for f in feats if f != "digits" or has_classifier(config, dataset)]
 
 
 def reference_spec(config: dict, dataset: str, features: str) -> dict:
@@ -396,7 +501,7 @@ def injection_spec(config: dict, dataset: str, method: str) -> dict:
     return {
         "unit": {"dataset": dataset, "method": method},
         "sde": method_sde(config, method),
-        "method": config["methods"][method],
+        "method": method_spec(config, dataset, method),
         "sampler": config["samplers"][inj["sampler"]],
         "grid": config["grids"][inj["grid"]],
         "steps": inj["steps"],

@@ -60,3 +60,49 @@ def test_a_method_may_bring_its_own_forward_process():
     assert conc["distance"] == {"exact_ou": "support_distance_mean",
                                 "exact_ou_empirical": "train_distance_mean"}  # fmt: skip
     assert plan.study_spec(cfg, "memorisation")["n_train"]["checkerboard_m16"] == 16
+
+
+def _wc(dataset):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(dataset=dataset)
+
+
+def test_job_resources_take_per_data_set_overrides_and_keep_one_task_per_job():
+    config = {
+        "gpu_model": "a100",
+        "resources": {"train": {"gpu": 0, "mem_mb": 4000, "runtime": 60, "cpus_per_gpu": 8,
+                                "by_dataset": {"cifar10": {"gpu": 2, "runtime": 2880}}}},
+    }  # fmt: skip
+    res = plan.job_resources(config, "train")
+    cpu, gpu = _wc("gmm8"), _wc("cifar10")
+    assert [res[k](cpu) for k in ("gpu", "mem_mb", "runtime", "cpus_per_gpu")] == [0, 4000, 60, 0]
+    assert [res[k](gpu) for k in ("gpu", "mem_mb", "runtime", "cpus_per_gpu")] == [2, 4000, 2880, 8]
+    assert res["gpu_model"](cpu) == "" and res["gpu_model"](gpu) == "a100"
+    assert res["tasks_per_gpu"] == 0  # the SLURM plugin then starts the command once
+    assert plan.launcher(config, "gmm8") == "python"
+    assert plan.launcher(config, "cifar10") == "torchrun --standalone --nproc_per_node=2"
+
+
+def test_a_method_spec_holds_only_its_data_sets_network():
+    config = {
+        "datasets": {"digits": {"kind": "digits"}, "cifar10": {"kind": "cifar10"}},
+        "methods": {"m": {"kind": "ddpm", "net": {"images": {"kind": "unet"},
+                                                  "cifar10": {"kind": "ddpm_unet"}},
+                          "train": {"images": {"steps": 1}, "cifar10": {"steps": 2}}}},
+    }  # fmt: skip
+    assert plan.method_spec(config, "digits", "m")["net"] == {"images": {"kind": "unet"}}
+    assert plan.method_spec(config, "cifar10", "m")["net"] == {"images": {"kind": "ddpm_unet"}}
+    assert plan.method_spec(config, "cifar10", "m")["train"] == {"images": {"steps": 2}}
+
+
+def test_digits_features_and_the_classifier_belong_to_the_digits_data_set():
+    config = {
+        "datasets": {"digits": {"kind": "digits"}, "cifar10": {"kind": "cifar10"},
+                     "gmm8": {"kind": "gaussian_mixture"}},
+        "image_metrics": {"features": ["digits", "inception"]},
+    }  # fmt: skip
+    assert plan.features_of(config, "digits") == ["digits", "inception"]
+    assert plan.features_of(config, "cifar10") == ["inception"]
+    assert plan.features_of(config, "gmm8") == []
+    assert plan.has_classifier(config, "digits") and not plan.has_classifier(config, "cifar10")

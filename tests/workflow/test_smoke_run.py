@@ -2,7 +2,6 @@
 hold finite numbers; a second run has nothing to do."""
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -10,16 +9,6 @@ import pytest
 
 from mfgstudy.store import open_groups, open_store
 from tests.workflow.helpers import job_count, snakemake
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("smoke")
-    t0 = time.time()
-    res = snakemake(wd, "--cores", "2", timeout=1200)
-    print(f"smoke run: {time.time() - t0:.0f}s")
-    assert res.returncode == 0, res.stderr[-5000:]
-    return wd
 
 
 @pytest.mark.slow

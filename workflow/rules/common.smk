@@ -13,9 +13,14 @@ wildcard_constraints:
     features=r"digits|inception",
 
 
-CPU_ENV = "../../envs/cpu.yaml"
+# the conda env of every job (--sdm conda): envs/cpu.yaml or envs/cuda.yaml
+ENV = f"../../envs/{config['environment']}.yaml"
 THREADS = config["threads"]
-GPUS = config["gpus"]
+
+
+def job_resources(family):
+    """gpu, mem_mb, runtime (+ cpus_per_gpu, tasks on GPU jobs) of a job family, from config."""
+    return plan.job_resources(config, family)
 
 
 def as_json(spec):
@@ -32,7 +37,7 @@ def model_of(wc):
 def classifier_of(wc):
     return (
         plan.CLASSIFIER.format(dataset=wc.dataset)
-        if plan.is_images(config, wc.dataset)
+        if plan.has_classifier(config, wc.dataset)
         else []
     )
 

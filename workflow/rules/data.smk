@@ -1,4 +1,6 @@
 rule prepare_data:
+    input:
+        source=lambda wc: plan.data_source(config, wc.dataset),  # a local file, if any
     output:
         directory(plan.DATA),
     log:
@@ -7,12 +9,10 @@ rule prepare_data:
         "results/benchmarks/prepare_data/{dataset}.tsv"
     priority: 100
     conda:
-        CPU_ENV
+        ENV
     threads: 1
     resources:
-        gpu=0,
-        mem_mb=2000,
-        runtime=10,
+        **job_resources("data"),  # gpu, mem_mb, runtime: config resources.data
     params:
         code=plan.code_hash("prepare_data"),
         spec=lambda wc: as_json(plan.data_spec(config, wc.dataset)),

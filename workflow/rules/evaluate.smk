@@ -12,12 +12,10 @@ rule evaluate:
     benchmark:
         plan.benchmark_path("evaluate", plan.UNIT_DIR)
     conda:
-        CPU_ENV
+        ENV
     threads: THREADS
     resources:
-        gpu=GPUS["evaluate"],
-        mem_mb=4000,
-        runtime=60,
+        **job_resources("evaluate"),  # gpu, mem_mb, runtime: config resources.evaluate
     params:
         code=plan.code_hash("evaluate"),
         spec=lambda wc: as_json(plan.evaluate_spec(config, wc)),
@@ -43,12 +41,10 @@ rule floor:
     benchmark:
         "results/benchmarks/floor/{sweep}/{dataset}.tsv"
     conda:
-        CPU_ENV
+        ENV
     threads: THREADS
     resources:
-        gpu=GPUS["evaluate"],
-        mem_mb=2000,
-        runtime=30,
+        **job_resources("evaluate"),  # gpu, mem_mb, runtime: config resources.evaluate
     params:
         code=plan.code_hash("floor"),
         spec=lambda wc: as_json(plan.floor_spec(config, wc.sweep, wc.dataset)),
@@ -70,12 +66,10 @@ rule reference:
     benchmark:
         "results/benchmarks/reference/{dataset}/{features}.tsv"
     conda:
-        CPU_ENV
+        ENV
     threads: THREADS
     resources:
-        gpu=GPUS["evaluate"],
-        mem_mb=4000,
-        runtime=30,
+        **job_resources("evaluate"),  # gpu, mem_mb, runtime: config resources.evaluate
     params:
         code=plan.code_hash("floor"),
         spec=lambda wc: as_json(plan.reference_spec(config, wc.dataset, wc.features)),

@@ -15,12 +15,10 @@ if "injection" in config:
         benchmark:
             "results/benchmarks/injection/{dataset}/{method}/seed{seed}.tsv"
         conda:
-            CPU_ENV
+            ENV
         threads: THREADS
         resources:
-            gpu=GPUS["sample"],
-            mem_mb=4000,
-            runtime=60,
+            **job_resources("sample"),  # gpu, mem_mb, runtime: config resources.sample
         params:
             code=plan.code_hash("injection"),
             spec=lambda wc: as_json(plan.injection_spec(config, wc.dataset, wc.method)),
@@ -40,7 +38,7 @@ if "injection" in config:
         benchmark:
             "results/benchmarks/injection_figure.tsv"
         conda:
-            CPU_ENV
+            ENV
         threads: 1
         resources:
             gpu=0,

@@ -9,7 +9,7 @@ rule collect:
     benchmark:
         "results/benchmarks/collect.tsv"
     conda:
-        CPU_ENV
+        ENV
     threads: 1
     resources:
         gpu=0,
@@ -41,7 +41,7 @@ rule figure1:
     benchmark:
         "results/benchmarks/figure1.tsv"
     conda:
-        CPU_ENV
+        ENV
     threads: 1
     resources:
         gpu=0,
@@ -66,7 +66,7 @@ rule slopes_table:
     benchmark:
         "results/benchmarks/slopes_table.tsv"
     conda:
-        CPU_ENV
+        ENV
     threads: 1
     resources:
         gpu=0,
@@ -92,7 +92,7 @@ rule table1:
     benchmark:
         "results/benchmarks/table1.tsv"
     conda:
-        CPU_ENV
+        ENV
     threads: 1
     resources:
         gpu=0,
@@ -117,7 +117,7 @@ rule table2:
     benchmark:
         "results/benchmarks/table2.tsv"
     conda:
-        CPU_ENV
+        ENV
     threads: 1
     resources:
         gpu=0,
@@ -142,7 +142,7 @@ rule robustness_table:
     benchmark:
         "results/benchmarks/robustness_table.tsv"
     conda:
-        CPU_ENV
+        ENV
     threads: 1
     resources:
         gpu=0,
@@ -167,7 +167,7 @@ rule robustness_figure:
     benchmark:
         "results/benchmarks/robustness_figure.tsv"
     conda:
-        CPU_ENV
+        ENV
     threads: 1
     resources:
         gpu=0,
@@ -198,7 +198,7 @@ rule claims:
     benchmark:
         "results/benchmarks/claims.tsv"
     conda:
-        CPU_ENV
+        ENV
     threads: 1
     resources:
         gpu=0,

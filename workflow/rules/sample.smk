@@ -9,12 +9,10 @@ rule sample:
     benchmark:
         plan.benchmark_path("sample", plan.UNIT_DIR)
     conda:
-        CPU_ENV
+        ENV
     threads: THREADS
     resources:
-        gpu=GPUS["sample"],
-        mem_mb=4000,
-        runtime=60,
+        **job_resources("sample"),  # gpu, mem_mb, runtime: config resources.sample
     params:
         code=plan.code_hash("sample"),
         spec=lambda wc: as_json(plan.sample_spec(config, wc)),

@@ -17,7 +17,7 @@ if "hjb" in STUDIES:
         benchmark:
             "results/benchmarks/hjb_table.tsv"
         conda:
-            CPU_ENV
+            ENV
         threads: 1
         resources:
             gpu=0,
@@ -44,7 +44,7 @@ if "hjb" in STUDIES:
         benchmark:
             "results/benchmarks/hjb_figure.tsv"
         conda:
-            CPU_ENV
+            ENV
         threads: 1
         resources:
             gpu=0,
@@ -73,7 +73,7 @@ if "dirac" in STUDIES:
         benchmark:
             "results/benchmarks/dirac_table.tsv"
         conda:
-            CPU_ENV
+            ENV
         threads: 1
         resources:
             gpu=0,
@@ -104,7 +104,7 @@ if "memorisation" in STUDIES:
         benchmark:
             "results/benchmarks/memorisation_table.tsv"
         conda:
-            CPU_ENV
+            ENV
         threads: 1
         resources:
             gpu=0,
@@ -141,7 +141,7 @@ if "concentration" in STUDIES:
         benchmark:
             "results/benchmarks/concentration.tsv"
         conda:
-            CPU_ENV
+            ENV
         threads: 1
         resources:
             gpu=0,

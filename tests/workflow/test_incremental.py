@@ -1,0 +1,69 @@
+"""Incremental reruns on top of the finished smoke run: what Snakemake would run (dry-runs, the
+run itself stays untouched) after adding an eps value, adding a seed, or changing a sampler's
+code. Only the jobs a change touches may rerun; training never reruns for a sampler change.
+(The no-op rerun is tested in test_smoke_run.)"""
+
+import shutil
+
+import pytest
+
+from tests.workflow.helpers import ROOT, jobs_by_rule, snakemake
+
+SMOKE_RELATIVE = "workflow/configs/smoke.yaml"
+
+AGGREGATION = {  # the jobs downstream of every sample: the cube and what reads it
+    "collect",
+    "figure1",
+    "slopes_table",
+    "table1",
+    "table2",
+    "robustness_table",
+    "robustness_figure",
+    "claims",
+    "hjb_table",
+    "dirac_table",
+    "memorisation_table",
+    "concentration",
+    "all",
+}
+
+
+def planned(workdir, *config, root=ROOT, configfile=None):
+    """Per-rule counts of the jobs a dry-run plans with ``--config`` overrides."""
+    args = ["-n", *(["--config", *config] if config else [])]
+    kw = {"root": root} if configfile is None else {"root": root, "configfile": configfile}
+    res = snakemake(workdir, *args, **kw)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return jobs_by_rule(res.stdout + res.stderr)
+
+
+@pytest.mark.slow
+def test_adding_one_eps_runs_only_its_jobs(smoke_run):
+    counts = planned(smoke_run, "sweeps={robustness_2d: {eps: [0.1, 0.5, 0.2]}}")
+    # robustness_2d: one data set, 3 methods, 2 seeds, one sampler and grid: 6 new units
+    assert counts.get("sample") == 6 and counts.get("evaluate") == 6, counts
+    assert set(counts) - {"sample", "evaluate"} <= AGGREGATION, counts
+
+
+@pytest.mark.slow
+def test_adding_a_seed_runs_only_that_seeds_chain(smoke_run):
+    counts = planned(smoke_run, "sweeps={robustness_digits: {seeds: [0, 1]}}")
+    # robustness_digits: digits x (ddpm, flow_matching, mfg) x seed 1, eps 0 and eps 0.1;
+    # seed 1 of ddpm and mfg on digits is trained already (digits_fd), flow_matching's is new
+    assert counts.get("train") == 1, counts
+    assert counts.get("sample") == 6 and counts.get("evaluate") == 6, counts
+    assert set(counts) - {"train", "sample", "evaluate"} <= AGGREGATION, counts
+
+
+@pytest.mark.slow
+def test_changing_sampler_code_reruns_sampling_not_training(smoke_run, tmp_path):
+    """A copy of the workflow whose samplers.py differs by one comment: every sample job and what
+    follows reruns (the rule's code hash is a parameter), no train or data job does."""
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", "results", ".snakemake"))
+    samplers = copy / "src" / "mfgstudy" / "samplers.py"
+    samplers.write_text(samplers.read_text() + "\n# a change to the samplers' code\n")
+    counts = planned(smoke_run, root=str(copy), configfile=str(copy / SMOKE_RELATIVE))
+    assert counts.get("sample", 0) > 0 and counts.get("evaluate", 0) > 0, counts
+    assert "train" not in counts and "prepare_data" not in counts, counts
+    assert "train_classifier" not in counts, counts

@@ -1,0 +1,63 @@
+"""The paper-scale DAG (workflow/configs/paper.yaml) dry-runs on tiny stand-ins of its inputs in
+their real formats (a CIFAR-10 python tarball, a folder of CelebA-HQ PNGs, a file where the
+Inception weights go); it prints the job count and the GPU-hours its declared runtimes add up
+to. Without the inputs it stops before any job, naming them."""
+
+import time
+
+import pytest
+
+from tests.paper_fixtures import write_celebahq, write_cifar_tarball
+from tests.workflow.helpers import PAPER, declared_gpu_hours, job_count, snakemake
+
+
+def stand_ins(workdir):
+    """The paper config's local inputs at its relative paths, in their real formats."""
+    data = workdir / "data"
+    write_cifar_tarball(data / "cifar-10-python.tar.gz", n_per_batch=4)
+    write_celebahq(data / "celebahq256", n=4, size=16)
+    (data / "weights").mkdir(parents=True)
+    (data / "weights" / "inception-2015-12-05.pt").write_bytes(b"stand-in: never loaded")
+
+
+def test_paper_dag_dry_runs_on_stand_ins(tmp_path):
+    stand_ins(tmp_path)
+    t0 = time.time()
+    res = snakemake(tmp_path, "-n", configfile=PAPER)
+    wall = time.time() - t0
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = res.stdout + res.stderr
+    n = job_count(out)
+    hours = declared_gpu_hours(out)
+    print(f"\npaper DAG: {n} jobs, dry-run {wall:.1f} s")
+    for rule, row in sorted(hours.items(), key=lambda kv: -kv[1]["gpu_hours"]):
+        if row["gpu_hours"]:
+            jobs, gpu_jobs, gpu_h = row["jobs"], row["gpu_jobs"], row["gpu_hours"]
+            print(f"  {rule:<16} {gpu_jobs:>4} of {jobs:>4} jobs on GPUs: {gpu_h:>7.0f} GPU-h")
+    print(f"  declared total: {sum(r['gpu_hours'] for r in hours.values()):.0f} GPU-hours")
+    assert n > 100
+    assert sum(r["jobs"] for r in hours.values()) == n
+    # the image jobs request a GPU, the 2-D and digits jobs none: 4 methods x 2 data sets x 3
+    # seeds train on GPUs, and every image sample has its evaluation there
+    assert hours["train"]["gpu_jobs"] == 4 * 2 * 3, hours["train"]
+    assert hours["sample"]["gpu_jobs"] >= 4 * 2 * 3, hours["sample"]
+    assert hours["evaluate"]["gpu_jobs"] == hours["sample"]["gpu_jobs"], hours
+    assert hours["prepare_data"]["gpu_jobs"] == 0
+    for dataset in ("cifar10", "celebahq256"):
+        assert f"results/data/{dataset}.zarr" in out
+        assert f"results/models/{dataset}/mfg/seed0/model.pt" in out
+    assert "results/metrics/reference/cifar10/inception.zarr" in out
+
+
+@pytest.mark.parametrize("missing", ["cifar", "weights"])
+def test_paper_dag_names_a_missing_input(tmp_path, missing):
+    stand_ins(tmp_path)
+    if missing == "cifar":
+        (tmp_path / "data" / "cifar-10-python.tar.gz").unlink()
+        needle = "data/cifar-10-python.tar.gz"
+    else:
+        (tmp_path / "data" / "weights" / "inception-2015-12-05.pt").unlink()
+        needle = "inception-2015-12-05.pt"
+    res = snakemake(tmp_path, "-n", configfile=PAPER)
+    assert res.returncode != 0
+    assert needle in res.stdout + res.stderr
