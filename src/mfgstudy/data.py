@@ -39,6 +39,7 @@ import torch
 import xarray as xr
 
 from mfgstudy.exact import GaussianMixture
+from mfgstudy.kinds import IMAGE_KINDS, data_kind  # noqa: F401  (data_kind: re-exported)
 
 
 def _mixture_vars(weights, means, covs) -> dict:
@@ -382,13 +383,6 @@ BUILDERS = {
     "cifar10": build_cifar10,
     "celebahq": build_celebahq,
 }
-IMAGE_KINDS = {"digits", "cifar10", "celebahq"}
-
-
-def data_kind(spec: dict) -> str:
-    return "images" if spec["kind"] in IMAGE_KINDS else "points"
-
-
 def build_dataset(spec: dict) -> xr.Dataset:
     kind = spec["kind"]
     if kind not in BUILDERS:

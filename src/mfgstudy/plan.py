@@ -16,7 +16,7 @@ import itertools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mfgstudy.data import data_kind
+from mfgstudy.kinds import data_kind
 
 R = "results"
 
@@ -117,14 +117,14 @@ def benchmark_path(rule: str, pattern: str) -> str:
 # rule passes a hash of the package modules its job runs as a param, so editing a sampler reruns
 # sampling and what follows, but not training. (store.py and cli.py only move data around.)
 CODE = {
-    "prepare_data": ["data.py", "exact.py"],
-    "train": ["train.py", "methods", "diffops.py", "nets.py", "sde.py", "data.py"],
-    "train_classifier": ["classifier.py", "nets.py", "data.py"],
+    "prepare_data": ["data.py", "kinds.py", "exact.py"],
+    "train": ["train.py", "methods", "diffops.py", "nets.py", "sde.py", "data.py", "kinds.py"],
+    "train_classifier": ["classifier.py", "nets.py", "data.py", "kinds.py"],
     "sample": ["sample.py", "samplers.py", "perturb.py", "sde.py", "methods", "diffops.py",
-               "exact.py", "nets.py", "data.py"],
+               "exact.py", "nets.py", "data.py", "kinds.py"],
     "evaluate": ["evaluate.py", "metrics", "classifier.py", "samplers.py", "perturb.py", "sde.py",
-                 "methods", "diffops.py", "exact.py", "data.py"],
-    "floor": ["evaluate.py", "metrics", "classifier.py", "data.py"],
+                 "methods", "diffops.py", "exact.py", "data.py", "kinds.py"],
+    "floor": ["evaluate.py", "metrics", "classifier.py", "data.py", "kinds.py"],
     "collect": ["collect.py"],
     "report": ["report.py"],
     "report_hjb": ["report.py", "report_hjb.py"],
@@ -132,7 +132,7 @@ CODE = {
     "report_robustness": ["report.py", "report_robustness.py"],
     "claims": ["report.py", "report_robustness.py", "claims.py"],
     "injection": ["injection.py", "perturb.py", "samplers.py", "sde.py", "methods", "diffops.py",
-                  "exact.py", "nets.py", "data.py", "classifier.py", "evaluate.py"],
+                  "exact.py", "nets.py", "data.py", "kinds.py", "classifier.py", "evaluate.py"],
 }  # fmt: skip
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -315,22 +315,24 @@ CHECKPOINTS = R + "/checkpoints/train/{dataset}/{method}/seed{seed}"
 
 def job_resources(config: dict, family: str) -> dict:
     """Snakemake resources of a rule family, per job: ``gpu``, ``mem_mb``, ``runtime`` (minutes)
-    and ``cpus_per_gpu`` from ``config["resources"][family]``, where ``by_dataset`` overrides any
-    of them for a data set (the 2-D laws on CPU nodes, the paper's images on GPUs); on GPU jobs
-    ``gpu_model`` when the config names one (a site setting, which the SLURM profile passes as
-    ``--config gpu_model=...``). ``tasks_per_gpu`` = 0 keeps every job one task: its command
-    starts once, and a multi-GPU train job starts its own process per GPU with torchrun (the
-    SLURM plugin would otherwise start the whole command once per GPU)."""
+    and ``cpus_per_gpu`` (GPU jobs; default: the config's ``threads``) from
+    ``config["resources"][family]``, where ``by_dataset`` overrides any of them for a data set
+    (the 2-D laws on CPU nodes, the paper's images on GPUs). ``tasks_per_gpu`` = 0 keeps every
+    job one task: its command starts once, and a multi-GPU train job starts its own process per
+    GPU with torchrun (the SLURM plugin would otherwise start the command once per GPU). Site
+    settings (account, partition, GPU model) are the SLURM profile's, not the rules'."""
 
     def get(key: str, default=None):
         return lambda wc: job_setting(config, family, wc.dataset, key, default)
+
+    def cpus_per_gpu(wc) -> int:  # 0 on CPU jobs: the plugin then asks for --cpus-per-task
+        return get("cpus_per_gpu", config["threads"])(wc) if get("gpu")(wc) else 0
 
     return {
         "gpu": get("gpu"),
         "mem_mb": get("mem_mb"),
         "runtime": get("runtime"),
-        "cpus_per_gpu": lambda wc: get("cpus_per_gpu", 4)(wc) if get("gpu")(wc) else 0,
-        "gpu_model": lambda wc: (config.get("gpu_model") or "") if get("gpu")(wc) else "",
+        "cpus_per_gpu": cpus_per_gpu,
         "tasks_per_gpu": 0,
     }
 

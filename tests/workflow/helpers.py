@@ -23,7 +23,7 @@ def snakemake(workdir, *args, configfile=SMOKE, timeout=600, root=ROOT):
         "--directory",
         str(workdir),
         "--configfile",
-        configfile,
+        *([configfile] if isinstance(configfile, str | os.PathLike) else configfile),
         *args,
     ]
     env = {**os.environ, "PYTHONPATH": os.path.join(root, "src")}

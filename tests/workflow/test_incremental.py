@@ -3,9 +3,11 @@ run itself stays untouched) after adding an eps value, adding a seed, or changin
 code. Only the jobs a change touches may rerun; training never reruns for a sampler change.
 (The no-op rerun is tested in test_smoke_run.)"""
 
+import os
 import shutil
 
 import pytest
+import yaml
 
 from tests.workflow.helpers import ROOT, jobs_by_rule, snakemake
 
@@ -28,18 +30,23 @@ AGGREGATION = {  # the jobs downstream of every sample: the cube and what reads 
 }
 
 
-def planned(workdir, *config, root=ROOT, configfile=None):
-    """Per-rule counts of the jobs a dry-run plans with ``--config`` overrides."""
-    args = ["-n", *(["--config", *config] if config else [])]
-    kw = {"root": root} if configfile is None else {"root": root, "configfile": configfile}
-    res = snakemake(workdir, *args, **kw)
+def planned(workdir, override=None, root=ROOT):
+    """Per-rule counts of the jobs a dry-run plans with the smoke config, deep-merged with the
+    ``override`` dict (a second config file: Snakemake merges config files in order)."""
+    files = [os.path.join(root, SMOKE_RELATIVE)]
+    if override:
+        extra = os.path.join(workdir, "override.yaml")
+        with open(extra, "w") as f:
+            yaml.safe_dump(override, f)
+        files.append(extra)
+    res = snakemake(workdir, "-n", configfile=files, root=root)
     assert res.returncode == 0, res.stderr[-3000:]
     return jobs_by_rule(res.stdout + res.stderr)
 
 
 @pytest.mark.slow
 def test_adding_one_eps_runs_only_its_jobs(smoke_run):
-    counts = planned(smoke_run, "sweeps={robustness_2d: {eps: [0.1, 0.5, 0.2]}}")
+    counts = planned(smoke_run, {"sweeps": {"robustness_2d": {"eps": [0.1, 0.5, 0.2]}}})
     # robustness_2d: one data set, 3 methods, 2 seeds, one sampler and grid: 6 new units
     assert counts.get("sample") == 6 and counts.get("evaluate") == 6, counts
     assert set(counts) - {"sample", "evaluate"} <= AGGREGATION, counts
@@ -47,7 +54,7 @@ def test_adding_one_eps_runs_only_its_jobs(smoke_run):
 
 @pytest.mark.slow
 def test_adding_a_seed_runs_only_that_seeds_chain(smoke_run):
-    counts = planned(smoke_run, "sweeps={robustness_digits: {seeds: [0, 1]}}")
+    counts = planned(smoke_run, {"sweeps": {"robustness_digits": {"seeds": [0, 1]}}})
     # robustness_digits: digits x (ddpm, flow_matching, mfg) x seed 1, eps 0 and eps 0.1;
     # seed 1 of ddpm and mfg on digits is trained already (digits_fd), flow_matching's is new
     assert counts.get("train") == 1, counts
@@ -63,7 +70,7 @@ def test_changing_sampler_code_reruns_sampling_not_training(smoke_run, tmp_path)
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", "results", ".snakemake"))
     samplers = copy / "src" / "mfgstudy" / "samplers.py"
     samplers.write_text(samplers.read_text() + "\n# a change to the samplers' code\n")
-    counts = planned(smoke_run, root=str(copy), configfile=str(copy / SMOKE_RELATIVE))
+    counts = planned(smoke_run, root=str(copy))
     assert counts.get("sample", 0) > 0 and counts.get("evaluate", 0) > 0, counts
     assert "train" not in counts and "prepare_data" not in counts, counts
     assert "train_classifier" not in counts, counts
