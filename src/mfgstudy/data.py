@@ -383,6 +383,8 @@ BUILDERS = {
     "cifar10": build_cifar10,
     "celebahq": build_celebahq,
 }
+
+
 def build_dataset(spec: dict) -> xr.Dataset:
     kind = spec["kind"]
     if kind not in BUILDERS:
