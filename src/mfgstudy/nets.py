@@ -275,7 +275,7 @@ class DDPMUNet(ClassConditional, nn.Module):
     ``attn_resolutions`` and in the middle (block, attention, block), GroupNorm(32), SiLU,
     ``dropout`` in every block, sinusoidal time embedding (``ch`` features) through a 2-layer MLP to
     ``4 ch``. Square images of any ``channels`` and side (``resolution``, divisible by
-    2^(len(ch_mult) - 1); 32..256 in the paper presets ``DDPM_UNET_PRESETS``).
+    2^(len(ch_mult) - 1); 32..256 in workflow/configs/paper.yaml).
 
     Class conditioning as :class:`TinyUNet`: with ``n_classes`` > 0 a learned embedding
     (n_classes + 1 rows, the last the null class; ``emb_dim`` = 4 ch) is added to the time
@@ -405,19 +405,6 @@ def is_conditional(net: nn.Module) -> bool:
 
 NETS = {"mlp": MLP, "fc": FC, "unet": TinyUNet, "ddpm_unet": DDPMUNet}
 CONDITIONAL_NETS = ("unet", "ddpm_unet")
-
-# The paper's image networks (section 7.1: "UNet-based diffusion models with 90M parameters
-# (CIFAR-10) and 200M parameters (CelebA-HQ-256)"), as DDPM UNets: DDPM's own CIFAR-10 and
-# CelebA-HQ layouts (35.7M and 113.7M parameters) widened to ch = 160 and deepened to 4 residual
-# blocks per resolution, respectively, the nearest to the paper's sizes with GroupNorm(32)-friendly
-# widths: 91,668,803 and 186,294,787 parameters unconditional (``n_classes: 10`` adds 11 x 4 ch).
-# Net specs for a config's ``net: images:`` entry; the counts are checked in the unit tests.
-DDPM_UNET_PRESETS = {
-    "cifar10": {"kind": "ddpm_unet", "ch": 160, "ch_mult": [1, 2, 2, 2], "num_res_blocks": 4,
-                "attn_resolutions": [16], "dropout": 0.1},
-    "celebahq256": {"kind": "ddpm_unet", "ch": 128, "ch_mult": [1, 1, 2, 2, 4, 4],
-                    "num_res_blocks": 4, "attn_resolutions": [16], "dropout": 0.0},
-}  # fmt: skip
 
 
 def build_net(spec: dict, event_shape: tuple[int, ...]) -> nn.Module:

@@ -4,10 +4,12 @@ the channel-aware image conversions, and the DDPM UNet (shapes, conditioning, pr
 import pickle
 import tarfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from mfgstudy.data import (
     CIFAR10_URL,
@@ -20,7 +22,6 @@ from mfgstudy.data import (
     prepare,
 )
 from mfgstudy.nets import (
-    DDPM_UNET_PRESETS,
     AttnBlock,
     BalancedLabels,
     Conditioned,
@@ -31,6 +32,8 @@ from mfgstudy.nets import (
 from mfgstudy.plan import store_name
 from mfgstudy.store import open_store
 from tests.paper_fixtures import GREEN, RED, write_celebahq, write_cifar_tarball
+
+PAPER_CONFIG = Path(__file__).resolve().parents[2] / "workflow" / "configs" / "paper.yaml"
 
 TINY_UNET = {"kind": "ddpm_unet", "ch": 32, "ch_mult": [1, 2], "num_res_blocks": 1,
              "attn_resolutions": [16], "dropout": 0.0}  # fmt: skip
@@ -250,19 +253,27 @@ def test_ddpm_unet_rejects_bad_shapes():
         build_net({**TINY_UNET, "ch_mult": [1, 2, 2, 2]}, (3, 20, 20))
 
 
+def paper_networks(dataset: str) -> list[dict]:
+    """The image networks workflow/configs/paper.yaml gives each method on ``dataset``."""
+    config = yaml.safe_load(PAPER_CONFIG.read_text())
+    return [m["net"][dataset] for m in config["methods"].values() if dataset in m.get("net", {})]
+
+
 @pytest.mark.parametrize(
-    "preset, shape, count, paper",
+    "dataset, shape, count, paper",
     [
         ("cifar10", (3, 32, 32), 91_668_803, 90e6),
         ("celebahq256", (3, 256, 256), 186_294_787, 200e6),
     ],
 )
-def test_paper_presets_have_the_paper_sizes(preset, shape, count, paper):
+def test_the_paper_config_networks_have_the_paper_sizes(dataset, shape, count, paper):
+    nets = paper_networks(dataset)
+    assert len(nets) >= 4 and all(n == nets[0] for n in nets)  # one network for every method
     with torch.device("meta"):  # parameters without storage: no memory, no time
-        net = build_net(DDPM_UNET_PRESETS[preset], shape)
+        net = build_net(nets[0], shape)
     assert count_parameters(net) == count and abs(count / paper - 1) < 0.15
     n_attn = sum(isinstance(m, AttnBlock) for m in net.modules())
-    nrb = DDPM_UNET_PRESETS[preset]["num_res_blocks"]
+    nrb = nets[0]["num_res_blocks"]
     assert n_attn == nrb + (nrb + 1) + 1  # at 16 x 16 on the way down and up, and in the middle
 
 
