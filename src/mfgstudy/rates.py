@@ -1,0 +1,252 @@
+"""Rate inference: how fast an error decays towards a limit, judged where it is asymptotic.
+
+Every rate of the study goes through ``fit_rate``: W2 against the number of steps N (N -> inf),
+W2 against the perturbation size eps (eps -> 0), the equilibrium violation against the outer
+iteration K (K -> inf) and the distance to the support against the stopping time t (t -> 0).
+A claim "error = O(x^c)" is a statement about the limit, so a whole-range fit that mixes a
+pre-asymptotic regime is shown, never judged. The procedure, on the grid ordered from far to
+near the limit:
+
+1. **Usable points**: finite, positive, and at least ``floor_factor`` times above the
+   estimator's own floor where it has one (finite-sample W2, round-off of a closed form,
+   Monte-Carlo noise of a coupled estimate); a rate below its estimator's floor is noise.
+2. **Unstable points**: the error must fall towards the limit. Where it grows between two
+   consecutive usable points (e.g. a sampler that is unstable at large step sizes), every point
+   up to and including the one before the growth is excluded as pre-asymptotic.
+3. **Local slopes** between consecutive kept points: d log(error) / d log(x).
+4. **Tail slope**: least squares over the last ``tail`` kept points (nearest the limit).
+5. **Regime test**: the last two local slopes agree within ``regime_tol``. A rate verdict uses
+   only a tail slope that passed it; otherwise the rate is *not in the asymptotic regime* over
+   the grid that was run.
+6. **Interval** of the tail slope, from the replicates the caller supplies and says what they
+   are (``resampling``):
+
+   * ``seeds``: independent seeds; a delete-one-seed jackknife of the slope of the seed-mean
+     curve with a Student-t quantile (n - 1 degrees of freedom). Fewer than ``min_seeds``
+     seeds give no interval: the slope is then at most indicative.
+   * ``jackknife``: delete-one-block jackknife replicates of an estimator computed on one large
+     sample (the replicate curves are the estimates without block b); normal quantile.
+   * ``exact``: a closed form, no sampling: the interval is the point.
+
+Pure numpy, no I/O: the report and the claims ledger call it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+RESAMPLINGS = ("seeds", "jackknife", "exact")
+MIN_SEEDS = 5
+
+
+@dataclass(frozen=True)
+class RateSpec:
+    """How a rate is read off a curve (defaults: the study's ``report.rates``)."""
+
+    limit: str = "large"  # "large" (N, K -> inf) or "small" (eps, t -> 0)
+    tail: int = 3  # points in the tail fit (two local slopes for the regime test)
+    regime_tol: float = 0.1  # last two local slopes agree within this
+    floor_factor: float = 2.0  # usable only where error >= floor_factor x floor
+    min_seeds: int = MIN_SEEDS  # seeds needed for an interval over seeds
+    level: float = 0.95
+
+    @classmethod
+    def from_dict(cls, spec: dict | None, **override) -> RateSpec:
+        known = {k: v for k, v in (spec or {}).items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, **override})
+
+
+@dataclass
+class Rate:
+    """A fitted rate. ``x``/``y`` are ordered from far to near the limit (y: replicate mean)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    kept: np.ndarray  # bool: used for local slopes and the tail
+    local: np.ndarray  # local slopes between consecutive kept points (len kept - 1)
+    local_x: list[tuple[float, float]]  # the pairs of x each local slope spans
+    slope: float  # tail slope (NaN: too few kept points)
+    ci_low: float
+    ci_high: float
+    regime: bool
+    resampling: str
+    n_replicates: int
+    fit_all: float  # least squares over every kept point: shown, never judged
+    tail_x: tuple[float, float] = (np.nan, np.nan)
+    excluded: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def has_ci(self) -> bool:
+        return bool(np.isfinite(self.ci_low) and np.isfinite(self.ci_high))
+
+    @property
+    def span(self) -> str:
+        """The grid that was run, as the verdict names it ("N <= 4096", "eps >= 0.001")."""
+        return f"[{_g(self.x.min())}, {_g(self.x.max())}]" if self.x.size else "[]"
+
+    def regime_text(self) -> str:
+        """One line: local slopes, the tail, and whether the regime test passed."""
+        if not self.local.size:
+            return f"no local slopes ({self.note})"
+        loc = ", ".join(f"{s:+.2f}" for s in self.local)
+        tail = f"tail {_g(self.tail_x[0])}-{_g(self.tail_x[1])}"
+        verdict = "passed" if self.regime else "failed"
+        return f"local slopes [{loc}]; {tail}; regime test {verdict}"
+
+    def as_dict(self) -> dict:
+        """JSON-ready summary (the ledger's ``regime`` field)."""
+        return {
+            "tail_slope": _f(self.slope),
+            "ci": [_f(self.ci_low), _f(self.ci_high)],
+            "resampling": self.resampling,
+            "n_replicates": self.n_replicates,
+            "regime_passed": bool(self.regime),
+            "local_slopes": [
+                {"from": _f(a), "to": _f(b), "slope": _f(s)}
+                for (a, b), s in zip(self.local_x, self.local, strict=True)
+            ],
+            "tail": [_f(self.tail_x[0]), _f(self.tail_x[1])],
+            "grid": [_f(v) for v in self.x],
+            "fit_all": _f(self.fit_all),
+            "excluded": list(self.excluded),
+            "note": self.note,
+        }
+
+
+def _f(v) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def _g(v) -> str:
+    return f"{float(v):g}"
+
+
+def local_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """d log y / d log x between consecutive points."""
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    return np.diff(ly) / np.diff(lx)
+
+
+def _ols_slope(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 2 or not np.all(np.isfinite(y)) or np.any(y <= 0):
+        return np.nan
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def _order(x: np.ndarray, limit: str) -> np.ndarray:
+    if limit not in ("large", "small"):
+        raise ValueError(f"rate limit must be 'large' or 'small', not {limit!r}")
+    return np.argsort(x) if limit == "large" else np.argsort(x)[::-1]
+
+
+def fit_rate(
+    x,
+    curves,
+    spec: RateSpec = RateSpec(),
+    resampling: str = "seeds",
+    floor=None,
+) -> Rate:
+    """The rate of ``curves`` (replicates x grid, or one curve) in ``x`` towards ``spec.limit``.
+
+    ``floor``: the estimator's floor per grid point (or one value); points below
+    ``floor_factor`` x floor are not usable."""
+    if resampling not in RESAMPLINGS:
+        raise ValueError(f"resampling must be one of {RESAMPLINGS}, not {resampling!r}")
+    x = np.asarray(x, float)
+    c = np.atleast_2d(np.asarray(curves, float))
+    if c.shape[1] != x.size:
+        raise ValueError(f"curves have {c.shape[1]} grid points, x has {x.size}")
+    c = c[np.isfinite(c).any(axis=1)]  # a replicate that was not run at all
+    order = _order(x, spec.limit)
+    x, c = x[order], c[:, order]
+    y = c.mean(0) if len(c) else np.full(x.size, np.nan)
+    fl = np.broadcast_to(np.nan if floor is None else np.asarray(floor, float), x.shape)[order]
+    excluded = []
+    usable = np.isfinite(y) & (y > 0) & (np.isfinite(c).all(0) if len(c) else False)
+    below = usable & np.isfinite(fl) & (y < spec.floor_factor * fl)
+    for xi in x[below]:
+        excluded.append(f"{_g(xi)}: below {spec.floor_factor:g} x the estimator's floor")
+    usable &= ~below
+    kept = usable.copy()
+    idx = np.flatnonzero(usable)
+    growth = [k for k in range(len(idx) - 1) if y[idx[k + 1]] > y[idx[k]]]
+    if growth:
+        last = growth[-1]
+        for k in idx[: last + 1]:
+            kept[k] = False
+            excluded.append(
+                f"{_g(x[k])}: pre-asymptotic (error grows towards the limit after "
+                f"{_g(x[idx[last]])})"
+            )
+    ki = np.flatnonzero(kept)
+    local = local_slopes(x[ki], y[ki]) if ki.size >= 2 else np.array([])
+    local_x = [(float(x[a]), float(x[b])) for a, b in zip(ki[:-1], ki[1:], strict=True)]
+    fit_all = _ols_slope(x[ki], y[ki]) if ki.size >= 2 else np.nan
+    rate = Rate(x=x, y=y, kept=kept, local=local, local_x=local_x, slope=np.nan,
+                ci_low=np.nan, ci_high=np.nan, regime=False, resampling=resampling,
+                n_replicates=len(c), fit_all=fit_all, excluded=excluded)  # fmt: skip
+    if ki.size < spec.tail:
+        rate.note = f"only {ki.size} usable points (the tail needs {spec.tail})"
+        return rate
+    tail = ki[-spec.tail :]
+    rate.tail_x = (float(x[tail[0]]), float(x[tail[-1]]))
+    rate.slope = _ols_slope(x[tail], y[tail])
+    last_two = local[-2:]
+    rate.regime = bool(abs(last_two[1] - last_two[0]) <= spec.regime_tol)
+    rate.ci_low, rate.ci_high, rate.note = _interval(x[tail], c[:, tail], rate.slope, spec,
+                                                     resampling)  # fmt: skip
+    if not rate.regime:
+        rate.note += (
+            f"; last two local slopes {last_two[0]:+.2f}, {last_two[1]:+.2f} differ by more "
+            f"than {spec.regime_tol:g}"
+        )
+    return rate
+
+
+def _interval(x, c, point, spec: RateSpec, resampling: str) -> tuple[float, float, str]:
+    n = len(c)
+    if resampling == "exact":
+        if n > 1 and not np.allclose(c, c[:1], rtol=1e-9, atol=0):
+            raise ValueError("resampling 'exact' with replicates that differ")
+        return point, point, "exact (closed form, no sampling)"
+    if resampling == "seeds" and n < spec.min_seeds:
+        return np.nan, np.nan, f"{n} seed(s): no interval (needs {spec.min_seeds}), indicative"
+    if resampling == "seeds":
+        reps = np.array([_ols_slope(x, np.delete(c, i, axis=0).mean(0)) for i in range(n)])
+        se = np.sqrt((n - 1) / n * np.sum((reps - reps.mean()) ** 2))
+        q = stats.t.ppf(0.5 + spec.level / 2, n - 1)
+        what = f"jackknife over {n} seeds, t({n - 1})"
+    else:  # jackknife replicates of one large sample (delete one block each)
+        if n < 2:
+            return np.nan, np.nan, "one replicate: no interval"
+        reps = np.array([_ols_slope(x, r) for r in c])
+        se = np.sqrt((n - 1) / n * np.sum((reps - reps.mean()) ** 2))
+        q = stats.norm.ppf(0.5 + spec.level / 2)
+        what = f"jackknife over {n} sample blocks"
+    return point - q * se, point + q * se, what
+
+
+def seed_interval(stat, groups: list[np.ndarray], min_seeds: int = MIN_SEEDS,
+                  level: float = 0.95) -> tuple[float, float, float, str]:  # fmt: skip
+    """stat(*groups) and a jackknife-t interval over the seeds of every group (delete one seed
+    of one group at a time), or NaNs with the reason when a group has fewer than ``min_seeds``.
+    Groups are per-seed values of independent models."""
+    groups = [np.asarray(g, float) for g in groups]
+    point = float(stat(*groups))
+    n_min = min(len(g) for g in groups)
+    if n_min < min_seeds:
+        return point, np.nan, np.nan, f"{n_min} seed(s): no interval (needs {min_seeds})"
+    var = 0.0
+    for j, g in enumerate(groups):
+        reps = np.array(
+            [stat(*groups[:j], np.delete(g, i), *groups[j + 1 :]) for i in range(len(g))]
+        )
+        var += (len(g) - 1) / len(g) * np.sum((reps - reps.mean()) ** 2)
+    q = stats.t.ppf(0.5 + level / 2, n_min - 1)
+    se = np.sqrt(var)
+    return point, point - q * se, point + q * se, f"jackknife over seeds (n = {n_min}), t"
