@@ -44,7 +44,7 @@ def load_classifier(path: str, device="cpu"):
     return net.to(device).eval()
 
 
-def _closed_form(spec: dict, data):
+def closed_form_w2(spec: dict, data):
     """Closed-form W2 per N for the exact oracle on a one-component Gaussian law (a Dirac
     included), else None: to the sampler's continuous-time limit (for a Dirac and a stochastic
     sampler, Theorem 2's law), and to the data law."""
@@ -159,7 +159,7 @@ def evaluate_unit(
     compared with its unperturbed samples ``clean_dir`` (same x_T and noise)."""
     data = load_data(open_store(data_path))
     samples_dir = Path(samples_dir)
-    closed = _closed_form(spec, data) if data.kind == "points" else None
+    closed = closed_form_w2(spec, data) if data.kind == "points" else None
     clf = ImageMetrics(spec, reference_paths, classifier_path) if data.kind == "images" else None
     ref = spec.get("reference_steps")
     with atomic_path(out_dir) as tmp:

@@ -62,6 +62,7 @@ FIG_ROBUSTNESS = {ext: R + "/figures/fig_robustness_eps." + ext for ext in ("png
 INJECTION = R + "/injection/{dataset}/{method}/seed{seed}.zarr"
 FIG_INJECTION = {ext: R + "/figures/fig_injection_analog." + ext for ext in ("png", "pdf")}
 CLAIMS = {ext: R + "/claims." + ext for ext in ("md", "json")}
+CONVERGENCE = R + "/convergence/{name}.zarr"  # Theorem 2's closed-form curves, N extended
 # the studies of the companion papers (report.studies in the config), table and figure stems
 STUDY_OUTPUTS = {
     "hjb": {"table": R + "/tables/hjb_checkerboard", "figure": R + "/figures/fig_hjb_checkerboard"},
@@ -126,11 +127,14 @@ CODE = {
                  "methods", "diffops.py", "exact.py", "data.py", "kinds.py"],
     "floor": ["evaluate.py", "metrics", "classifier.py", "data.py", "kinds.py"],
     "collect": ["collect.py"],
-    "report": ["report.py"],
-    "report_hjb": ["report.py", "report_hjb.py"],
-    "report_pde": ["report.py", "report_pde.py"],
-    "report_robustness": ["report.py", "report_robustness.py"],
-    "claims": ["report.py", "report_robustness.py", "claims.py"],
+    "report": ["report.py", "rates.py"],
+    "report_hjb": ["report.py", "report_hjb.py", "rates.py"],
+    "report_pde": ["report.py", "report_pde.py", "rates.py"],
+    "report_robustness": ["report.py", "report_robustness.py", "rates.py"],
+    "claims": ["report.py", "report_robustness.py", "claims.py", "rates.py"],
+    "convergence": ["convergence.py", "rates.py", "evaluate.py", "metrics", "samplers.py",
+                    "perturb.py", "sde.py", "methods", "diffops.py", "exact.py", "data.py",
+                    "kinds.py"],
     "injection": ["injection.py", "perturb.py", "samplers.py", "sde.py", "methods", "diffops.py",
                   "exact.py", "nets.py", "data.py", "kinds.py", "classifier.py", "evaluate.py"],
 }  # fmt: skip
@@ -245,6 +249,23 @@ def check_config(config: dict) -> None:
                     f"injection.methods: {m!r} needs a class-conditional image network "
                     "(methods.<name>.net.images.n_classes > 0)"
                 )
+    for name, conv in config.get("convergence", {}).items():
+        for key, table in (("dataset", "datasets"), ("method", "methods")):
+            if conv[key] not in config[table]:
+                raise ConfigError(
+                    f"convergence.{name}.{key}: {conv[key]!r} is not defined under '{table}'"
+                )
+        for key, table in (("samplers", "samplers"), ("grids", "grids")):
+            for item in conv[key]:
+                if item not in config[table]:
+                    raise ConfigError(
+                        f"convergence.{name}.{key}: {item!r} is not defined under '{table}'"
+                    )
+        if config["methods"][conv["method"]]["kind"] != "exact":
+            raise ConfigError(
+                f"convergence.{name}.method: {conv['method']!r} is not an exact score (the "
+                "closed-form curves need kind: exact)"
+            )
     fig = config["report"]["figure1"]
     if fig["sweep"] not in config["sweeps"]:
         raise ConfigError(f"report.figure1.sweep: {fig['sweep']!r} is not a sweep")
@@ -303,7 +324,7 @@ def final_targets(config: dict) -> list[str]:
     main = [CUBE, FIG1_PNG, FIG1_PDF, SLOPES_CSV, SLOPES_MD, *TABLE1.values(), *TABLE2.values(),
             *ROBUSTNESS.values(), *FIG_ROBUSTNESS.values(), *CLAIMS.values()]  # fmt: skip
     injection = list(FIG_INJECTION.values()) if "injection" in config else []
-    return data + main + injection + studies
+    return data + main + injection + studies + convergence_stores(config)
 
 
 # --- compute per job --------------------------------------------------------------------------
@@ -489,6 +510,31 @@ def report_spec(config: dict) -> dict:
     return config["report"]
 
 
+# --- Theorem 2's convergence curves (closed form, N extended) -------------------------------
+def convergence_stores(config: dict) -> list[str]:
+    return [CONVERGENCE.format(name=n) for n in config.get("convergence", {})]
+
+
+def convergence_data(config: dict, name: str) -> str:
+    return DATA.format(dataset=config["convergence"][name]["dataset"])
+
+
+def convergence_spec(config: dict, name: str) -> dict:
+    c = config["convergence"][name]
+    return {
+        "dataset": c["dataset"],
+        "method_name": c["method"],
+        "method": method_spec(config, c["dataset"], c["method"]),
+        "sde": method_sde(config, c["method"]),
+        "samplers": {s: config["samplers"][s] for s in c["samplers"]},
+        "grids": {g: config["grids"][g] for g in c["grids"]},
+        "steps": c["steps"],
+        "regime_tol": c["regime_tol"],
+        "rates": config["report"]["rates"],
+        "floor_factor": config["report"]["floor_factor"],
+    }
+
+
 # --- the injection analog and the claims ledger ----------------------------------------------
 def injection_stores(config: dict) -> list[str]:
     inj = config.get("injection")
@@ -582,7 +628,6 @@ def study_spec(config: dict, study: str) -> dict:
                 else "support_distance_mean"
                 for m in s["methods"]
             },
-            fit={k: config["report"][k] for k in ("min_points", "bootstrap", "seed")},
-            fit_t_max=config["report"]["studies"]["concentration"].get("fit_t_max", 0.01),
+            fit={k: config["report"][k] for k in ("rates", "floor_factor")},
         )
     return spec

@@ -1,17 +1,20 @@
-"""Tables and figures, drawn only from the metrics cube.
+"""Tables and figures, drawn only from the metrics cube (and the convergence stores).
 
-W2-vs-N slopes: a least-squares line through log(mean W2 over seeds) against log N, fitted only
-where the estimator can see the discretisation error:
+W2-vs-N rates go through ``mfgstudy.rates``: local slopes between consecutive N, the tail slope
+over the last points, the regime test, exclusion of unstable points and of N where the
+estimator cannot see the discretisation error:
 
-* ``uncoupled`` (EMD to an independent data sample): only N whose mean stands at least
-  ``floor_factor`` times above the measured finite-sample floor;
+* ``uncoupled`` (EMD to an independent data sample): N whose mean stands below
+  ``floor_factor`` times the measured finite-sample floor are not used;
 * ``coupled`` (same Brownian path as the fine reference run): only N <= ``coupled_max_fraction``
-  x reference_steps, where the reference's own error is small beside the N-step error;
-* ``closed_form`` (Gaussian data law, exact oracle): every N whose W2 is above round-off
-  (``ROUND_OFF``; the exponential integrator is exact for a Dirac law).
+  x reference_steps, where the reference's own error is small beside the N-step error, and
+  above ``floor_factor`` times the estimate's Monte-Carlo standard error; an upper bound on W2;
+* ``closed_form`` (Gaussian data law, exact oracle): exact, used above round-off
+  (``ROUND_OFF``; the exponential integrator is exact for a Dirac law). The Theorem 2 curves of
+  ``mfgstudy.convergence`` extend N until the regime test passes.
 
-The CI is a percentile bootstrap over seeds (resample seeds, average, refit). A fit needs
-``min_points`` eligible N; otherwise the row says why it has no slope.
+The interval of a tail slope is over seeds (jackknife-t, at least ``rates.min_seeds`` seeds) or
+exact for a closed form; every row names which.
 """
 
 from __future__ import annotations
@@ -27,58 +30,59 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from mfgstudy.evaluate import CONFIDENCE  # noqa: E402
-from mfgstudy.store import atomic_path, open_groups  # noqa: E402
+from mfgstudy.rates import Rate, RateSpec, fit_rate  # noqa: E402
+from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 ESTIMATORS = {"uncoupled": "w2_uncoupled", "coupled": "w2_coupled", "closed_form": "w2_closed"}
 ROUND_OFF = 1e-7  # W2 is a square root: variances equal to round-off (1e-16) give ~1e-8
+RATE_COLUMNS = ["tail_slope", "ci_low", "ci_high", "ci_over", "regime", "local_slopes", "tail",
+                "fit_all", "n_seeds", "excluded", "note"]  # fmt: skip
 
 
-def _slope(steps: np.ndarray, values: np.ndarray) -> float:
-    return float(np.polyfit(np.log(steps), np.log(values), 1)[0])
+def rate_spec(spec: dict, **override) -> RateSpec:
+    """The study's rate settings (``report.rates`` and ``report.floor_factor``)."""
+    return RateSpec.from_dict({**spec.get("rates", {}), "floor_factor": spec["floor_factor"]},
+                              **override)  # fmt: skip
 
 
-def eligible_steps(estimator: str, steps, mean, floor_mean, reference_steps, spec) -> np.ndarray:
-    steps, mean = np.asarray(steps), np.asarray(mean)
-    ok = np.isfinite(mean) & (mean > 0)
+def rate_columns(rate: Rate) -> dict:
+    """A fitted rate as table columns (every rate table of the study has these)."""
+    local = "; ".join(f"{a:g}-{b:g}: {s:+.2f}" for (a, b), s in zip(rate.local_x, rate.local,
+                                                                    strict=True))  # fmt: skip
+    return {
+        "tail_slope": rate.slope,
+        "ci_low": rate.ci_low,
+        "ci_high": rate.ci_high,
+        "ci_over": rate.note.split(";")[0] if np.isfinite(rate.slope) else "",
+        "regime": ("passed" if rate.regime else "failed") if np.isfinite(rate.slope) else "",
+        "local_slopes": local,
+        "tail": f"{rate.tail_x[0]:g}-{rate.tail_x[1]:g}" if np.isfinite(rate.slope) else "",
+        "fit_all": rate.fit_all,
+        "n_seeds": rate.n_replicates if rate.resampling == "seeds" else 0,
+        "excluded": "; ".join(rate.excluded),
+        "note": rate.note,
+    }
+
+
+def n_rate(estimator: str, steps, curves, spec: dict, floor=np.nan, reference_steps=None,
+           se=None, **override) -> Rate:  # fmt: skip
+    """The rate in N of one (seed, steps) curve of ``estimator`` (see the module docstring)."""
+    steps, curves = np.asarray(steps, float), np.atleast_2d(np.asarray(curves, float))
+    rs = rate_spec(spec, **override)
     if estimator == "closed_form":
-        ok &= mean > ROUND_OFF  # an exact sampler's W2 is round-off: no rate to fit
-    elif estimator == "uncoupled":
-        ok &= mean >= spec["floor_factor"] * floor_mean
-    elif estimator == "coupled":
-        ok &= steps <= spec["coupled_max_fraction"] * reference_steps
-    return ok
+        return fit_rate(steps, curves, rs, resampling="exact", floor=ROUND_OFF)
+    if estimator == "coupled":
+        keep = steps <= spec["coupled_max_fraction"] * (reference_steps or np.inf)
+        fl = np.nan if se is None else np.asarray(se, float)[keep]
+        return fit_rate(steps[keep], curves[:, keep], rs, resampling="seeds", floor=fl)
+    return fit_rate(steps, curves, rs, resampling="seeds", floor=floor)
 
 
-def fit_slope(curves: np.ndarray, steps: np.ndarray, mask: np.ndarray, spec: dict, rng) -> dict:
-    """curves: (seed, steps). Slope of the seed-mean curve on ``mask`` with a seed bootstrap."""
-    n_pts = int(mask.sum())
-    out = {"n_points": n_pts, "slope": np.nan, "ci_low": np.nan, "ci_high": np.nan}
-    if n_pts < spec["min_points"]:
-        out["note"] = f"only {n_pts} N above the estimator's floor (need {spec['min_points']})"
-        return out
-    x, c = steps[mask], curves[:, mask]
-    out["slope"] = _slope(x, c.mean(0))
-    out["steps_used"] = f"{int(x.min())}-{int(x.max())}"
-    if c.shape[0] > 1 and np.allclose(c, c[:1]):
-        out["ci_low"] = out["ci_high"] = out["slope"]
-        out["note"] = "deterministic (same for every seed)"
-    elif c.shape[0] > 1:
-        boot = []
-        for _ in range(spec["bootstrap"]):
-            pick = rng.integers(c.shape[0], size=c.shape[0])
-            boot.append(_slope(x, c[pick].mean(0)))
-        out["ci_low"], out["ci_high"] = np.percentile(boot, [2.5, 97.5])
-        out["note"] = f"bootstrap over {c.shape[0]} seeds"
-    else:
-        out["note"] = "one seed: no CI"
-    return out
-
-
-def fit_slopes(cubes: dict, spec: dict) -> pd.DataFrame:
-    """Slopes for every (sweep, dataset, method, sampler, grid) curve of every estimator."""
-    rng = np.random.default_rng(spec["seed"])
+def fit_slopes(cubes: dict, spec: dict, convergence: dict | None = None) -> pd.DataFrame:
+    """Rates in N for every (sweep, dataset, method, sampler, grid) curve of every estimator,
+    and for the closed-form Theorem 2 curves of ``convergence`` ({name: store path})."""
     rows = []
     for est, var in ESTIMATORS.items():
         for sweep, cube in cubes.items():
@@ -86,44 +90,38 @@ def fit_slopes(cubes: dict, spec: dict) -> pd.DataFrame:
                 continue
             ref = spec["reference_steps"].get(str(sweep))
             for dataset, method, sampler, grid in _combos(cube, var):
-                da = cube[var].sel(
-                    {"dataset": dataset, "method": method, "sampler": sampler, "grid": grid}
-                )
-                da = da.dropna("steps", how="all").dropna("seed", how="all")
-                steps = da.steps.values.astype(float)
+                sel = {"dataset": dataset, "method": method, "sampler": sampler, "grid": grid}
+                da = cube[var].sel(sel).dropna("steps", how="all").dropna("seed", how="all")
+                se = None
+                if est == "coupled" and "w2_coupled_se" in cube:
+                    se_da = cube["w2_coupled_se"].sel(sel).sel(steps=da.steps, seed=da.seed)
+                    se = se_da.mean("seed").values
                 floor = _floor(cube, dataset)
-                mask = eligible_steps(
-                    est, steps, da.mean("seed").values, floor, ref or np.inf, spec
-                )
-                res = fit_slope(da.transpose("seed", "steps").values, steps, mask, spec, rng)
-                rows.append(
-                    dict(
-                        sweep=sweep,
-                        dataset=dataset,
-                        method=method,
-                        sampler=sampler,
-                        grid=grid,
-                        estimator=est,
-                        floor=floor if est == "uncoupled" else np.nan,
-                        **res,
-                    )
-                )
-    cols = [
-        "sweep",
-        "dataset",
-        "method",
-        "sampler",
-        "grid",
-        "estimator",
-        "slope",
-        "ci_low",
-        "ci_high",
-        "n_points",
-        "steps_used",
-        "floor",
-        "note",
-    ]
+                rate = n_rate(est, da.steps.values, da.transpose("seed", "steps").values, spec,
+                              floor=floor, reference_steps=ref, se=se)  # fmt: skip
+                rows.append(dict(sweep=sweep, estimator=est, floor=floor if est == "uncoupled"
+                                 else np.nan, **sel, **rate_columns(rate)))  # fmt: skip
+    for name, path in (convergence or {}).items():
+        rows += convergence_rows(name, path, spec)
+    cols = ["sweep", "dataset", "method", "sampler", "grid", "estimator", *RATE_COLUMNS, "floor"]
     return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def convergence_rows(name: str, path: str, spec: dict) -> list[dict]:
+    """Rate rows of a Theorem 2 convergence store (``mfgstudy.convergence``)."""
+    ds = open_store(path)
+    tol = ds.attrs.get("regime_tol")
+    rows = []
+    for sampler in ds.sampler.values:
+        for grid in ds.grid.values:
+            da = ds["w2_closed"].sel(sampler=sampler, grid=grid).dropna("steps")
+            override = {"regime_tol": tol} if tol is not None else {}
+            rate = n_rate("closed_form", da.steps.values, da.values, spec, **override)
+            rows.append(dict(sweep=f"convergence_{name}", dataset=ds.attrs["dataset"],
+                             method=ds.attrs["method"], sampler=str(sampler), grid=str(grid),
+                             estimator="closed_form", floor=np.nan,
+                             **rate_columns(rate)))  # fmt: skip
+    return rows
 
 
 def _combos(cube, var):
@@ -171,37 +169,51 @@ def mean_sd(mean: float, sd: float, fmt: str = ".3g") -> str:
     return f"{mean:{fmt}}" if not np.isfinite(sd) else f"{mean:{fmt}} ± {sd:{fmt}}"
 
 
-def slopes_table(cube_path: str, spec: dict, csv: str, md: str) -> pd.DataFrame:
-    df = fit_slopes(open_groups(cube_path), spec)
+def slopes_table(cube_path: str, spec: dict, csv: str, md: str,
+                 convergence: list[str] = ()) -> pd.DataFrame:  # fmt: skip
+    df = fit_slopes(open_groups(cube_path), spec, _convergence(convergence))
     write_table(
-        df, csv, md, "W2 against N: fitted log-log slopes",
-        "Slope of log(mean W2 over seeds) on log N, fitted only where the estimator stands above "
-        "its floor (see mfgstudy.report); the CI is a bootstrap over seeds. The paper claims "
-        "O(1/N) convergence.",
+        df, csv, md, "W2 against N: rates in their asymptotic regime",
+        "tail_slope: log-log slope of the seed-mean W2 over the last points of N (`tail`); "
+        "local_slopes: between consecutive N; regime: whether the last two local slopes agree "
+        "(mfgstudy.rates); fit_all: one line through every usable N, shown, never judged. N "
+        "below the estimator's floor or pre-asymptotic (error growing with N) are `excluded`. "
+        "CI: jackknife over seeds (>= 5 seeds; fewer: no CI) or exact for a closed form "
+        "(`ci_over`). Sweeps convergence_*: closed-form W2 with N doubled until the regime "
+        "test passes. The paper claims O(1/N) convergence.",
     )  # fmt: skip
     log.info("slopes:\n%s", df.to_string())
     return df
 
 
-def figure1(cube_path: str, spec: dict, png: str, pdf: str) -> None:
-    """W2 against N for every sampler and grid (log-log), O(1/N) line, floor, fitted slopes."""
+def _convergence(paths) -> dict:
+    """{name: path} of the convergence stores (results/convergence/{name}.zarr)."""
+    from pathlib import Path
+
+    return {Path(p).name.removesuffix(".zarr"): p for p in paths or []}
+
+
+def figure1(cube_path: str, spec: dict, png: str, pdf: str, convergence: list[str] = ()) -> None:
+    """W2 against N for every sampler and grid (log-log), O(1/N) line, floor, tail slopes with
+    local slopes and the regime test; a last row with the extended closed-form curves."""
     cubes = open_groups(cube_path)
     fig_spec = spec["figure1"]
     sub = cubes[fig_spec["sweep"]].sel({"method": fig_spec["method"]})
-    slopes = fit_slopes({fig_spec["sweep"]: cubes[fig_spec["sweep"]]}, spec)
-    slopes = slopes[(slopes.sweep == fig_spec["sweep"]) & (slopes.method == fig_spec["method"])]
+    conv = _convergence(convergence)
+    slopes = fit_slopes({fig_spec["sweep"]: cubes[fig_spec["sweep"]]}, spec, conv)
     ests = [e for e, v in ESTIMATORS.items() if v in sub and sub[v].notnull().any()]
     datasets = [
         d
         for d in sub.dataset.values
         if any(sub[ESTIMATORS[e]].sel(dataset=d).notnull().any() for e in ests)
     ]
-    fig, axes = plt.subplots(
-        len(ests), len(datasets), figsize=(4.6 * len(datasets), 4.6 * len(ests)), squeeze=False
-    )
+    n_rows = len(ests) + (1 if conv else 0)
+    n_cols = max(len(datasets), len(conv))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.8 * n_cols, 5.2 * n_rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_visible(False)
     for i, est in enumerate(ests):
         for j, ds_name in enumerate(datasets):
-            ax = axes[i, j]
             df = (
                 sub[ESTIMATORS[est]]
                 .sel(dataset=ds_name)
@@ -210,42 +222,42 @@ def figure1(cube_path: str, spec: dict, png: str, pdf: str) -> None:
                 .dropna(subset=["W2"])
             )
             if df.empty:
-                ax.set_visible(False)
                 continue
-            sns.lineplot(
-                data=df,
-                x="steps",
-                y="W2",
-                hue="sampler",
-                style="grid",
-                markers=True,
-                errorbar="sd",
-                ax=ax,
-                legend=(i == 0 and j == len(datasets) - 1),
-            )
-            _reference_line(ax, df)
+            sel = slopes[(slopes.sweep == fig_spec["sweep"]) & (slopes.dataset == ds_name)
+                         & (slopes.estimator == est)]  # fmt: skip
+            _w2_panel(axes[i, j], df, sel, f"{ds_name}: {est}", est, legend=(i == 0 and j == 0))
             if est == "uncoupled":
-                _floor_band(ax, sub, ds_name)
-            _log_axes(ax, df.steps.unique())
-            ax.set(title=f"{ds_name}: {est}", xlabel="N (steps)")
-            ax.set_ylabel("W2" + (" (upper bound)" if est == "coupled" else ""))
-            sel = slopes[(slopes.dataset == ds_name) & (slopes.estimator == est)]
-            ax.text(
-                0.0, -0.2, _slope_text(sel), transform=ax.transAxes, fontsize=6.5,
-                va="top", family="monospace",
-            )  # fmt: skip
-    if axes[0, -1].get_legend() is not None:
-        sns.move_legend(axes[0, -1], "upper left", bbox_to_anchor=(1.02, 1), fontsize=7)
+                _floor_band(axes[i, j], sub, ds_name)
+    for j, (name, path) in enumerate(conv.items()):
+        ds = open_store(path)
+        df = ds["w2_closed"].to_dataframe(name="W2").reset_index().dropna(subset=["W2"])
+        sel = slopes[slopes.sweep == f"convergence_{name}"]
+        title = f"{ds.attrs['dataset']}: closed form, N extended (Theorem 2)"
+        _w2_panel(axes[-1, j], df, sel, title, "closed_form", legend=True)
     fig.suptitle(
         f"W2 against the number of steps N ({fig_spec['method']} score, sweep {fig_spec['sweep']});"
-        " dashed: O(1/N); grey: finite-sample floor",
-        y=1.01,
+        " dashed: O(1/N); grey: finite-sample floor; text: tail slope [CI], local slopes, regime",
+        y=1.0,
     )
     fig.tight_layout()
     for path, ext in ((png, "png"), (pdf, "pdf")):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight")
     plt.close(fig)
+
+
+def _w2_panel(ax, df, sel, title: str, est: str, legend: bool) -> None:
+    ax.set_visible(True)
+    sns.lineplot(data=df, x="steps", y="W2", hue="sampler", style="grid", markers=True,
+                 errorbar="sd", ax=ax, legend=legend)  # fmt: skip
+    _reference_line(ax, df)
+    _log_axes(ax, df.steps.unique())
+    ax.set(title=title, xlabel="N (steps)")
+    ax.set_ylabel("W2" + (" (upper bound)" if est == "coupled" else ""))
+    if legend and ax.get_legend() is not None:
+        ax.legend(fontsize=6, loc="lower left")
+    ax.text(0.0, -0.16, _slope_text(sel), transform=ax.transAxes, fontsize=5.5, va="top",
+            family="monospace")  # fmt: skip
 
 
 def _log_axes(ax, steps) -> None:
@@ -280,10 +292,15 @@ def _floor_band(ax, sub, ds_name) -> None:
 def _slope_text(sel: pd.DataFrame) -> str:
     lines = []
     for r in sel.itertuples():
-        ci = "" if np.isnan(r.ci_low) else f" [{r.ci_low:.2f},{r.ci_high:.2f}]"
-        val = "  n/a" if np.isnan(r.slope) else f"{r.slope:+.2f}"
-        lines.append(f"{r.sampler[:10]:10s} {r.grid[:7]:7s} {val}{ci}")
-    return "fitted slope [95% CI]\n" + "\n".join(lines)
+        if not np.isfinite(r.tail_slope):
+            lines.append(f"{r.sampler[:9]:9s} {r.grid[:7]:7s}   n/a ({r.note[:40]})")
+            continue
+        ci = f" [{r.ci_low:+.2f},{r.ci_high:+.2f}]" if np.isfinite(r.ci_low) else " (no CI)"
+        loc = [p.split(": ")[1] for p in r.local_slopes.split("; ")][-3:]
+        mark = "ok" if r.regime == "passed" else "NOT asymptotic"
+        lines.append(f"{r.sampler[:9]:9s} {r.grid[:7]:7s} {r.tail_slope:+.2f}{ci} N {r.tail}"
+                     f" local {','.join(loc)} {mark}")  # fmt: skip
+    return "tail slope [95% CI], last local slopes, regime test\n" + "\n".join(lines)
 
 
 # Table 1's columns, in order: the digits feature space, then Inception where configured

@@ -79,10 +79,11 @@ def test_concentration_fit_recovers_a_known_exponent():
                       coords={"method": ["exact"], "seed": [0, 1, 2], "grid": list(t),
                               "steps": [20]})  # fmt: skip
     cube = xr.Dataset({"support_distance_mean": da})
-    spec = {"t_stop": t, "distance": {"exact": "support_distance_mean"}, "fit_t_max": 0.01,
-            "fit": {"min_points": 2, "bootstrap": 200, "seed": 0}}  # fmt: skip
-    long, fits = concentration_fits(cube, spec, np.random.default_rng(0))
+    spec = {"t_stop": t, "distance": {"exact": "support_distance_mean"},
+            "fit": {"floor_factor": 2.0, "rates": {"tail": 3, "regime_tol": 0.1,
+                                                   "min_seeds": 3}}}  # fmt: skip
+    long, fits = concentration_fits(cube, spec)
     assert isinstance(long, pd.DataFrame) and len(long) == 9
-    assert list(fits["fit"]) == ["small t", "all t"] and list(fits["n_points"]) == [2, 3]
-    for r in fits.itertuples():
-        assert r.slope == pytest.approx(0.7, abs=0.05) and r.ci_low <= r.slope <= r.ci_high
+    (r,) = fits.itertuples()
+    assert r.exponent == pytest.approx(0.7, abs=0.05) and r.ci_low <= r.exponent <= r.ci_high
+    assert r.regime == "passed" and r.tail == "0.1-0.001"

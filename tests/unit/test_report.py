@@ -1,43 +1,45 @@
+"""W2-vs-N rates per estimator (mfgstudy.report.n_rate on top of mfgstudy.rates)."""
+
 import numpy as np
 import pytest
 
-from mfgstudy.report import eligible_steps, fit_slope
+from mfgstudy.report import n_rate, rate_columns
 
-SPEC = {"floor_factor": 2.0, "coupled_max_fraction": 0.125, "min_points": 3, "bootstrap": 200}
+SPEC = {"floor_factor": 2.0, "coupled_max_fraction": 0.125,
+        "rates": {"tail": 3, "regime_tol": 0.1, "min_seeds": 5}}  # fmt: skip
+STEPS = np.array([4, 8, 16, 32, 64.0])
 
 
-def test_fit_recovers_a_known_rate_with_a_seed_ci():
+def test_a_known_rate_with_an_interval_over_five_seeds():
     rng = np.random.default_rng(0)
-    steps = np.array([4, 8, 16, 32, 64.0])
-    curves = 3.0 / steps[None] * np.exp(0.05 * rng.normal(size=(5, 5)))
-    res = fit_slope(curves, steps, np.ones(5, bool), SPEC, rng)
-    assert res["slope"] == pytest.approx(-1.0, abs=0.05)
-    assert res["ci_low"] < res["slope"] < res["ci_high"]
+    curves = 3.0 / STEPS[None] * np.exp(0.02 * rng.normal(size=(5, 5)))
+    rate = n_rate("uncoupled", STEPS, curves, SPEC, floor=0.001)
+    assert rate.slope == pytest.approx(-1.0, abs=0.1)
+    assert rate.ci_low < rate.slope < rate.ci_high and rate.regime
+    cols = rate_columns(rate)
+    assert cols["regime"] == "passed" and cols["n_seeds"] == 5 and "16-32" in cols["local_slopes"]
 
 
-def test_points_near_the_floor_are_not_fitted():
-    steps = np.array([4, 8, 16, 32, 64])
+def test_uncoupled_points_near_the_floor_are_not_used():
     mean = np.array([2.0, 1.0, 0.5, 0.3, 0.29])
-    mask = eligible_steps("uncoupled", steps, mean, 0.25, None, SPEC)
-    np.testing.assert_array_equal(mask, [True, True, True, False, False])
-    mask = eligible_steps("coupled", steps, mean, np.nan, 256, SPEC)
-    np.testing.assert_array_equal(mask, [True, True, True, True, False])
+    rate = n_rate("uncoupled", STEPS, mean, SPEC, floor=0.25)
+    assert list(rate.x[rate.kept]) == [4, 8, 16]
+    assert rate_columns(rate)["excluded"].count("floor") == 2
 
 
-def test_too_few_points_give_no_slope_and_say_why():
-    res = fit_slope(
-        np.ones((2, 4)),
-        np.arange(1, 5.0),
-        np.array([1, 1, 0, 0], bool),
-        SPEC,
-        np.random.default_rng(0),
-    )
-    assert np.isnan(res["slope"]) and "only 2 N" in res["note"]
+def test_coupled_uses_only_n_well_below_the_reference():
+    rate = n_rate("coupled", STEPS, 1.0 / STEPS, SPEC, reference_steps=256)
+    assert list(rate.x) == [4, 8, 16, 32]  # 64 > 0.125 x 256
 
 
-def test_round_off_is_not_a_rate_and_one_seed_has_no_ci():
-    steps = np.array([4, 8, 16, 32.0])
-    mask = eligible_steps("closed_form", steps, np.array([1e-16, 1e-12, 0.1, 0.05]), 0, 0, SPEC)
-    np.testing.assert_array_equal(mask, [False, False, True, True])
-    res = fit_slope((1.0 / steps)[None], steps, np.ones(4, bool), SPEC, np.random.default_rng(0))
-    assert res["note"] == "one seed: no CI" and np.isnan(res["ci_low"])
+def test_round_off_is_not_a_rate_and_a_closed_form_is_exact():
+    rate = n_rate("closed_form", STEPS, np.array([0.4, 0.2, 0.1, 0.05, 1e-12]), SPEC)
+    assert list(rate.x[rate.kept]) == [4, 8, 16, 32]
+    assert rate.ci_low == rate.ci_high == rate.slope == pytest.approx(-1.0)
+    assert "exact" in rate_columns(rate)["ci_over"]
+
+
+def test_two_seeds_give_no_interval():
+    rate = n_rate("uncoupled", STEPS, np.stack([1.0 / STEPS, 1.1 / STEPS]), SPEC)
+    assert np.isfinite(rate.slope) and np.isnan(rate.ci_low)
+    assert "indicative" in rate_columns(rate)["ci_over"]

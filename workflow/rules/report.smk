@@ -32,7 +32,8 @@ REPORT_SPEC = {
 
 rule figure1:
     input:
-        plan.CUBE,
+        cube=plan.CUBE,
+        convergence=plan.convergence_stores(config),
     output:
         png=reported(plan.FIG1_PNG, "figure1", "1. Convergence in N"),
         pdf=plan.FIG1_PDF,
@@ -50,14 +51,16 @@ rule figure1:
     params:
         code=plan.code_hash("report"),
         spec=as_json(REPORT_SPEC),
+        convergence=lambda wc, input: opt("--convergence", input.convergence),
     shell:
-        "python -m mfgstudy figure1 --spec {params.spec:q} --cube {input:q} "
-        "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
+        "python -m mfgstudy figure1 --spec {params.spec:q} --cube {input.cube:q} "
+        "{params.convergence} --png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
 
 
 rule slopes_table:
     input:
-        plan.CUBE,
+        cube=plan.CUBE,
+        convergence=plan.convergence_stores(config),
     output:
         csv=reported(plan.SLOPES_CSV, "slopes", "1. Convergence in N"),
         md=plan.SLOPES_MD,
@@ -75,9 +78,10 @@ rule slopes_table:
     params:
         code=plan.code_hash("report"),
         spec=as_json(REPORT_SPEC),
+        convergence=lambda wc, input: opt("--convergence", input.convergence),
     shell:
-        "python -m mfgstudy slopes --spec {params.spec:q} --cube {input:q} "
-        "--csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+        "python -m mfgstudy slopes --spec {params.spec:q} --cube {input.cube:q} "
+        "{params.convergence} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
 rule table1:
