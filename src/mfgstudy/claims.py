@@ -1,23 +1,44 @@
-"""The claims ledger: every numbered claim of the paper beside what this study measured.
+"""The claims ledger: every numbered claim of the papers beside what this study measured.
 
-The claimed values live in one data file (``workflow/claims/mfg_paper.yaml``), read here and
-nowhere else. Each claim names a measurement (``measure.kind``, computed from the metrics cube,
-the robustness exponents, the MFG training logs or the injection stores) and a verdict rule:
+The claimed values and the fidelity bars live in one data file (``workflow/claims/mfg_paper.yaml``),
+read here and nowhere else. Each claim names a measurement (``measure.kind``: computed from the
+rate tables, the metrics cube, the MFG training logs or the injection stores) that yields one
+or more *conditions* (per law, sampler, perturbation, method or reading), and a verdict rule.
 
-* ``improvement`` (claimed: % better than a baseline): holds if the CI of the measured
-  improvement lies above 0 and reaches the claimed value; does not hold if the CI lies below the
-  claimed value; otherwise not measurable at this scale (the CI is too wide to tell).
-* ``bound_slope`` (a rate O(N^c), c < 0): holds if the CI's upper end is <= c + tolerance; does
-  not hold if its lower end is > c + tolerance; otherwise not measurable.
-* ``bound_exponent`` (W2 <= K eps^a): holds if the CI's lower end is >= a - tolerance (W2 falls
-  at least as fast as eps^a); does not hold if its upper end is < a - tolerance.
-* ``ratio_below`` (a ratio claimed below 1): holds if the CI's upper end is < 1; does not hold
-  if its lower end is >= 1.
-* ``all_true`` (a share claimed to be 1): holds if the measured share is 1, else does not hold.
+Verdicts, one vocabulary (``VOCABULARY``, printed in the ledger's header):
 
-A claim with no measurement at this scale (e.g. CIFAR-10 FID without the data and the Inception
-weights) is "not measurable at this scale". The CI is a 95% percentile bootstrap over seeds
-(over samples for the injection analog); "one seed" means the CI collapses to the point.
+* ``reproduced``: the interval lies inside the claimed value's tolerance, or is better than
+  the claimed value in the claimed direction (by at least the claimed margin).
+* ``does not hold``: the interval excludes the claimed value, in the wrong direction.
+* ``inconclusive``: the interval is too wide to tell; or there is no interval (fewer than
+  ``rates.min_seeds`` seeds: the row shows the point estimate as *indicative* only); or a rate
+  is not in its asymptotic regime over the grid that was run; or an upper-bound estimator
+  (a coupled pathwise error) falls short of a bound claim, which it cannot refute.
+* ``not comparable``: a model failed the claim's fidelity gate (the bars of the claims file):
+  a comparison or an equilibrium statement is not judged on a model that has not learned the
+  data; the row shows the numbers that failed.
+* ``not measurable at this scale``: the study did not measure it at this scale (e.g. CIFAR-10
+  FID without the data and the Inception weights).
+
+Rules per claim (``rule``), applied to a condition's interval [lo, hi]:
+
+* ``improvement`` (claimed: % better than a baseline): reproduced if lo >= claimed; does not
+  hold if hi < claimed; else inconclusive.
+* ``bound_slope`` (a rate O(x^c), c < 0, as x -> inf): reproduced if hi <= c + tolerance; does not
+  hold if lo > c + tolerance.
+* ``bound_exponent`` (W2 <= K eps^a as eps -> 0): reproduced if lo >= a - tolerance; does not hold
+  if hi < a - tolerance.
+* ``ratio_below`` (a ratio claimed below 1): reproduced if hi < 1; does not hold if lo >= 1.
+* ``all_true`` (a share claimed to be 1, from per-seed means): reproduced if the share is 1,
+  else does not hold (needs ``min_seeds`` seeds per model, else indicative).
+
+A claim's summary verdict comes from its *judged* conditions (the claim's own setting; e.g. the
+exact score, the idealised equilibrium, for Theorem 4): does not hold if any does not hold;
+reproduced if all are reproduced; not comparable or not measurable if all are; otherwise
+inconclusive. *Context* conditions (e.g. trained models under Theorem 4) are shown beneath it
+with their own verdicts and do not decide the summary. An interval that decides a verdict comes
+from at least ``min_seeds`` seeds (jackknife-t over seeds), from an exact closed form, or from a
+jackknife over sample blocks of one large sample; each row says which.
 """
 
 from __future__ import annotations
@@ -25,54 +46,152 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from mfgstudy.rates import MIN_SEEDS, seed_interval
 from mfgstudy.store import atomic_path, open_groups, open_store
 
 log = logging.getLogger(__name__)
 
-HOLDS, FAILS, UNMEASURABLE = "holds", "does not hold", "not measurable at this scale"
-N_BOOT = 2000
+REPRODUCED = "reproduced"
+FAILS = "does not hold"
+INCONCLUSIVE = "inconclusive"
+NOT_COMPARABLE = "not comparable"
+UNMEASURABLE = "not measurable at this scale"
+VOCABULARY = {
+    REPRODUCED: "the interval lies inside the claimed value's tolerance, or is better than the "
+    "claimed value in the claimed direction (by at least the claimed margin)",
+    FAILS: "the interval excludes the claimed value in the wrong direction",
+    INCONCLUSIVE: "the interval is too wide; or there is none (fewer seeds than needed: the "
+    "point estimate is indicative only); or a rate is not in its asymptotic regime; or an "
+    "upper-bound estimator falls short of a bound claim, which it cannot refute",
+    NOT_COMPARABLE: "a model failed the claim's fidelity gate (bars in the claims file); the "
+    "numbers that failed are shown",
+    UNMEASURABLE: "not measured at this scale (data, weights or compute of the paper's scale)",
+}
+JUDGED, CONTEXT = "judged", "context"
+
+
+@dataclass
+class Condition:
+    """One measured condition of a claim (a law, a sampler, a perturbation, a method...)."""
+
+    label: str
+    measured: float
+    ci_low: float = np.nan
+    ci_high: float = np.nan
+    ci_over: str = ""
+    n_seeds: int | str = 0  # "exact" for a closed form
+    scale: str = ""
+    role: str = JUDGED
+    regime: dict | None = None  # rates: passed, tail, local slopes
+    fidelity: dict | None = None  # gate: passed, bar, numbers
+    upper_bound: bool = False  # the estimator bounds the quantity from above
+    verdict: str = ""
+    reason: str = ""
+
+
+@dataclass
+class Settings:
+    """What the rules need besides the claimed value: from the claims file and the study."""
+
+    tolerance: float = 0.2
+    min_seeds: int = MIN_SEEDS
+    fidelity: dict = field(default_factory=dict)
 
 
 # --- verdict rules ----------------------------------------------------------------------------
-def verdict(rule: str, claimed: float, lo: float, hi: float, tol: float = 0.0) -> str:
-    """The verdict of ``rule`` for a measurement with CI [lo, hi] (NaN: not measured)."""
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return UNMEASURABLE
+def interval_verdict(rule: str, claimed: float, lo: float, hi: float, tol: float = 0.0) -> str:
+    """The verdict of ``rule`` for an interval [lo, hi] (both finite)."""
     if rule == "improvement":
-        if lo > 0 and hi >= claimed:
-            return HOLDS
-        return FAILS if hi < claimed else UNMEASURABLE
+        return REPRODUCED if lo >= claimed else FAILS if hi < claimed else INCONCLUSIVE
     if rule == "bound_slope":
-        return HOLDS if hi <= claimed + tol else FAILS if lo > claimed + tol else UNMEASURABLE
+        return REPRODUCED if hi <= claimed + tol else FAILS if lo > claimed + tol else INCONCLUSIVE
     if rule == "bound_exponent":
-        return HOLDS if lo >= claimed - tol else FAILS if hi < claimed - tol else UNMEASURABLE
+        return REPRODUCED if lo >= claimed - tol else FAILS if hi < claimed - tol else INCONCLUSIVE
     if rule == "ratio_below":
-        return HOLDS if hi < 1 else FAILS if lo >= 1 else UNMEASURABLE
+        return REPRODUCED if hi < 1 else FAILS if lo >= 1 else INCONCLUSIVE
     if rule == "all_true":
-        return HOLDS if lo >= 1 else FAILS
+        return REPRODUCED if lo >= 1 else FAILS
     raise ValueError(f"unknown verdict rule {rule!r}")
 
 
-def bootstrap(stat, groups: list[np.ndarray], rng, n: int = N_BOOT) -> tuple[float, float, float]:
-    """stat(*groups) and its 95% percentile CI, resampling each group independently."""
-    point = float(stat(*groups))
-    if all(len(g) < 2 for g in groups):
-        return point, point, point
-    boot = [stat(*(g[rng.integers(len(g), size=len(g))] for g in groups)) for _ in range(n)]
-    lo, hi = np.nanpercentile(boot, [2.5, 97.5])
-    return point, float(lo), float(hi)
+def judge(rule: str, claimed: float, c: Condition, tol: float = 0.0) -> tuple[str, str]:
+    """(verdict, reason) of one condition, in the order: measured at all, fidelity gate,
+    asymptotic regime, an interval from enough replicates, the rule on the interval."""
+    if not np.isfinite(c.measured):
+        return UNMEASURABLE, c.reason or "not measured at this scale"
+    if c.fidelity is not None and not c.fidelity["passed"]:
+        return NOT_COMPARABLE, f"fidelity gate failed: {c.fidelity['summary']}"
+    if c.regime is not None and not c.regime["passed"]:
+        return INCONCLUSIVE, f"not in the asymptotic regime over {c.regime['grid']}"
+    if not (np.isfinite(c.ci_low) and np.isfinite(c.ci_high)):
+        point = interval_verdict(rule, claimed, c.measured, c.measured, tol)
+        return INCONCLUSIVE, f"no interval ({c.ci_over or 'too few seeds'}); indicative: {point}"
+    word = interval_verdict(rule, claimed, c.ci_low, c.ci_high, tol)
+    if word == FAILS and c.upper_bound:
+        return INCONCLUSIVE, "an upper-bound estimate short of a bound claim cannot refute it"
+    if word == INCONCLUSIVE:
+        return word, "the interval holds both the claim and its failure"
+    return word, f"interval [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}] ({c.ci_over})"
+
+
+def summary_verdict(conditions: list[Condition]) -> tuple[str, str]:
+    """A claim's verdict from its judged conditions (see the module docstring)."""
+    judged = [c for c in conditions if c.role == JUDGED]
+    if not judged:
+        return UNMEASURABLE, "no condition measured at this scale"
+    words = [c.verdict for c in judged]
+    counts = pd.Series(words).value_counts()
+    tally = ", ".join(f"{n} {w}" for w, n in counts.items()) + f" of {len(words)}"
+    if FAILS in counts:
+        return FAILS, tally
+    for word in (REPRODUCED, NOT_COMPARABLE, UNMEASURABLE):
+        if counts.get(word, 0) == len(words):
+            return word, tally
+    return INCONCLUSIVE, tally
+
+
+# --- fidelity gates ---------------------------------------------------------------------------
+def points_gate(w2: float, floor: float, bar: dict) -> dict:
+    """A 2-D model passes if its W2 to the data is within ``max_floor_ratio`` x the floor."""
+    ratio = w2 / floor if np.isfinite(w2) and floor > 0 else np.nan
+    ok = bool(np.isfinite(ratio) and ratio <= bar["max_floor_ratio"])
+    return {"passed": ok, "bar": f"W2 to the data <= {bar['max_floor_ratio']:g} x floor",
+            "numbers": {"w2_to_data": _f(w2), "floor": _f(floor), "ratio": _f(ratio)},
+            "summary": f"W2 {_fmt(w2)} = {_fmt(ratio)} x floor {_fmt(floor)} "
+                       f"(bar {bar['max_floor_ratio']:g})"}  # fmt: skip
+
+
+def images_gate(fd: dict[str, float], methods: list[str], baselines: list[str], bar: dict) -> dict:
+    """Every model of a comparison passes if its FD is within ``max_best_ratio`` x the best
+    baseline's FD."""
+    best = min((fd.get(b, np.nan) for b in baselines), default=np.nan)
+    ratios = {m: fd.get(m, np.nan) / best for m in methods}
+    failed = [m for m, r in ratios.items() if not (np.isfinite(r) and r <= bar["max_best_ratio"])]
+    text = ", ".join(f"{m} {_fmt(fd.get(m, np.nan))} ({_fmt(r)} x best)" for m, r in ratios.items())
+    return {"passed": not failed, "bar": f"FD <= {bar['max_best_ratio']:g} x the best baseline's",
+            "numbers": {m: _f(fd.get(m, np.nan)) for m in methods},
+            "summary": f"FD at eps 0: {text}; best baseline {_fmt(best)}"}  # fmt: skip
+
+
+def accuracy_gate(acc: dict[str, float], bar: dict) -> dict:
+    """Every attacked model passes if its clean conditional accuracy is >= the bar."""
+    failed = [m for m, a in acc.items() if not (np.isfinite(a) and a >= bar["min_clean_accuracy"])]
+    text = ", ".join(f"{m} {_fmt(a)}" for m, a in acc.items())
+    return {"passed": not failed,
+            "bar": f"clean conditional accuracy >= {bar['min_clean_accuracy']:g}",
+            "numbers": {m: _f(a) for m, a in acc.items()},
+            "summary": f"clean conditional accuracy {text} "
+                       f"(bar {bar['min_clean_accuracy']:g})"}  # fmt: skip
 
 
 # --- measurements -----------------------------------------------------------------------------
-NONE = (np.nan, np.nan, np.nan, "")
-
-
 def _seed_values(cubes: dict, metric: str, dataset: str, method: str) -> np.ndarray:
     """Per-seed values of an unperturbed image metric (last N), from the first sweep having it."""
     for cube in cubes.values():
@@ -85,48 +204,83 @@ def _seed_values(cubes: dict, metric: str, dataset: str, method: str) -> np.ndar
     return np.array([])
 
 
-def improvement(m: dict, ctx) -> tuple:
+def improvement(m: dict, ctx) -> list[Condition]:
     a = _seed_values(ctx.cubes, m["metric"], m["dataset"], m["method"])
     b = _seed_values(ctx.cubes, m["metric"], m["dataset"], m["baseline"])
+    label = f"{m['dataset']}: {m['method']} vs {m['baseline']}"
     if not len(a) or not len(b):
-        return NONE
+        return [Condition(label, np.nan, reason=f"no {m['metric']} on {m['dataset']} here")]
     sign = -1.0 if m.get("higher_is_better") else 1.0
 
     def stat(x, y):
         return 100.0 * sign * (y.mean() - x.mean()) / abs(y.mean())
 
-    point, lo, hi = bootstrap(stat, [a, b], ctx.rng)
-    scale = f"{m['dataset']}, {len(a)}/{len(b)} seeds, {m['metric']}"
-    return point, lo, hi, scale
+    point, lo, hi, over = seed_interval(stat, [a, b], ctx.settings.min_seeds)
+    scale = (f"{m['metric']}: {m['method']} {a.mean():.4g}, {m['baseline']} {b.mean():.4g} "
+             f"(means over {len(a)}/{len(b)} seeds)")  # fmt: skip
+    return [Condition(label, point, lo, hi, over, min(len(a), len(b)), scale)]
 
 
-def n_slope(m: dict, ctx) -> tuple:
+def _regime(r) -> dict | None:
+    if not np.isfinite(r.tail_slope):
+        return None  # no tail: the condition says why in its reason
+    return {"passed": r.regime == "passed", "tail": r.tail, "local_slopes": r.local_slopes,
+            "fit_all": _f(r.fit_all), "grid": _grid_text(r)}  # fmt: skip
+
+
+def _grid_text(r) -> str:
+    pairs = [p.split(": ")[0] for p in str(r.local_slopes).split("; ") if p]
+    if not pairs:
+        return "the grid run"
+    ends = [float(v) for p in pairs for v in p.split("-") if v]
+    return f"{min(ends):g} to {max(ends):g}"
+
+
+def n_slope(m: dict, ctx) -> list[Condition]:
+    """One condition per (sampler, grid) row of the rate table for this law and estimator."""
     df = ctx.slopes
-    sel = df[(df["estimator"] == m["estimator"]) & (df["method"] == m["method"])
-             & (df["grid"] == m["grid"]) & df["slope"].notna()]  # fmt: skip
-    if sel.empty:
-        return NONE
-    rows = [(r.slope, r.ci_low, r.ci_high, f"{r.dataset}/{r.sampler}") for r in sel.itertuples()]
-    return rows  # one ledger row per sampler / data set
+    sel = df[(df["sweep"] == m["sweep"]) & (df["estimator"] == m["estimator"])]
+    if "method" in m:
+        sel = sel[sel["method"] == m["method"]]
+    out = []
+    for r in sel.itertuples():
+        n = "exact" if "exact" in str(r.ci_over) else int(r.n_seeds)
+        out.append(Condition(
+            f"{r.dataset}/{r.sampler}/{r.grid}", r.tail_slope, r.ci_low, r.ci_high,
+            str(r.ci_over) if isinstance(r.ci_over, str) else "", n,
+            f"{m['estimator']} W2, N {r.tail} (tail); all N: {_fmt(r.fit_all)}",
+            regime=_regime(r), upper_bound=m["estimator"] == "coupled",
+            reason=str(r.note) if isinstance(r.note, str) else ""))  # fmt: skip
+    return out or [Condition(m["sweep"], np.nan, reason=f"no {m['sweep']} rates at this scale")]
 
 
-def eps_exponent(m: dict, ctx) -> tuple:
+def eps_exponent(m: dict, ctx) -> list[Condition]:
+    """One condition per (data set, method, perturbation): the exponent towards eps -> 0; the
+    judged method (the exact score) decides, trained methods are context behind the points
+    fidelity gate."""
     df = ctx.exponents
     if df.empty:
-        return NONE
-    sel = df[(df["method"] == m["method"]) & (df["estimator"] == "coupled")
-             & df["perturbation"].isin(m["perturbations"]) & df["exponent"].notna()]  # fmt: skip
-    return [(r.exponent, _ci(r.ci_low, r.exponent), _ci(r.ci_high, r.exponent),
-             f"{r.dataset}/{r.perturbation}, eps {r.eps_range}, {r.note}")
-            for r in sel.itertuples()] or NONE  # fmt: skip
-
-
-def _ci(v, point):
-    return point if not np.isfinite(v) else v
+        return [Condition("eps sweep", np.nan, reason="no perturbation sweep at this scale")]
+    sel = df[(df["estimator"] == m["estimator"]) & df["perturbation"].isin(m["perturbations"])]
+    bar = ctx.settings.fidelity.get("points")
+    out = []
+    for r in sel.itertuples():
+        judged = r.method in m["judged_methods"]
+        gate = None if judged or bar is None else points_gate(r.clean_w2_to_data, r.w2_floor, bar)
+        out.append(Condition(
+            f"{r.dataset}/{r.method}/{r.perturbation}", r.tail_slope, r.ci_low, r.ci_high,
+            r.ci_over if isinstance(r.ci_over, str) else "", int(r.n_seeds),
+            f"{m['estimator']} W2 to the clean run, eps {r.tail} (tail of {r.eps_fitted}); "
+            f"all eps: {_fmt(r.fit_all)}; clean W2 to data {_fmt(r.clean_w2_to_data)} "
+            f"(floor {_fmt(r.w2_floor)})",
+            role=JUDGED if judged else CONTEXT, regime=_regime(r), fidelity=gate,
+            upper_bound=m["estimator"] == "coupled",
+            reason=r.note if isinstance(r.note, str) else ""))  # fmt: skip
+    return out or [Condition("eps sweep", np.nan, reason="no matching perturbation rows")]
 
 
 def _per_eps_ratios(ctx, method: str, perturbation: str) -> np.ndarray:
-    """Per-seed mean over eps > 0 of W2(perturbed, clean, coupled) / eps."""
+    """Per-seed mean over 0 < eps <= eps_fit_max of W2(perturbed, clean, coupled) / eps."""
     for cube in ctx.cubes.values():
         if "eps" not in cube.dims or "w2_to_clean_coupled" not in cube:
             continue
@@ -134,23 +288,44 @@ def _per_eps_ratios(ctx, method: str, perturbation: str) -> np.ndarray:
             continue
         da = cube["w2_to_clean_coupled"].sel({"method": method, "perturbation": perturbation})
         da = da.isel(steps=-1).squeeze(drop=True)
-        da = da.sel(eps=da["eps"] > 0)
+        da = da.sel(eps=(da["eps"] > 0) & (da["eps"] <= ctx.eps_fit_max))
         r = (da / da["eps"]).mean("eps").values
         return r[np.isfinite(r)]
     return np.array([])
 
 
-def k_ratio(m: dict, ctx) -> tuple:
+def _clean_fidelity(ctx, method: str) -> tuple[float, float]:
+    df = ctx.exponents
+    if df.empty:
+        return np.nan, np.nan
+    row = df[df["method"] == method]
+    return (float(row["clean_w2_to_data"].iloc[0]), float(row["w2_floor"].iloc[0])) if len(
+        row) else (np.nan, np.nan)  # fmt: skip
+
+
+def k_ratio(m: dict, ctx) -> list[Condition]:
+    label = f"K({m['method']}) / min K({', '.join(m['baselines'])}), {m['perturbation']}"
     a = _per_eps_ratios(ctx, m["method"], m["perturbation"])
     bs = [_per_eps_ratios(ctx, b, m["perturbation"]) for b in m["baselines"]]
     if not len(a) or any(not len(b) for b in bs):
-        return NONE
+        return [Condition(label, np.nan, reason="no robustness sweep with these methods")]
 
     def stat(x, *ys):
         return x.mean() / min(y.mean() for y in ys)
 
-    point, lo, hi = bootstrap(stat, [a, *bs], ctx.rng)
-    return point, lo, hi, f"{m['perturbation']} perturbation, {len(a)} seeds"
+    point, lo, hi, over = seed_interval(stat, [a, *bs], ctx.settings.min_seeds)
+    bar = ctx.settings.fidelity["points"]
+    gates = {
+        mm: points_gate(*_clean_fidelity(ctx, mm), bar) for mm in [m["method"], *m["baselines"]]
+    }
+    gate = {"passed": all(g["passed"] for g in gates.values()), "bar": bar and
+            gates[m["method"]]["bar"], "numbers": {k: g["numbers"] for k, g in gates.items()},
+            "summary": "; ".join(f"{k}: {g['summary']}" for k, g in gates.items())}  # fmt: skip
+    scale = (f"K = mean of W2/eps over 0 < eps <= {ctx.eps_fit_max:g}: {m['method']} "
+             f"{a.mean():.3g}, " + ", ".join(f"{b} {v.mean():.3g}" for b, v in
+                                             zip(m["baselines"], bs, strict=True)))  # fmt: skip
+    return [Condition(label, point, lo, hi, over, min(len(a), *map(len, bs)), scale,
+                      fidelity=gate)]  # fmt: skip
 
 
 def _table2(ctx, method: str) -> pd.DataFrame:
@@ -158,26 +333,42 @@ def _table2(ctx, method: str) -> pd.DataFrame:
     return df[df["method"] == method] if not df.empty else df
 
 
-def lowest_everywhere(m: dict, ctx) -> tuple:
+def _table2_gate(m: dict, ctx) -> dict:
+    fd = {}
+    for mm in [m["method"], *m["baselines"]]:
+        t = _table2(ctx, mm)
+        fd[mm] = float(t[t["eps"] == 0]["mean"].iloc[0]) if len(t[t["eps"] == 0]) else np.nan
+    return images_gate(fd, [m["method"], *m["baselines"]], m["baselines"],
+                       ctx.settings.fidelity["images"])  # fmt: skip
+
+
+def lowest_everywhere(m: dict, ctx) -> list[Condition]:
     own = _table2(ctx, m["method"])
+    label = f"{m['method']} lowest of {', '.join([m['method'], *m['baselines']])}"
     if own.empty:
-        return NONE
+        return [Condition(label, np.nan, reason="no Table 2 sweep at this scale")]
+    own = own[own["eps"] <= m["eps_max"]]
     wins = []
     for r in own.itertuples():
         others = ctx.table2[(ctx.table2["eps"] == r.eps) & ctx.table2["method"].isin(m["baselines"])
                             & (ctx.table2["perturbation"] == r.perturbation)]  # fmt: skip
         wins.append(bool((r.mean < others["mean"]).all()) if len(others) else np.nan)
     share = float(np.nanmean(wins))
-    return (
-        share,
-        share,
-        share,
-        f"{own['dataset'].iloc[0]}, {own['metric'].iloc[0]}, "
-        f"{len(wins)} eps, {int(own['seeds'].max())} seed(s)",
+    seeds = int(
+        ctx.table2[ctx.table2["method"].isin([m["method"], *m["baselines"]])]["seeds"].min()
     )
+    ok = seeds >= ctx.settings.min_seeds
+    scale = (f"{own['dataset'].iloc[0]}, {own['metric'].iloc[0]}, {len(wins)} eps <= "
+             f"{m['eps_max']:g}, seed means over {seeds} seed(s)")  # fmt: skip
+    return [Condition(label, share, share if ok else np.nan, share if ok else np.nan,
+                      f"{seeds} seed(s) per model" + ("" if ok else
+                                                      f" (needs {ctx.settings.min_seeds})"),
+                      seeds, scale, fidelity=_table2_gate(m, ctx))]  # fmt: skip
 
 
-def degradation_ratio(m: dict, ctx) -> tuple:
+def degradation_ratio(m: dict, ctx) -> list[Condition]:
+    label = f"relative increase at eps {m['eps']:g}: {m['method']} / {m['baseline']}"
+
     def rel(method):
         t = _table2(ctx, method)
         at = t[np.isclose(t["eps"], m["eps"])]["mean"]
@@ -186,55 +377,65 @@ def degradation_ratio(m: dict, ctx) -> tuple:
 
     a, b = rel(m["method"]), rel(m["baseline"])
     if not (np.isfinite(a) and np.isfinite(b)):
-        return NONE
-    return a / b, a / b, a / b, f"eps = {m['eps']:g}, one value per method (no CI)"
+        return [Condition(label, np.nan, reason="no Table 2 sweep at this scale")]
+    gate = _table2_gate({**m, "baselines": [m["baseline"]]}, ctx)
+    seeds = int(_table2(ctx, m["method"])["seeds"].min())
+    return [Condition(label, a / b, ci_over=f"{seeds} seed(s): no interval", n_seeds=seeds,
+                      scale=f"{m['method']} {a:+.3g}, {m['baseline']} {b:+.3g}",
+                      fidelity=gate)]  # fmt: skip
 
 
-def violation_slope(m: dict, ctx) -> tuple:
-    rows = []
+def violation_slope(m: dict, ctx) -> list[Condition]:
+    """Proposition 6 only under its hypothesis: Algorithm 1 runs with step sizes O(1/k)."""
+    from mfgstudy.rates import RateSpec, fit_rate
+
+    out = []
     for (dataset, method), logs in ctx.train_logs.items():
+        schedule = logs[0].attrs.get("reading_lr_schedule", "?")
+        if schedule not in m["lr_schedules"]:
+            continue  # outside the proposition's hypothesis: not a condition of this claim
         curves = np.array([lg[m["variable"]].values for lg in logs])
         k = logs[0]["outer_iter"].values.astype(float)
+        rate = fit_rate(k, curves, RateSpec.from_dict(ctx.rates), resampling="seeds")
+        regime = {"passed": rate.regime, "tail": f"{rate.tail_x[0]:g}-{rate.tail_x[1]:g}",
+                  "local_slopes": "; ".join(f"{a:g}-{b:g}: {s:+.2f}" for (a, b), s in
+                                            zip(rate.local_x, rate.local, strict=True)),
+                  "fit_all": _f(rate.fit_all), "grid": f"K = 1 to {int(k.max())}"}  # fmt: skip
+        out.append(Condition(f"{dataset}/{method} (lr {schedule})", rate.slope, rate.ci_low,
+                             rate.ci_high, rate.note.split(";")[0], len(logs),
+                             f"{m['variable']} against K, K {regime['tail']} (tail)",
+                             regime=regime))  # fmt: skip
+    return out or [Condition("Algorithm 1 with lr O(1/k)", np.nan,
+                             reason="no Algorithm 1 run with step sizes O(1/k)")]  # fmt: skip
 
-        def stat(c, k=k):
-            y = c.mean(0)
-            ok = np.isfinite(y) & (y > 0)
-            return np.polyfit(np.log(k[ok]), np.log(y[ok]), 1)[0] if ok.sum() >= 2 else np.nan
 
-        point, lo, hi = bootstrap(stat, [curves], ctx.rng)
-        reading = logs[0].attrs.get("reading_lr_schedule", "?")
-        rows.append((point, lo, hi, f"{dataset}/{method} (lr {reading}), {len(logs)} seed(s), "
-                     f"K = 1..{int(k.max())}"))  # fmt: skip
-    return rows or NONE
-
-
-def injection_reduction(m: dict, ctx) -> tuple:
-    def success(method):
-        stores = ctx.injection.get(method, [])
-        return [s for s in stores]
-
-    a, b = success(m["method"]), success(m["baseline"])
+def injection_reduction(m: dict, ctx) -> list[Condition]:
+    label = f"{m['method']} vs {m['baseline']}"
+    a, b = ctx.injection.get(m["method"], []), ctx.injection.get(m["baseline"], [])
     if not a or not b:
-        return NONE
+        return [Condition(label, np.nan, reason="no injection analog at this scale")]
     eps = a[0]["eps"].values
     moderate = ctx.moderate_eps if ctx.moderate_eps is not None else float(np.median(eps[eps > 0]))
 
-    def hits(stores):  # per attack: classified as its target
-        return np.concatenate([(s["pred"].sel(eps=moderate) == s["target"]).values for s in stores])
+    def success(stores):  # per seed: share of attacks classified as their target
+        return np.array([float((s["pred"].sel(eps=moderate) == s["target"]).mean())
+                         for s in stores])  # fmt: skip
 
-    xa, xb = hits(a).astype(float), hits(b).astype(float)
+    def clean_accuracy(stores):
+        return float(np.mean([float(s["source_accuracy"].sel(eps=0.0)) for s in stores]))
+
+    xa, xb = success(a), success(b)
 
     def stat(x, y):
         return 100.0 * (y.mean() - x.mean()) / y.mean() if y.mean() > 0 else np.nan
 
-    point, lo, hi = bootstrap(stat, [xa, xb], ctx.rng)
-    return (
-        point,
-        lo,
-        hi,
-        f"digits analog, eps = {moderate:g} (x mean embedding norm), "
-        f"{len(xa)} attacks per method; success {xa.mean():.2f} vs {xb.mean():.2f}",
-    )
+    point, lo, hi, over = seed_interval(stat, [xa, xb], ctx.settings.min_seeds)
+    gate = accuracy_gate({m["method"]: clean_accuracy(a), m["baseline"]: clean_accuracy(b)},
+                         ctx.settings.fidelity["injection"])  # fmt: skip
+    n_attacks = int(a[0].sizes["sample"])
+    scale = (f"digits analog, eps = {moderate:g} (x mean embedding norm), {n_attacks} attacks "
+             f"per model; success {xa.mean():.2f} vs {xb.mean():.2f}")  # fmt: skip
+    return [Condition(label, point, lo, hi, over, min(len(xa), len(xb)), scale, fidelity=gate)]
 
 
 MEASURES = {
@@ -253,9 +454,9 @@ class Context:
     """Everything the measurements read, loaded once."""
 
     def __init__(self, cube_path, slopes_csv, exponents_csv, table2_csv, train_logs, injection,
-                 spec):  # fmt: skip
+                 spec, settings: Settings):  # fmt: skip
         self.cubes = open_groups(cube_path)
-        self.slopes = pd.read_csv(slopes_csv)
+        self.slopes = _read_csv(slopes_csv)
         self.exponents = _read_csv(exponents_csv)
         self.table2 = _read_csv(table2_csv)
         self.train_logs: dict[tuple, list] = {}
@@ -267,7 +468,9 @@ class Context:
             ds = open_store(p)
             self.injection.setdefault(ds.attrs["method"], []).append(ds)
         self.moderate_eps = spec.get("moderate_eps")
-        self.rng = np.random.default_rng(spec.get("seed", 0))
+        self.eps_fit_max = spec.get("eps_fit_max", 0.1)
+        self.rates = spec.get("rates", {})
+        self.settings = settings
 
 
 def _read_csv(path: str) -> pd.DataFrame:
@@ -277,66 +480,153 @@ def _read_csv(path: str) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def ledger(claims_file: str, ctx: Context, study: str) -> list[dict]:
+def load_claims(claims_file: str, min_seeds: int = MIN_SEEDS) -> tuple[list[dict], Settings]:
     spec = yaml.safe_load(Path(claims_file).read_text())
-    tol = float(spec.get("tolerance", 0.0))
+    for key in ("claims", "fidelity"):
+        if key not in spec:
+            raise ValueError(f"{claims_file}: missing top-level key {key!r}")
+    settings = Settings(float(spec.get("tolerance", 0.0)), min_seeds, spec["fidelity"])
+    return spec["claims"], settings
+
+
+def ledger(claims: list[dict], ctx: Context, study: str) -> list[dict]:
+    tol = ctx.settings.tolerance
     rows = []
-    for c in spec["claims"]:
-        measured = MEASURES[c["measure"]["kind"]](c["measure"], ctx)
-        for point, lo, hi, scale in measured if isinstance(measured, list) else [measured]:
-            rows.append({
-                "id": c["id"], "source": c["source"], "statement": c["statement"],
-                "claimed": c["claimed"], "unit": c["unit"],
-                "measured": point, "ci_low": lo, "ci_high": hi,
-                "scale": f"study {study}: {scale}" if scale else f"study {study}: not run",
-                "verdict": verdict(c["rule"], c["claimed"], lo, hi, tol),
-                "rule": c["rule"] + (f" (tolerance {tol:g})" if "bound" in c["rule"] else ""),
-            })  # fmt: skip
+    for c in claims:
+        conditions = MEASURES[c["measure"]["kind"]](c["measure"], ctx)
+        for cond in conditions:
+            cond.verdict, cond.reason = judge(c["rule"], c["claimed"], cond, tol)
+            cond.scale = f"study {study}: {cond.scale}" if cond.scale else f"study {study}"
+        word, tally = summary_verdict(conditions)
+        judged = [k for k in conditions if k.role == JUDGED]
+        seeds = [k.n_seeds for k in judged if isinstance(k.n_seeds, int | np.integer)]
+        rows.append({
+            "id": c["id"], "source": c["source"], "statement": c["statement"],
+            "claimed": c["claimed"], "unit": c["unit"],
+            "rule": c["rule"] + (f" (tolerance {tol:g})" if "bound" in c["rule"] else ""),
+            "verdict": word, "reason": tally,
+            "n_seeds": ("exact" if judged and not seeds else int(min(seeds)) if seeds else 0),
+            "regime": [k.regime for k in judged if k.regime is not None] or None,
+            "fidelity": [k.fidelity for k in conditions if k.fidelity is not None] or None,
+            "conditions": conditions,
+        })  # fmt: skip
     return rows
+
+
+def as_json(rows: list[dict]) -> list[dict]:
+    """The ledger's rows with their conditions as plain dicts (NaN as null)."""
+
+    def plain(d: dict) -> dict:
+        return {k: (_f(v) if isinstance(v, float | np.floating) else v) for k, v in d.items()}
+
+    return [{**r, "conditions": [{"id": r["id"], **plain(asdict(k))} for k in r["conditions"]]}
+            for r in rows]  # fmt: skip
 
 
 def claims_job(spec: dict, claims_file: str, cube_path: str, slopes_csv: str,
                exponents_csv: str, table2_csv: str, md: str, json_out: str,
                train_logs=(), injection=()) -> None:  # fmt: skip
     t0 = time.time()
-    ctx = Context(cube_path, slopes_csv, exponents_csv, table2_csv, train_logs, injection, spec)
-    rows = ledger(claims_file, ctx, spec["study"])
+    min_seeds = int(spec.get("rates", {}).get("min_seeds", MIN_SEEDS))
+    claims, settings = load_claims(claims_file, min_seeds)
+    ctx = Context(cube_path, slopes_csv, exponents_csv, table2_csv, train_logs, injection, spec,
+                  settings)  # fmt: skip
+    rows = ledger(claims, ctx, spec["study"])
+    doc = {"study": spec["study"], "claims_file": claims_file, "vocabulary": VOCABULARY,
+           "rules": __doc__, "fidelity_bars": settings.fidelity, "min_seeds": min_seeds,
+           "claims": as_json(rows)}  # fmt: skip
     with atomic_path(json_out) as tmp:
-        tmp.write_text(
-            json.dumps(
-                {
-                    "study": spec["study"],
-                    "claims_file": claims_file,
-                    "rules": __doc__,
-                    "claims": rows,
-                },
-                indent=1,
-                default=float,
-            )
-        )
+        tmp.write_text(json.dumps(doc, indent=1, default=_json_default))
     with atomic_path(md) as tmp:
-        tmp.write_text(render_markdown(rows, spec["study"]))
+        tmp.write_text(render_markdown(rows, spec["study"], settings, min_seeds))
     counts = pd.Series([r["verdict"] for r in rows]).value_counts().to_dict()
-    log.info("claims ledger: %d rows %s in %.1fs", len(rows), counts, time.time() - t0)
+    log.info("claims ledger: %d claims %s in %.1fs", len(rows), counts, time.time() - t0)
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _f(v) -> float | None:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
 
 
 def _fmt(v) -> str:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return "–"
     return "–" if not np.isfinite(v) else f"{v:.3g}"
 
 
-def render_markdown(rows: list[dict], study: str) -> str:
+def _measured(k: Condition) -> str:
+    if not np.isfinite(k.measured):
+        return "–"
+    if np.isfinite(k.ci_low) and np.isfinite(k.ci_high) and k.ci_low != k.ci_high:
+        return f"{_fmt(k.measured)} [{_fmt(k.ci_low)}, {_fmt(k.ci_high)}]"
+    return _fmt(k.measured)
+
+
+def _regime_cell(k: Condition) -> str:
+    if k.regime is None:
+        return ""
+    local = [p.split(": ")[-1] for p in str(k.regime["local_slopes"]).split("; ") if p][-3:]
+    state = "passed" if k.regime["passed"] else "**failed**"
+    return f"{state}; tail {k.regime['tail']}; last local {', '.join(local)}"
+
+
+def _fidelity_cell(k: Condition) -> str:
+    if k.fidelity is None:
+        return ""
+    return ("pass" if k.fidelity["passed"] else "**fail**") + f": {k.fidelity['summary']}"
+
+
+def render_markdown(rows: list[dict], study: str, settings: Settings, min_seeds: int) -> str:
     lines = [
         f"# Claims ledger (study `{study}`)", "",
-        "Each numbered claim of the paper, the claimed value (from `workflow/claims/`), the value "
-        "measured by this workflow with its 95% CI, the scale of the measurement and the verdict "
-        "with the rule that decided it (rules: `mfgstudy.claims`). A claim that does not hold is "
-        "a result.", "",
-        "| claim | source | claimed | measured [95% CI] | unit | scale | verdict | rule |",
-        "|---|---|---|---|---|---|---|---|",
+        "Each numbered claim of the papers, the claimed value (from `workflow/claims/`), what this "
+        "workflow measured, and a verdict from the rules of `mfgstudy.claims`. A claim that does "
+        "not hold is a result. The summary row of each claim is decided by its judged "
+        "conditions; context rows (e.g. trained models under an equilibrium theorem) have their "
+        "own verdicts beneath it.", "",
+        "**Verdicts**", "",
+    ]  # fmt: skip
+    lines += [f"* **{w}**: {rule}." for w, rule in VOCABULARY.items()]
+    bars = "; ".join(f"{k}: " + ", ".join(f"{a} {b}" for a, b in v.items())
+                     for k, v in settings.fidelity.items())  # fmt: skip
+    lines += [
+        "", f"Intervals are 95%: a jackknife-t over seeds (at least {min_seeds} seeds; fewer give "
+        "no interval and at most an indication), exact for a closed form, or a jackknife over "
+        f"sample blocks; `CI over` says which. Exponent tolerance {settings.tolerance:g}. "
+        f"Fidelity bars: {bars}.", "",
+        "## Summary", "",
+        "| claim | statement | claimed | verdict | conditions |",
+        "|---|---|---|---|---|",
     ]  # fmt: skip
     for r in rows:
-        ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
-        lines.append(f"| {r['id']}: {r['statement']} | {r['source']} | {r['claimed']:g} | "
-                     f"{_fmt(r['measured'])} {ci} | {r['unit']} | {r['scale']} | "
-                     f"**{r['verdict']}** | {r['rule']} |")  # fmt: skip
+        lines.append(f"| [{r['id']}](#{r['id']}) | {r['statement']} | {r['claimed']:g} "
+                     f"({r['unit']}) | **{r['verdict']}** | {r['reason']} |")  # fmt: skip
+    lines += ["", "## Claims and their conditions", "",
+              "| claim / condition | claimed | measured [95% CI] | CI over | seeds | regime | "
+              "fidelity | scale | verdict |",
+              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        anchor = f'<a id="{r["id"]}"></a>'
+        lines.append(
+            f"| {anchor}**{r['id']}** ({r['source']}) | "
+            f"{r['claimed']:g} | | | | | | {r['rule']} | **{r['verdict']}** |"
+        )
+        for k in r["conditions"]:
+            role = "" if k.role == JUDGED else " (context)"
+            lines.append(
+                f"| &nbsp;&nbsp;↳ {k.label}{role} | | {_measured(k)} | {k.ci_over} | "
+                f"{k.n_seeds} | {_regime_cell(k)} | {_fidelity_cell(k)} | {k.scale} | "
+                f"{k.verdict}: {k.reason} |"
+            )
     return "\n".join(lines) + "\n"

@@ -568,8 +568,9 @@ CLAIMS_FILE = "workflow/claims/mfg_paper.yaml"
 
 
 def claims_spec(config: dict) -> dict:
-    return {"study": config["study"], "seed": config["report"]["seed"],
-            "moderate_eps": config["report"].get("moderate_eps")}  # fmt: skip
+    r = config["report"]
+    return {"study": config["study"], "moderate_eps": r.get("moderate_eps"),
+            "eps_fit_max": r.get("eps_fit_max", 0.1), "rates": r["rates"]}  # fmt: skip
 
 
 # --- the companion papers' studies ------------------------------------------------------------

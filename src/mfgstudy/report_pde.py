@@ -7,8 +7,8 @@
   beside the share for fresh draws of the law (what a model that generalises would give);
 * concentration: mean distance of the samples to the data support against the stopping time t,
   with the exponent towards t -> 0 (``mfgstudy.rates``: tail slope, local slopes, regime test,
-  an interval over >= 5 seeds), to set beside the claimed sqrt(t). The support is the law's (black cells) for the exact law's score, and the
-  training points for the empirical score.
+  an interval over >= 5 seeds), to set beside the claimed sqrt(t). The support is the law's
+  (black cells) for the exact law's score, and the training points for the empirical score.
 """
 
 from __future__ import annotations

@@ -51,8 +51,8 @@ def clean_fidelity(cube, **sel) -> dict:
     """The unperturbed model's W2 to the data (uncoupled, mean over seeds) and the floor."""
     out = {"clean_w2_to_data": np.nan, "w2_floor": np.nan}
     if "w2_uncoupled" in cube:
+        # eps = 0 is the same unperturbed run under every perturbation kind: mean over seeds
         da = cube["w2_uncoupled"].sel(sel).sel(eps=0).isel(steps=-1)
-        da = da.sel(perturbation="none") if "perturbation" in da.dims else da
         out["clean_w2_to_data"] = float(da.mean())
     if "w2_floor_mean" in cube:
         out["w2_floor"] = float(cube["w2_floor_mean"].sel(dataset=sel["dataset"]))
