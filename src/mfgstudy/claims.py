@@ -12,8 +12,9 @@ Verdicts, one vocabulary (``VOCABULARY``, printed in the ledger's header):
 * ``does not hold``: the interval excludes the claimed value, in the wrong direction.
 * ``inconclusive``: the interval is too wide to tell; or there is no interval (fewer than
   ``rates.min_seeds`` seeds: the row shows the point estimate as *indicative* only); or a rate
-  is not in its asymptotic regime over the grid that was run; or an upper-bound estimator
-  (a coupled pathwise error) falls short of a bound claim, which it cannot refute.
+  is not in its asymptotic regime over the grid that was run (or the grid has too few usable
+  points for a tail); or an upper-bound estimator (a coupled pathwise error) falls short of a
+  bound claim, which it cannot refute.
 * ``not comparable``: a model failed the claim's fidelity gate (the bars of the claims file):
   a comparison or an equilibrium statement is not judged on a model that has not learned the
   data; the row shows the numbers that failed.
@@ -92,6 +93,7 @@ class Condition:
     regime: dict | None = None  # rates: passed, tail, local slopes
     fidelity: dict | None = None  # gate: passed, bar, numbers
     upper_bound: bool = False  # the estimator bounds the quantity from above
+    ran: bool = False  # measured at this scale, even if no value could be read (a rate's tail)
     verdict: str = ""
     reason: str = ""
 
@@ -125,6 +127,8 @@ def judge(rule: str, claimed: float, c: Condition, tol: float = 0.0) -> tuple[st
     """(verdict, reason) of one condition, in the order: measured at all, fidelity gate,
     asymptotic regime, an interval from enough replicates, the rule on the interval."""
     if not np.isfinite(c.measured):
+        if c.ran:  # measured, but the grid does not resolve a value (e.g. too few points)
+            return INCONCLUSIVE, c.reason or "no value could be read from the measurement"
         return UNMEASURABLE, c.reason or "not measured at this scale"
     if c.fidelity is not None and not c.fidelity["passed"]:
         return NOT_COMPARABLE, f"fidelity gate failed: {c.fidelity['summary']}"
@@ -249,7 +253,7 @@ def n_slope(m: dict, ctx) -> list[Condition]:
             f"{r.dataset}/{r.sampler}/{r.grid}", r.tail_slope, r.ci_low, r.ci_high,
             str(r.ci_over) if isinstance(r.ci_over, str) else "", n,
             f"{m['estimator']} W2, N {r.tail} (tail); all N: {_fmt(r.fit_all)}",
-            regime=_regime(r), upper_bound=m["estimator"] == "coupled",
+            regime=_regime(r), upper_bound=m["estimator"] == "coupled", ran=True,
             reason=str(r.note) if isinstance(r.note, str) else ""))  # fmt: skip
     return out or [Condition(m["sweep"], np.nan, reason=f"no {m['sweep']} rates at this scale")]
 
@@ -274,7 +278,7 @@ def eps_exponent(m: dict, ctx) -> list[Condition]:
             f"all eps: {_fmt(r.fit_all)}; clean W2 to data {_fmt(r.clean_w2_to_data)} "
             f"(floor {_fmt(r.w2_floor)})",
             role=JUDGED if judged else CONTEXT, regime=_regime(r), fidelity=gate,
-            upper_bound=m["estimator"] == "coupled",
+            upper_bound=m["estimator"] == "coupled", ran=True,
             reason=r.note if isinstance(r.note, str) else ""))  # fmt: skip
     return out or [Condition("eps sweep", np.nan, reason="no matching perturbation rows")]
 
@@ -404,7 +408,8 @@ def violation_slope(m: dict, ctx) -> list[Condition]:
         out.append(Condition(f"{dataset}/{method} (lr {schedule})", rate.slope, rate.ci_low,
                              rate.ci_high, rate.note.split(";")[0], len(logs),
                              f"{m['variable']} against K, K {regime['tail']} (tail)",
-                             regime=regime))  # fmt: skip
+                             regime=regime if np.isfinite(rate.slope) else None, ran=True,
+                             reason=rate.note))  # fmt: skip
     return out or [Condition("Algorithm 1 with lr O(1/k)", np.nan,
                              reason="no Algorithm 1 run with step sizes O(1/k)")]  # fmt: skip
 

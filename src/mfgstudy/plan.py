@@ -62,7 +62,8 @@ FIG_ROBUSTNESS = {ext: R + "/figures/fig_robustness_eps." + ext for ext in ("png
 INJECTION = R + "/injection/{dataset}/{method}/seed{seed}.zarr"
 FIG_INJECTION = {ext: R + "/figures/fig_injection_analog." + ext for ext in ("png", "pdf")}
 CLAIMS = {ext: R + "/claims." + ext for ext in ("md", "json")}
-CONVERGENCE = R + "/convergence/{name}.zarr"  # Theorem 2's closed-form curves, N extended
+CONVERGENCE = R + "/convergence/{name}.zarr"  # Theorem 2's curves (gaussian, mixture)
+CONVERGENCE_TABLE = {ext: R + "/tables/theorem2_convergence." + ext for ext in ("csv", "md")}
 # the studies of the companion papers (report.studies in the config), table and figure stems
 STUDY_OUTPUTS = {
     "hjb": {"table": R + "/tables/hjb_checkerboard", "figure": R + "/figures/fig_hjb_checkerboard"},
@@ -117,15 +118,23 @@ def benchmark_path(rule: str, pattern: str) -> str:
 # Snakemake's "code" trigger sees only a rule's own shell line, not the package it calls. Each
 # rule passes a hash of the package modules its job runs as a param, so editing a sampler reruns
 # sampling and what follows, but not training. (store.py and cli.py only move data around.)
+SAMPLE_METRICS = [
+    "metrics/__init__.py",
+    "metrics/fd.py",
+    "metrics/features.py",
+    "metrics/gaussian.py",
+    "metrics/support.py",
+    "metrics/w2.py",
+]  # what evaluate imports
 CODE = {
     "prepare_data": ["data.py", "kinds.py", "exact.py"],
     "train": ["train.py", "methods", "diffops.py", "nets.py", "sde.py", "data.py", "kinds.py"],
     "train_classifier": ["classifier.py", "nets.py", "data.py", "kinds.py"],
     "sample": ["sample.py", "samplers.py", "perturb.py", "sde.py", "methods", "diffops.py",
                "exact.py", "nets.py", "data.py", "kinds.py"],
-    "evaluate": ["evaluate.py", "metrics", "classifier.py", "samplers.py", "perturb.py", "sde.py",
-                 "methods", "diffops.py", "exact.py", "data.py", "kinds.py"],
-    "floor": ["evaluate.py", "metrics", "classifier.py", "data.py", "kinds.py"],
+    "evaluate": ["evaluate.py", *SAMPLE_METRICS, "classifier.py", "samplers.py", "perturb.py",
+                 "sde.py", "methods", "diffops.py", "exact.py", "data.py", "kinds.py"],
+    "floor": ["evaluate.py", *SAMPLE_METRICS, "classifier.py", "data.py", "kinds.py"],
     "collect": ["collect.py"],
     "report": ["report.py", "rates.py"],
     "report_hjb": ["report.py", "report_hjb.py", "rates.py"],
@@ -249,22 +258,35 @@ def check_config(config: dict) -> None:
                     f"injection.methods: {m!r} needs a class-conditional image network "
                     "(methods.<name>.net.images.n_classes > 0)"
                 )
-    for name, conv in config.get("convergence", {}).items():
+    conv = config.get("convergence", {})
+    if "gaussian" in conv:
+        g = conv["gaussian"]
         for key, table in (("dataset", "datasets"), ("method", "methods")):
-            if conv[key] not in config[table]:
+            if g[key] not in config[table]:
                 raise ConfigError(
-                    f"convergence.{name}.{key}: {conv[key]!r} is not defined under '{table}'"
+                    f"convergence.gaussian.{key}: {g[key]!r} is not defined under '{table}'"
                 )
-        for key, table in (("samplers", "samplers"), ("grids", "grids")):
-            for item in conv[key]:
+        if config["methods"][g["method"]]["kind"] != "exact":
+            raise ConfigError(
+                f"convergence.gaussian.method: {g['method']!r} is not an exact score (the "
+                "closed-form curves need kind: exact)"
+            )
+    for name, c in conv.items():
+        names = {"samplers": c.get("samplers", []), "grids": c.get("grids", [])}
+        if "grid" in c:
+            names["grids"] = [c["grid"]]
+        for table, items in names.items():
+            for item in items:
                 if item not in config[table]:
                     raise ConfigError(
-                        f"convergence.{name}.{key}: {item!r} is not defined under '{table}'"
+                        f"convergence.{name}: {item!r} is not defined under '{table}'"
                     )
-        if config["methods"][conv["method"]]["kind"] != "exact":
+    if "mixture" in conv:
+        law = conv["mixture"]["law"]
+        if len(law["weights"]) != len(law["means"]):
             raise ConfigError(
-                f"convergence.{name}.method: {conv['method']!r} is not an exact score (the "
-                "closed-form curves need kind: exact)"
+                f"convergence.mixture.law: {len(law['weights'])} weights for "
+                f"{len(law['means'])} means (one weight per mode)"
             )
     fig = config["report"]["figure1"]
     if fig["sweep"] not in config["sweeps"]:
@@ -324,7 +346,8 @@ def final_targets(config: dict) -> list[str]:
     main = [CUBE, FIG1_PNG, FIG1_PDF, SLOPES_CSV, SLOPES_MD, *TABLE1.values(), *TABLE2.values(),
             *ROBUSTNESS.values(), *FIG_ROBUSTNESS.values(), *CLAIMS.values()]  # fmt: skip
     injection = list(FIG_INJECTION.values()) if "injection" in config else []
-    return data + main + injection + studies + convergence_stores(config)
+    conv = list(CONVERGENCE_TABLE.values()) if config.get("convergence") else []
+    return data + main + injection + studies + conv
 
 
 # --- compute per job --------------------------------------------------------------------------
@@ -515,12 +538,20 @@ def convergence_stores(config: dict) -> list[str]:
     return [CONVERGENCE.format(name=n) for n in config.get("convergence", {})]
 
 
-def convergence_data(config: dict, name: str) -> str:
-    return DATA.format(dataset=config["convergence"][name]["dataset"])
+def convergence_data(config: dict) -> str:
+    return DATA.format(dataset=config["convergence"]["gaussian"]["dataset"])
 
 
 def convergence_spec(config: dict, name: str) -> dict:
+    """The parameters of a Theorem 2 convergence job (gaussian or mixture)."""
     c = config["convergence"][name]
+    if name == "mixture":
+        return {
+            "name": "mixture", "law": c["law"], "sde": config["sde"],
+            "samplers": {s: config["samplers"][s] for s in c["samplers"]},
+            "grid_name": c["grid"], "grid": config["grids"][c["grid"]],
+            **{k: c[k] for k in ("steps", "n_samples", "blocks", "seed", "regime_tol")},
+        }  # fmt: skip
     return {
         "dataset": c["dataset"],
         "method_name": c["method"],

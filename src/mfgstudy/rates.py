@@ -150,11 +150,13 @@ def fit_rate(
     spec: RateSpec = RateSpec(),
     resampling: str = "seeds",
     floor=None,
+    point=None,
 ) -> Rate:
     """The rate of ``curves`` (replicates x grid, or one curve) in ``x`` towards ``spec.limit``.
 
     ``floor``: the estimator's floor per grid point (or one value); points below
-    ``floor_factor`` x floor are not usable."""
+    ``floor_factor`` x floor are not usable. ``point``: the full-sample estimate per grid point
+    when ``curves`` are jackknife replicates (default: the mean of ``curves``)."""
     if resampling not in RESAMPLINGS:
         raise ValueError(f"resampling must be one of {RESAMPLINGS}, not {resampling!r}")
     x = np.asarray(x, float)
@@ -165,6 +167,8 @@ def fit_rate(
     order = _order(x, spec.limit)
     x, c = x[order], c[:, order]
     y = c.mean(0) if len(c) else np.full(x.size, np.nan)
+    if point is not None:
+        y = np.asarray(point, float)[order]
     fl = np.broadcast_to(np.nan if floor is None else np.asarray(floor, float), x.shape)[order]
     excluded = []
     usable = np.isfinite(y) & (y > 0) & (np.isfinite(c).all(0) if len(c) else False)

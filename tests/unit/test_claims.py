@@ -104,6 +104,12 @@ def test_an_interval_from_fewer_than_five_seeds_never_decides():
     assert word == INCONCLUSIVE and "indicative: reproduced" in reason
 
 
+def test_a_rate_that_ran_without_a_readable_tail_is_inconclusive_not_unmeasurable():
+    c = _cond(measured=NAN, ran=True, reason="only 2 usable points (the tail needs 3)")
+    assert judge("bound_slope", -1.0, c, 0.2) == (INCONCLUSIVE, c.reason)
+    assert judge("bound_slope", -1.0, _cond(measured=NAN), 0.2)[0] == UNMEASURABLE
+
+
 def test_a_rate_outside_its_regime_is_inconclusive():
     c = _cond(regime={"passed": False, "grid": "4 to 128"})
     word, reason = judge("bound_slope", -1.0, c, 0.2)

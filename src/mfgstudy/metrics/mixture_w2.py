@@ -91,6 +91,7 @@ class LawW2:
     within_term: float
     n: int
     blocks: int
+    replicates: np.ndarray  # (blocks,) the delete-one-block estimates (jackknife replicates)
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -325,4 +326,5 @@ def law_w2(x: np.ndarray, y: np.ndarray, centres: np.ndarray, blocks: int = 20) 
         within_term=float(np.sqrt(max(within, 0.0))),
         n=n,
         blocks=blocks,
+        replicates=loo,
     )

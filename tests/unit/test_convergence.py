@@ -1,0 +1,64 @@
+"""Theorem 2's convergence curves: the closed-form doubling on a Gaussian, and the law-level
+estimator on a mixture validated against the closed form where one exists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mfgstudy.convergence import all_levels, doubling_curve, isotropic_score, mixture_law
+from mfgstudy.exact import GaussianMixture
+from mfgstudy.metrics.gaussian import sampler_law, w2_gaussians
+from mfgstudy.metrics.mixture_w2 import law_w2
+from mfgstudy.rates import RateSpec
+from mfgstudy.samplers import build_sampler
+from mfgstudy.sde import VPSDE, grid_from_spec
+
+SDE = VPSDE()
+UNIFORM = {"kind": "uniform"}
+
+
+def test_isotropic_score_is_the_mixture_score():
+    law = mixture_law({"weights": [0.7, 0.3], "means": [[-2, 0], [2, 0]], "std": 0.3})
+    x = 3 * torch.randn(500, 2, dtype=torch.float64)
+    for t in (1e-3, 0.1, 1.0):
+        torch.testing.assert_close(isotropic_score(law, SDE)(x, t), law.score(x, SDE, t))
+
+
+def test_mixture_law_refuses_mismatched_weights():
+    with pytest.raises(ValueError, match="one per mode"):
+        mixture_law({"weights": [0.5, 0.3, 0.2], "means": [[-2, 0], [2, 0]], "std": 0.3})
+
+
+def test_doubling_stops_once_the_tail_is_asymptotic():
+    steps, w2 = doubling_curve(lambda n: 1.0 / n + 30.0 / n**2, 4, 1 << 20, RateSpec(), 5)
+    assert steps[-1] < 1 << 20  # stopped by the regime test, not by the cap
+    local = np.diff(np.log(w2[-3:])) / np.diff(np.log(steps[-3:]))
+    assert abs(local[1] - local[0]) <= 0.1 and local[-1] == pytest.approx(-1.0, abs=0.1)
+    steps, _ = doubling_curve(lambda n: 1e-9 + 0 * n, 4, 1024, RateSpec(), 5)
+    assert list(steps) == [4]  # at round-off: no rate to follow
+
+
+@pytest.mark.parametrize("kind", ["pf_ode_euler", "euler_maruyama"])
+def test_law_level_estimate_matches_the_closed_form_on_a_gaussian(kind):
+    """One mode: the law-level estimate between the N- and 2N-step laws (coupled samples, all
+    levels in one pass) is the Bures distance of their moments, which for a Gaussian law is the
+    exact W2 between the two Gaussian N-step laws."""
+    mean, cov = [0.5, -0.5], [[1.0, 0.6], [0.6, 0.5]]
+    law = GaussianMixture.gaussian(mean, cov)
+    sampler = build_sampler({"kind": kind})
+    levels = [8, 16, 32]
+    rng = np.random.default_rng(0)
+    x_T = torch.from_numpy(rng.standard_normal((40_000, 2)))
+
+    def score(x, t):
+        return law.score(x, SDE, t)
+
+    finals = all_levels(sampler, SDE, score, grid_from_spec(SDE, 32, UNIFORM), levels, x_T, rng)
+    for n in (8, 16):
+        est = law_w2(finals[n].numpy(), finals[2 * n].numpy(), np.array([mean]), blocks=20)
+        m1, c1 = sampler_law(sampler, SDE, score, grid_from_spec(SDE, n, UNIFORM), 2)
+        m2, c2 = sampler_law(sampler, SDE, score, grid_from_spec(SDE, 2 * n, UNIFORM), 2)
+        exact = w2_gaussians(m1, c1, m2, c2)
+        assert abs(est.value - exact) <= max(4 * est.se, 0.03 * exact), (n, est, exact)
