@@ -34,6 +34,7 @@ include: "workflow/rules/sample.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/convergence.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/robustness_exact.smk"
 include: "workflow/rules/studies.smk"
 include: "workflow/rules/injection.smk"
 

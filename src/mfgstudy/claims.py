@@ -14,7 +14,8 @@ Verdicts, one vocabulary (``VOCABULARY``, printed in the ledger's header):
   ``rates.min_seeds`` seeds: the row shows the point estimate as *indicative* only); or a rate
   is not in its asymptotic regime over the grid that was run (or the grid has too few usable
   points for a tail); or an upper-bound estimator (a coupled pathwise error) falls short of a
-  bound claim, which it cannot refute.
+  bound claim, which it cannot refute; or a lower-bound estimator (moments) meets it, which it
+  cannot confirm.
 * ``not comparable``: a model failed the claim's fidelity gate (the bars of the claims file):
   a comparison or an equilibrium statement is not judged on a model that has not learned the
   data; the row shows the numbers that failed.
@@ -33,7 +34,10 @@ Rules per claim (``rule``), applied to a condition's interval [lo, hi]:
 * ``all_true`` (a share claimed to be 1, from per-seed means): reproduced if the share is 1,
   else does not hold (needs ``min_seeds`` seeds per model, else indicative).
 
-A claim's summary verdict comes from its *judged* conditions (the claim's own setting; e.g. the
+One judged condition may be measured by several estimators (a *group*: an upper bound, a lower
+bound, a law-level estimate of the same W2); the group does not hold if one of them refutes the
+claim and is reproduced if one confirms it. A claim's summary verdict comes from its *judged*
+conditions (the claim's own setting; e.g. the
 exact score, the idealised equilibrium, for Theorem 4): does not hold if any does not hold;
 reproduced if all are reproduced; not comparable or not measurable if all are; otherwise
 inconclusive. *Context* conditions (e.g. trained models under Theorem 4) are shown beneath it
@@ -93,6 +97,8 @@ class Condition:
     regime: dict | None = None  # rates: passed, tail, local slopes
     fidelity: dict | None = None  # gate: passed, bar, numbers
     upper_bound: bool = False  # the estimator bounds the quantity from above
+    lower_bound: bool = False  # ... from below
+    group: str = ""  # estimators of one judged condition (e.g. a law and perturbation)
     ran: bool = False  # measured at this scale, even if no value could be read (a rate's tail)
     verdict: str = ""
     reason: str = ""
@@ -124,14 +130,14 @@ def interval_verdict(rule: str, claimed: float, lo: float, hi: float, tol: float
 
 
 def judge(rule: str, claimed: float, c: Condition, tol: float = 0.0) -> tuple[str, str]:
-    """(verdict, reason) of one condition, in the order: measured at all, fidelity gate,
+    """(verdict, reason) of one condition, in the order: fidelity gate, measured at all,
     asymptotic regime, an interval from enough replicates, the rule on the interval."""
+    if c.fidelity is not None and not c.fidelity["passed"]:
+        return NOT_COMPARABLE, f"fidelity gate failed: {c.fidelity['summary']}"
     if not np.isfinite(c.measured):
         if c.ran:  # measured, but the grid does not resolve a value (e.g. too few points)
             return INCONCLUSIVE, c.reason or "no value could be read from the measurement"
         return UNMEASURABLE, c.reason or "not measured at this scale"
-    if c.fidelity is not None and not c.fidelity["passed"]:
-        return NOT_COMPARABLE, f"fidelity gate failed: {c.fidelity['summary']}"
     if c.regime is not None and not c.regime["passed"]:
         return INCONCLUSIVE, f"not in the asymptotic regime over {c.regime['grid']}"
     if not (np.isfinite(c.ci_low) and np.isfinite(c.ci_high)):
@@ -140,17 +146,33 @@ def judge(rule: str, claimed: float, c: Condition, tol: float = 0.0) -> tuple[st
     word = interval_verdict(rule, claimed, c.ci_low, c.ci_high, tol)
     if word == FAILS and c.upper_bound:
         return INCONCLUSIVE, "an upper-bound estimate short of a bound claim cannot refute it"
+    if word == REPRODUCED and c.lower_bound:
+        return INCONCLUSIVE, "a lower-bound estimate cannot confirm a bound claim"
     if word == INCONCLUSIVE:
         return word, "the interval holds both the claim and its failure"
     return word, f"interval [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}] ({c.ci_over})"
 
 
+def group_verdict(words: list[str]) -> str:
+    """One judged condition measured by several estimators (bounds from above and below, a
+    law-level estimate): does not hold if one refutes it, reproduced if one confirms it."""
+    if FAILS in words:
+        return FAILS
+    if REPRODUCED in words:
+        return REPRODUCED
+    return words[0] if len(set(words)) == 1 else INCONCLUSIVE
+
+
 def summary_verdict(conditions: list[Condition]) -> tuple[str, str]:
-    """A claim's verdict from its judged conditions (see the module docstring)."""
+    """A claim's verdict from its judged conditions (see the module docstring); conditions of
+    one ``group`` (estimators of the same law and perturbation) count once."""
     judged = [c for c in conditions if c.role == JUDGED]
     if not judged:
         return UNMEASURABLE, "no condition measured at this scale"
-    words = [c.verdict for c in judged]
+    groups: dict[str, list[str]] = {}
+    for i, c in enumerate(judged):
+        groups.setdefault(c.group or f"#{i}", []).append(c.verdict)
+    words = [group_verdict(v) for v in groups.values()]
     counts = pd.Series(words).value_counts()
     tally = ", ".join(f"{n} {w}" for w, n in counts.items()) + f" of {len(words)}"
     if FAILS in counts:
@@ -259,28 +281,42 @@ def n_slope(m: dict, ctx) -> list[Condition]:
 
 
 def eps_exponent(m: dict, ctx) -> list[Condition]:
-    """One condition per (data set, method, perturbation): the exponent towards eps -> 0; the
-    judged method (the exact score) decides, trained methods are context behind the points
-    fidelity gate."""
-    df = ctx.exponents
-    if df.empty:
-        return [Condition("eps sweep", np.nan, reason="no perturbation sweep at this scale")]
-    sel = df[(df["estimator"] == m["estimator"]) & df["perturbation"].isin(m["perturbations"])]
-    bar = ctx.settings.fidelity.get("points")
+    """The exponent towards eps -> 0. Judged: the exact score (the idealised equilibrium) of
+    each law, one group of estimators per (law, perturbation); context: the trained models of
+    the robustness sweeps, behind the points fidelity gate."""
     out = []
-    for r in sel.itertuples():
-        judged = r.method in m["judged_methods"]
-        gate = None if judged or bar is None else points_gate(r.clean_w2_to_data, r.w2_floor, bar)
-        out.append(Condition(
-            f"{r.dataset}/{r.method}/{r.perturbation}", r.tail_slope, r.ci_low, r.ci_high,
-            r.ci_over if isinstance(r.ci_over, str) else "", int(r.n_seeds),
-            f"{m['estimator']} W2 to the clean run, eps {r.tail} (tail of {r.eps_fitted}); "
-            f"all eps: {_fmt(r.fit_all)}; clean W2 to data {_fmt(r.clean_w2_to_data)} "
-            f"(floor {_fmt(r.w2_floor)})",
-            role=JUDGED if judged else CONTEXT, regime=_regime(r), fidelity=gate,
-            upper_bound=m["estimator"] == "coupled", ran=True,
-            reason=r.note if isinstance(r.note, str) else ""))  # fmt: skip
-    return out or [Condition("eps sweep", np.nan, reason="no matching perturbation rows")]
+    exact = ctx.exact
+    if not exact.empty:
+        sel = exact[exact["perturbation"].isin(m["perturbations"])]
+        for r in sel.itertuples():
+            out.append(Condition(
+                f"exact score, {r.law} modes/{r.perturbation}: {r.estimator} ({r.bound})",
+                r.tail_slope, r.ci_low, r.ci_high,
+                r.ci_over if isinstance(r.ci_over, str) else "", int(r.n_seeds),
+                f"W2 to the unperturbed run, eps {r.tail} (tail of {r.eps_fitted}); all eps: "
+                f"{_fmt(r.fit_all)}; EM N = {r.steps}, {r.n_samples} samples per seed; response "
+                f"change N -> 2N: median {_fmt(r.check_median_rel_change_2n)}, max "
+                f"{_fmt(r.check_max_rel_change_2n)}",
+                regime=_regime(r), upper_bound=r.bound == "upper", lower_bound=r.bound == "lower",
+                group=f"{r.law}/{r.perturbation}", ran=True,
+                reason=r.note if isinstance(r.note, str) else ""))  # fmt: skip
+    df = ctx.exponents
+    bar = ctx.settings.fidelity.get("points")
+    if not df.empty:
+        sel = df[(df["estimator"] == "coupled") & df["perturbation"].isin(m["perturbations"])
+                 & ~df["method"].isin(m["judged_methods"])]  # fmt: skip
+        for r in sel.itertuples():
+            gate = None if bar is None else points_gate(r.clean_w2_to_data, r.w2_floor, bar)
+            out.append(Condition(
+                f"{r.dataset}/{r.method}/{r.perturbation}: coupled (upper)", r.tail_slope,
+                r.ci_low, r.ci_high, r.ci_over if isinstance(r.ci_over, str) else "",
+                int(r.n_seeds),
+                f"coupled W2 to the clean run, eps {r.tail} (tail of {r.eps_fitted}); "
+                f"all eps: {_fmt(r.fit_all)}; clean W2 to data {_fmt(r.clean_w2_to_data)} "
+                f"(floor {_fmt(r.w2_floor)})",
+                role=CONTEXT, regime=_regime(r), fidelity=gate, upper_bound=True, ran=True,
+                reason=r.note if isinstance(r.note, str) else ""))  # fmt: skip
+    return out or [Condition("eps sweep", np.nan, reason="no perturbation study at this scale")]
 
 
 def _per_eps_ratios(ctx, method: str, perturbation: str) -> np.ndarray:
@@ -459,10 +495,11 @@ class Context:
     """Everything the measurements read, loaded once."""
 
     def __init__(self, cube_path, slopes_csv, exponents_csv, table2_csv, train_logs, injection,
-                 spec, settings: Settings):  # fmt: skip
+                 spec, settings: Settings, exact_csv: str | None = None):  # fmt: skip
         self.cubes = open_groups(cube_path)
         self.slopes = _read_csv(slopes_csv)
         self.exponents = _read_csv(exponents_csv)
+        self.exact = _read_csv(exact_csv) if exact_csv else pd.DataFrame()
         self.table2 = _read_csv(table2_csv)
         self.train_logs: dict[tuple, list] = {}
         for p in train_logs:
@@ -530,12 +567,12 @@ def as_json(rows: list[dict]) -> list[dict]:
 
 def claims_job(spec: dict, claims_file: str, cube_path: str, slopes_csv: str,
                exponents_csv: str, table2_csv: str, md: str, json_out: str,
-               train_logs=(), injection=()) -> None:  # fmt: skip
+               train_logs=(), injection=(), exact_csv: str | None = None) -> None:  # fmt: skip
     t0 = time.time()
     min_seeds = int(spec.get("rates", {}).get("min_seeds", MIN_SEEDS))
     claims, settings = load_claims(claims_file, min_seeds)
     ctx = Context(cube_path, slopes_csv, exponents_csv, table2_csv, train_logs, injection, spec,
-                  settings)  # fmt: skip
+                  settings, exact_csv)  # fmt: skip
     rows = ledger(claims, ctx, spec["study"])
     doc = {"study": spec["study"], "claims_file": claims_file, "vocabulary": VOCABULARY,
            "rules": __doc__, "fidelity_bars": settings.fidelity, "min_seeds": min_seeds,

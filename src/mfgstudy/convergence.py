@@ -38,6 +38,7 @@ import xarray as xr
 
 from mfgstudy.data import load_data
 from mfgstudy.evaluate import closed_form_w2
+from mfgstudy.mixtures import isotropic_score, mixture_law
 from mfgstudy.rates import RateSpec, fit_rate
 from mfgstudy.store import open_store, write_store
 
@@ -105,48 +106,6 @@ def gaussian_job(spec: dict, data_path: str, out: str) -> None:
 
 
 # --- the mixture: law-level W2 ------------------------------------------------------------------
-def mixture_law(spec: dict):
-    """The Gaussian mixture of ``spec`` (weights, means, isotropic std) in float64."""
-    import torch
-
-    from mfgstudy.exact import GaussianMixture
-
-    w = np.asarray(spec["weights"], float)
-    means = np.asarray(spec["means"], float)
-    if w.ndim != 1 or means.shape != (w.size, 2) or np.any(w <= 0):
-        raise ValueError(
-            "convergence.mixture.law: weights must be positive, one per mode, and means a list "
-            f"of 2-D points of the same length (got {w.size} weights, means of shape "
-            f"{means.shape})"
-        )
-    covs = np.repeat((float(spec["std"]) ** 2 * np.eye(2))[None], w.size, axis=0)
-    return GaussianMixture(
-        torch.as_tensor(w / w.sum()), torch.as_tensor(means), torch.as_tensor(covs)
-    )
-
-
-def isotropic_score(law, sde):
-    """The exact score of a mixture of isotropic Gaussians with one common std (as
-    ``GaussianMixture.score``, in a few vectorised operations: the study's hot loop)."""
-    import torch
-
-    s2 = float(law.covs[0, 0, 0])
-    if not torch.allclose(
-        law.covs, s2 * torch.eye(law.dim, dtype=law.covs.dtype).expand_as(law.covs)
-    ):
-        raise ValueError("isotropic_score needs components N(m_k, s^2 I) with one common s")
-    logw, means = torch.log(law.weights / law.weights.sum()), law.means
-
-    def score(x, t):
-        a, var = float(sde.alpha(t)), float(sde.sigma2(t))
-        v = a * a * s2 + var
-        logits = logw - ((x[:, None, :] - a * means[None]) ** 2).sum(-1) / (2 * v)
-        r = torch.softmax(logits, dim=1)
-        return (a * (r @ means) - x) / v
-
-    return score
-
-
 def all_levels(sampler, sde, score, fine_grid: np.ndarray, levels: list[int], x_T, rng):
     """The final states of the sampler at every N in ``levels`` (each dividing the fine grid's
     step count), started at the same x_T and driven by one Brownian path per sample drawn on

@@ -63,6 +63,10 @@ INJECTION = R + "/injection/{dataset}/{method}/seed{seed}.zarr"
 FIG_INJECTION = {ext: R + "/figures/fig_injection_analog." + ext for ext in ("png", "pdf")}
 CLAIMS = {ext: R + "/claims." + ext for ext in ("md", "json")}
 CONVERGENCE = R + "/convergence/{name}.zarr"  # Theorem 2's curves (gaussian, mixture)
+ROBUSTNESS_EXACT = R + "/robustness_exact/{law}/{perturbation}.zarr"
+ROBUSTNESS_EXACT_TABLE = {ext: R + "/tables/robustness_exact_exponents." + ext
+                          for ext in ("csv", "md", "tex")}  # fmt: skip
+FIG_ROBUSTNESS_EXACT = {ext: R + "/figures/fig_robustness_exact." + ext for ext in ("png", "pdf")}
 CONVERGENCE_TABLE = {ext: R + "/tables/theorem2_convergence." + ext for ext in ("csv", "md")}
 # the studies of the companion papers (report.studies in the config), table and figure stems
 STUDY_OUTPUTS = {
@@ -141,9 +145,12 @@ CODE = {
     "report_pde": ["report.py", "report_pde.py", "rates.py"],
     "report_robustness": ["report.py", "report_robustness.py", "rates.py"],
     "claims": ["report.py", "report_robustness.py", "claims.py", "rates.py"],
-    "convergence": ["convergence.py", "rates.py", "evaluate.py", "metrics", "samplers.py",
-                    "perturb.py", "sde.py", "methods", "diffops.py", "exact.py", "data.py",
-                    "kinds.py"],
+    "report_robustness_exact": ["report.py", "report_robustness.py", "rates.py"],
+    "convergence": ["convergence.py", "mixtures.py", "rates.py", "evaluate.py", "metrics",
+                    "samplers.py", "perturb.py", "sde.py", "methods", "diffops.py", "exact.py",
+                    "data.py", "kinds.py"],
+    "robustness_exact": ["robustness_exact.py", "mixtures.py", "metrics", "samplers.py",
+                         "perturb.py", "sde.py", "methods", "diffops.py", "exact.py"],
     "injection": ["injection.py", "perturb.py", "samplers.py", "sde.py", "methods", "diffops.py",
                   "exact.py", "nets.py", "data.py", "kinds.py", "classifier.py", "evaluate.py"],
 }  # fmt: skip
@@ -281,6 +288,21 @@ def check_config(config: dict) -> None:
                     raise ConfigError(
                         f"convergence.{name}: {item!r} is not defined under '{table}'"
                     )
+    rob = config.get("robustness_exact")
+    if rob:
+        for key, table in (("sampler", "samplers"), ("grid", "grids")):
+            if rob[key] not in config[table]:
+                raise ConfigError(
+                    f"robustness_exact.{key}: {rob[key]!r} is not defined under '{table}'"
+                )
+        for p in rob["perturbations"]:
+            if p not in config.get("perturbations", {}):
+                raise ConfigError(
+                    f"robustness_exact.perturbations: {p!r} is not defined under 'perturbations'"
+                )
+        for name, entry in rob["laws"].items():
+            if len(entry["law"]["weights"]) != len(entry["law"]["means"]):
+                raise ConfigError(f"robustness_exact.laws.{name}.law: one weight per mode")
     if "mixture" in conv:
         law = conv["mixture"]["law"]
         if len(law["weights"]) != len(law["means"]):
@@ -347,7 +369,9 @@ def final_targets(config: dict) -> list[str]:
             *ROBUSTNESS.values(), *FIG_ROBUSTNESS.values(), *CLAIMS.values()]  # fmt: skip
     injection = list(FIG_INJECTION.values()) if "injection" in config else []
     conv = list(CONVERGENCE_TABLE.values()) if config.get("convergence") else []
-    return data + main + injection + studies + conv
+    exact = ([*ROBUSTNESS_EXACT_TABLE.values(), *FIG_ROBUSTNESS_EXACT.values()]
+             if config.get("robustness_exact") else [])  # fmt: skip
+    return data + main + injection + studies + conv + exact
 
 
 # --- compute per job --------------------------------------------------------------------------
@@ -564,6 +588,26 @@ def convergence_spec(config: dict, name: str) -> dict:
         "rates": config["report"]["rates"],
         "floor_factor": config["report"]["floor_factor"],
     }
+
+
+# --- Theorem 4 at the equilibrium: the exact score under perturbations ----------------------
+def robustness_exact_stores(config: dict) -> list[str]:
+    r = config.get("robustness_exact")
+    if not r:
+        return []
+    return [ROBUSTNESS_EXACT.format(law=law, perturbation=p)
+            for law in r["laws"] for p in r["perturbations"]]  # fmt: skip
+
+
+def robustness_exact_spec(config: dict, law: str, perturbation: str) -> dict:
+    r = config["robustness_exact"]
+    keys = ("steps", "eps", "seeds", "n_samples", "n_adversarial", "n_check", "blocks")
+    return {
+        "law_name": law, "law": r["laws"][law]["law"], "modes": r["laws"][law]["modes"],
+        "perturbation_name": perturbation, "perturbation": config["perturbations"][perturbation],
+        "sde": config["sde"], "sampler": config["samplers"][r["sampler"]],
+        "grid": config["grids"][r["grid"]], **{k: r[k] for k in keys},
+    }  # fmt: skip
 
 
 # --- the injection analog and the claims ledger ----------------------------------------------

@@ -85,7 +85,7 @@ def test_each_vocabulary_word_comes_from_a_toy_input():
         judge("bound_slope", -1.0, _cond(measured=-0.5, ci_low=-0.52, ci_high=-0.48), 0.2)[0],
         judge("bound_slope", -1.0, _cond(ci_low=-1.6, ci_high=-0.4), 0.2)[0],
         judge("bound_slope", -1.0, _cond(fidelity=FAIL), 0.2)[0],
-        judge("bound_slope", -1.0, _cond(measured=NAN), 0.2)[0],
+        judge("bound_slope", -1.0, _cond(measured=NAN, fidelity=PASS), 0.2)[0],
     }
     assert words == set(VOCABULARY)
 
@@ -121,6 +121,20 @@ def test_an_upper_bound_estimate_cannot_refute_a_bound():
     assert judge("bound_exponent", 1.0, c, 0.2)[0] == INCONCLUSIVE
     assert judge("bound_exponent", 1.0, _cond(measured=0.5, ci_low=0.45, ci_high=0.55),
                  0.2)[0] == FAILS  # fmt: skip
+
+
+def test_bounds_confirm_or_refute_only_in_their_direction_and_groups_count_once():
+    upper = _cond(measured=1.0, ci_low=0.95, ci_high=1.05, upper_bound=True, group="law/kind")
+    lower = _cond(measured=1.0, ci_low=0.95, ci_high=1.05, lower_bound=True, group="law/kind")
+    assert judge("bound_exponent", 1.0, upper, 0.2)[0] == REPRODUCED
+    assert judge("bound_exponent", 1.0, lower, 0.2)[0] == INCONCLUSIVE
+    law = _cond(measured=0.5, ci_low=0.45, ci_high=0.55, group="sep/kind")
+    assert judge("bound_exponent", 1.0, law, 0.2)[0] == FAILS
+    for c in (upper, lower, law):
+        c.verdict = judge("bound_exponent", 1.0, c, 0.2)[0]
+    word, tally = summary_verdict([upper, lower, law])
+    assert word == FAILS and tally.endswith("of 2")  # two groups, not three estimators
+    assert summary_verdict([upper, lower]) == (REPRODUCED, "1 reproduced of 1")
 
 
 def test_summary_comes_from_judged_conditions_only():

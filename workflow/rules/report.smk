@@ -191,6 +191,11 @@ rule claims:
         cube=plan.CUBE,
         slopes=plan.SLOPES_CSV,
         exponents=plan.ROBUSTNESS["csv"],
+        exact=(
+            plan.ROBUSTNESS_EXACT_TABLE["csv"]
+            if config.get("robustness_exact")
+            else []
+        ),
         table2=plan.TABLE2["csv"],
         train_logs=plan.mfg_train_logs(config),
         injection=plan.injection_stores(config),
@@ -213,8 +218,10 @@ rule claims:
         spec=as_json(plan.claims_spec(config)),
         train_logs=lambda wc, input: opt("--train-logs", input.train_logs),
         injection=lambda wc, input: opt("--injection", input.injection),
+        exact=lambda wc, input: opt("--exact-exponents", input.exact),
     shell:
         "python -m mfgstudy claims --spec {params.spec:q} --claims-file {input.claims_file:q} "
         "--cube {input.cube:q} --slopes {input.slopes:q} --exponents {input.exponents:q} "
-        "--table2 {input.table2:q} {params.train_logs} {params.injection} --md {output.md:q} "
+        "--table2 {input.table2:q} {params.exact} {params.train_logs} {params.injection} "
+        "--md {output.md:q} "
         "--json {output.json:q} 2> {log:q}"
