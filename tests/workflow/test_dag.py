@@ -29,6 +29,12 @@ def test_dry_run(tmp_path, configfile):
         "dirac_table",
         "memorisation_table",
         "concentration",
+        "convergence_gaussian",
+        "convergence_mixture",
+        "convergence_table",
+        "robustness_exact",
+        "robustness_exact_table",
+        "robustness_exact_figure",
     ):
         assert f"rule {rule}:" in res.stdout + res.stderr or rule in res.stdout
 
@@ -67,6 +73,15 @@ def _bad(tmp_path, mutate):
             "report.studies.hjb.sweep: 'hjb_cifar'",
         ),
         (lambda c: c["methods"]["hjb_plain"].update(p=3), "hjb_plain"),
+        (
+            lambda c: c["convergence"]["gaussian"].update(method="ddpm"),
+            "convergence.gaussian.method: 'ddpm' is not an exact score",
+        ),
+        (
+            lambda c: c["robustness_exact"]["laws"]["separated"]["law"].update(weights=[1.0]),
+            "robustness_exact.laws.separated.law: one weight per mode",
+        ),
+        (lambda c: c["report"]["rates"].update(tail=2), "tail"),
     ],
 )
 def test_bad_config_is_rejected_before_any_job(tmp_path, mutate, needle):
