@@ -529,8 +529,9 @@ def train_job(
         if is_conditional(net) and labels is None:
             raise ValueError(f"a class-conditional network needs a labelled data set: {data_path}")
         ema, tlog, extra = method.fit(
-            net, data.train, spec["train"], seed, data.kind, labels=labels, run=run
-        )
+            net, data.train, spec["train"], seed, data.kind, labels=labels, run=run,
+            law=data.law if data.kind == "points" else None,
+        )  # fmt: skip
         if run.main:
             checkpoint = {
                 "state_dict": to_cpu(ema.state_dict()),

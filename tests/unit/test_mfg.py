@@ -108,3 +108,21 @@ def test_printed_update_ascends_the_fp_loss():
     _, log, _ = _fit({"update": "printed", "measure_update": "printed"}, train)
     fp = log["fp_loss"].values
     assert fp[-1] > fp[0]  # line 18 as printed climbs the loss it should minimise
+
+
+def test_closed_form_violation_is_logged_with_its_floor_and_does_not_change_training():
+    """With the data law known, the log gains the HJB-FP residuals with the exact score, the
+    distance to the equilibrium and their standard errors; training itself is unchanged."""
+    from mfgstudy.exact import GaussianMixture
+
+    law = GaussianMixture.gaussian([1.0, 1.0], [[0.25, 0.0], [0.0, 0.25]])
+    method = build_method({**SPEC, "readings": {}}, SDE)
+    torch.manual_seed(0)
+    net = method.build_net("points", (2,))
+    ema, log, _ = method.fit(net, _data(), TRAIN, 0, "points", law=law)
+    _, plain, _ = _fit({})
+    for k in ("hjb_residual_exact", "fp_residual_exact", "score_error_exact"):
+        rms, se = log[f"{k}_rms"].values, log[f"{k}_se"].values
+        assert (rms > 0).all() and (se > 0).all() and (se < rms).all(), k
+        assert f"{k}_rms" not in plain
+    torch.testing.assert_close(log["fp_loss"].values, plain["fp_loss"].values)

@@ -53,12 +53,14 @@ class Method(ABC):
         data_kind: str,
         labels: torch.Tensor | None = None,
         run=None,
+        law=None,
     ):
         """Train ``net``; return (EMA net, log Dataset, extra state dicts for the checkpoint).
         ``labels`` (aligned with ``x_train``) for a class-conditional net, else None; ``run``
         (``mfgstudy.train.Runtime``): device, rank, checkpointing (None: the job's device, one
-        process, no checkpoints). The default is the shared loop of ``mfgstudy.train`` on
-        ``self.loss``."""
+        process, no checkpoints); ``law``: the data law where it is known in closed form (its
+        ``score(x, sde, t)``), for diagnostics only, never for training. The default is the
+        shared loop of ``mfgstudy.train`` on ``self.loss``."""
         from mfgstudy.train import train
 
         ema, log = train(self, net, x_train, spec, seed, labels=labels, run=run)
