@@ -56,8 +56,8 @@ def test_a_smooth_law_responds_linearly_and_the_table_says_so(tmp_path):
 
 
 def test_separated_modes_get_the_law_level_estimate(tmp_path):
-    spec = {**SPEC, "law_name": "separated", "modes": "separated", "eps": [0.01, 0.1],
-            "law": {"weights": [0.7, 0.3], "means": [[-2.0, 0.0], [2.0, 0.0]], "std": 0.3}}  # fmt: skip
+    law = {"weights": [0.7, 0.3], "means": [[-2.0, 0.0], [2.0, 0.0]], "std": 0.3}
+    spec = {**SPEC, "law_name": "separated", "modes": "separated", "eps": [0.01, 0.1], "law": law}
     out = tmp_path / "s.zarr"
     robustness_job(spec, str(out))
     ds = open_store(out)
