@@ -74,8 +74,18 @@ def test_outputs_hold_finite_numbers(smoke_run):
     assert (dirac[dirac.sampler == "ei"].w2_to_theorem2 < 1e-6).all()
     assert (dirac[dirac.sampler == "em"].w2_to_theorem2 > 1e-3).all()
     mfg_log = open_store(r / "models/gmm8/mfg/seed0/train_log.zarr")
-    for var in ("hjb_residual_rms", "score_gap_rms", "fp_loss", "hjb_loss"):
+    for var in (
+        "hjb_residual_rms",
+        "score_gap_rms",
+        "fp_loss",
+        "hjb_loss",
+        "hjb_residual_exact_rms",
+        "fp_residual_exact_rms",
+        "score_error_exact_se",
+    ):
         assert np.isfinite(mfg_log[var].values).all(), var
+    exact = pd.read_csv(r / "tables/robustness_exact_exponents.csv")
+    assert set(exact.estimator) == {"coupled", "moments", "law"}
 
 
 @pytest.mark.slow
