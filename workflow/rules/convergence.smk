@@ -43,8 +43,8 @@ if "mixture" in CONVERGENCE:
         threads: 1
         resources:
             gpu=0,
-            mem_mb=4000,
-            runtime=60,
+            mem_mb=8000,
+            runtime=720,  # minutes: the paper config's 1e6 samples up to N = 4096 on one core
         params:
             code=plan.code_hash("convergence"),
             spec=as_json(plan.convergence_spec(config, "mixture")),

@@ -17,8 +17,8 @@ if ROBUSTNESS_EXACT:
         threads: 1
         resources:
             gpu=0,
-            mem_mb=4000,
-            runtime=60,
+            mem_mb=8000,
+            runtime=240,  # minutes: the paper config's 2e5 samples per seed on one core
         params:
             code=plan.code_hash("robustness_exact"),
             spec=lambda wc: as_json(
