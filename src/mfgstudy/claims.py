@@ -448,10 +448,12 @@ def violation_slope(m: dict, ctx) -> list[Condition]:
                     out.append(Condition(f"{dataset}/{method}: {var}", np.nan, role=role,
                                          reason=why))  # fmt: skip
                     continue
-                curves = np.array([lg[var].values for lg in logs])
+                curves = np.array([lg[var].values[pick] for lg in logs])
                 se_var = var.removesuffix("_rms") + "_se"
                 floor = (
-                    np.mean([lg[se_var].values for lg in logs], 0) if se_var in logs[0] else None
+                    np.mean([lg[se_var].values[pick] for lg in logs], 0)
+                    if se_var in logs[0]
+                    else None
                 )
                 rate = fit_rate(k, curves, RateSpec.from_dict(ctx.rates), resampling="seeds",
                                 floor=floor)  # fmt: skip

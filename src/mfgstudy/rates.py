@@ -10,9 +10,12 @@ near the limit:
 1. **Usable points**: finite, positive, and at least ``floor_factor`` times above the
    estimator's own floor where it has one (finite-sample W2, round-off of a closed form,
    Monte-Carlo noise of a coupled estimate); a rate below its estimator's floor is noise.
-2. **Unstable points**: the error must fall towards the limit. Where it grows between two
-   consecutive usable points (e.g. a sampler that is unstable at large step sizes), every point
-   up to and including the one before the growth is excluded as pre-asymptotic.
+2. **Unstable points**: far from the limit a scheme can be unstable (a step too large): the
+   error then grows towards the limit before it starts to fall. The leading points up to the
+   first fall are excluded as pre-asymptotic. A growth beyond ``floor_factor`` x the floor is
+   needed where the estimator has one (a rise within its noise is not an instability). A growth
+   after the error has started to fall is kept: an error that stops falling near the limit is
+   a result (its local slopes show it), not something to exclude.
 3. **Local slopes** between consecutive kept points: d log(error) / d log(x).
 4. **Tail slope**: least squares over the last ``tail`` kept points (nearest the limit).
 5. **Regime test**: the last two local slopes agree within ``regime_tol``. A rate verdict uses
@@ -178,15 +181,19 @@ def fit_rate(
     usable &= ~below
     kept = usable.copy()
     idx = np.flatnonzero(usable)
-    growth = [k for k in range(len(idx) - 1) if y[idx[k + 1]] > y[idx[k]]]
-    if growth:
-        last = growth[-1]
-        for k in idx[: last + 1]:
-            kept[k] = False
-            excluded.append(
-                f"{_g(x[k])}: pre-asymptotic (error grows towards the limit after "
-                f"{_g(x[idx[last]])})"
-            )
+    noise = np.where(np.isfinite(fl), spec.floor_factor * fl, 0.0)
+    lead = 0
+    while lead < len(idx) - 1:
+        a, b = idx[lead], idx[lead + 1]
+        if y[b] <= y[a] + max(noise[a], noise[b]):
+            break
+        lead += 1
+    for k in idx[:lead]:
+        kept[k] = False
+        excluded.append(
+            f"{_g(x[k])}: pre-asymptotic (error grows towards the limit up to "
+            f"{_g(x[idx[lead]])})"
+        )
     ki = np.flatnonzero(kept)
     local = local_slopes(x[ki], y[ki]) if ki.size >= 2 else np.array([])
     local_x = [(float(x[a]), float(x[b])) for a, b in zip(ki[:-1], ki[1:], strict=True)]

@@ -161,7 +161,7 @@ def exact_figure(store_paths: list[str], png: str, pdf: str) -> None:
             df = ds[est].to_dataframe(name="w2").reset_index()
             frames.append(df.assign(law=ds.attrs["law"], perturbation=ds.attrs["perturbation"],
                                     estimator=f"{est} ({BOUNDS[est]})"))  # fmt: skip
-    df = pd.concat(frames)
+    df = pd.concat(frames, ignore_index=True)
     df = df[df["eps"] > 0]
     laws, kinds = sorted(df["law"].unique()), sorted(df["perturbation"].unique())
     fig, axes = plt.subplots(len(laws), len(kinds), figsize=(4.0 * len(kinds), 3.6 * len(laws)),

@@ -119,3 +119,18 @@ def test_seed_interval_needs_five_seeds_and_covers_the_truth():
         _, lo, hi, _ = seed_interval(lambda x, y: y.mean() - x.mean(), [a, b])
         hits += lo <= 1.0 <= hi
     assert hits / 200 > 0.88  # a 95% interval, from 6 seeds per group
+
+
+def test_an_error_that_stops_falling_near_the_limit_is_kept_and_fails_the_regime():
+    """Growth at the end is a result (no convergence), not a pre-asymptotic point to drop."""
+    k = np.array([1, 2, 4, 8, 16.0])
+    y = np.array([9.4, 8.3, 8.3, 9.0, 10.5])
+    r = fit_rate(k, y, resampling="exact")
+    assert r.kept.all() and r.slope > 0
+
+
+def test_a_rise_within_the_noise_floor_is_not_an_instability():
+    y = 1.0 / N[:7]
+    y[3] = y[2] * 1.01  # a rise of 1%, inside a floor of 5%
+    r = fit_rate(N[:7], y, resampling="exact", floor=0.05 * y / 2.0)
+    assert r.kept.all()
