@@ -263,19 +263,25 @@ def _grid_text(r) -> str:
 
 
 def n_slope(m: dict, ctx) -> list[Condition]:
-    """One condition per (sampler, grid) row of the rate table for this law and estimator."""
+    """One condition per (sampler, grid, estimator) row of the rate table for this law; the
+    estimators of one (sampler, grid) form a group. ``estimators``: {name: bound} with bound
+    exact, estimate, upper or lower."""
     df = ctx.slopes
-    sel = df[(df["sweep"] == m["sweep"]) & (df["estimator"] == m["estimator"])]
-    if "method" in m:
-        sel = sel[sel["method"] == m["method"]]
+    if df.empty:
+        return [Condition(m["sweep"], np.nan, reason=f"no {m['sweep']} rates at this scale")]
+    bounds = m["estimators"]
+    sel = df[(df["sweep"] == m["sweep"]) & df["estimator"].isin(list(bounds))]
     out = []
     for r in sel.itertuples():
         n = "exact" if "exact" in str(r.ci_over) else int(r.n_seeds)
+        bound = bounds[r.estimator]
         out.append(Condition(
-            f"{r.dataset}/{r.sampler}/{r.grid}", r.tail_slope, r.ci_low, r.ci_high,
-            str(r.ci_over) if isinstance(r.ci_over, str) else "", n,
-            f"{m['estimator']} W2, N {r.tail} (tail); all N: {_fmt(r.fit_all)}",
-            regime=_regime(r), upper_bound=m["estimator"] == "coupled", ran=True,
+            f"{r.dataset}/{r.sampler}/{r.grid}: {r.estimator} ({bound})", r.tail_slope, r.ci_low,
+            r.ci_high, str(r.ci_over) if isinstance(r.ci_over, str) else "", n,
+            f"{r.estimator} W2, N {r.tail} (tail); all N: {_fmt(r.fit_all)}; floor "
+            f"{_fmt(r.floor)}",
+            regime=_regime(r), upper_bound=bound == "upper", lower_bound=bound == "lower",
+            group=f"{r.dataset}/{r.sampler}/{r.grid}", ran=True,
             reason=str(r.note) if isinstance(r.note, str) else ""))  # fmt: skip
     return out or [Condition(m["sweep"], np.nan, reason=f"no {m['sweep']} rates at this scale")]
 

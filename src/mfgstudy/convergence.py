@@ -24,8 +24,11 @@ W2(law_N, law_inf) from above. Every N is driven by one Brownian path per sample
 grid, all in one pass (a coarse increment is the sum of the fine ones), so the Monte-Carlo
 errors of the summaries cancel in their difference; what remains (the samples that switch mode)
 is the estimator's floor, its jackknife standard error over sample blocks, stored beside every
-value with the delete-one-block replicates. The coupled pathwise error between the same pairs
-and the per-mode weights are stored for comparison.
+value with the delete-one-block replicates. Beside it, for two modes, the dual lower bound from
+the mass crossing between them (``transfer_lower_bound``, ``w2_transfer``): a lower bound on
+W2(law_N, law_2N) that decays slower than 1/N refutes W2(law_N, law_inf) <= C/N rigorously,
+since W2(law_N, law_2N) <= W2(law_N, law_inf) + W2(law_2N, law_inf). The coupled pathwise error
+between the same pairs and the per-mode weights are stored for comparison.
 """
 
 from __future__ import annotations
@@ -134,11 +137,21 @@ def all_levels(sampler, sde, score, fine_grid: np.ndarray, levels: list[int], x_
     return states
 
 
+def _without_block(n: int, blocks: int):
+    """Index masks of the n samples without each of ``blocks`` contiguous blocks (the same
+    blocks as ``mixture_w2.law_w2``'s jackknife)."""
+    edges = np.linspace(0, n, blocks + 1).round().astype(int)
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        keep = np.ones(n, bool)
+        keep[lo:hi] = False
+        yield keep
+
+
 def mixture_job(spec: dict, out: str) -> None:
     """Law-level W2 between successive refinements N, 2N of every sampler on a mixture."""
     import torch
 
-    from mfgstudy.metrics.mixture_w2 import law_w2, summarise
+    from mfgstudy.metrics.mixture_w2 import law_w2, summarise, transfer_lower_bound
     from mfgstudy.metrics.w2 import w2_coupled
     from mfgstudy.samplers import build_sampler
     from mfgstudy.sde import VPSDE, grid_from_spec
@@ -155,8 +168,10 @@ def mixture_job(spec: dict, out: str) -> None:
     samplers = list(spec["samplers"])
     shape = (len(samplers), len(steps))
     res = {k: np.full(shape, np.nan) for k in ("w2_law", "w2_law_se", "weight_term",
-                                               "within_term", "w2_coupled")}  # fmt: skip
+                                               "within_term", "w2_coupled", "w2_transfer",
+                                               "w2_transfer_se")}  # fmt: skip
     reps = np.full((*shape, int(spec["blocks"])), np.nan)
+    reps_lb = np.full_like(reps, np.nan)
     weights = np.full((len(samplers), len(levels), len(centres)), np.nan)
     for i, s_name in enumerate(samplers):
         t1 = time.time()
@@ -178,6 +193,13 @@ def mixture_job(spec: dict, out: str) -> None:
             res["w2_law"][i, j], res["w2_law_se"][i, j] = est.value, est.se
             res["weight_term"][i, j], res["within_term"][i, j] = est.weight_term, est.within_term
             res["w2_coupled"][i, j] = w2_coupled(finals[n], finals[2 * n])[0]
+            if len(centres) == 2:  # the dual lower bound from the mass crossing between modes
+                lb = transfer_lower_bound(finals[n], finals[2 * n], centres)
+                res["w2_transfer"][i, j], res["w2_transfer_se"][i, j] = lb
+                for b, keep in enumerate(_without_block(n_samples, reps.shape[-1])):
+                    reps_lb[i, j, b] = transfer_lower_bound(
+                        finals[n][keep], finals[2 * n][keep], centres
+                    )[0]
             reps[i, j] = est.replicates
         log.info("%s: W2(law_N, law_2N) %s (se %s) in %.1fs", s_name,
                  np.array2string(res["w2_law"][i], precision=4),
@@ -186,6 +208,7 @@ def mixture_job(spec: dict, out: str) -> None:
     ds = xr.Dataset(
         {**{k: (dims, v) for k, v in res.items()},
          "w2_law_jackknife": ((*dims, "block"), reps),
+         "w2_transfer_jackknife": ((*dims, "block"), reps_lb),
          "mode_weight": (("sampler", "level", "component"), weights)},
         coords={"sampler": samplers, "steps": steps, "level": levels,
                 "block": np.arange(reps.shape[-1]), "component": np.arange(len(centres))},

@@ -191,8 +191,7 @@ def fit_rate(
     for k in idx[:lead]:
         kept[k] = False
         excluded.append(
-            f"{_g(x[k])}: pre-asymptotic (error grows towards the limit up to "
-            f"{_g(x[idx[lead]])})"
+            f"{_g(x[k])}: pre-asymptotic (error grows towards the limit up to {_g(x[idx[lead]])})"
         )
     ki = np.flatnonzero(kept)
     local = local_slopes(x[ki], y[ki]) if ki.size >= 2 else np.array([])

@@ -125,6 +125,15 @@ def convergence_rows(name: str, path: str, spec: dict) -> list[dict]:
             floor = float(sel["w2_law_se"].mean())
             rows.append(dict(keys, sampler=str(sampler), grid=ds.attrs["grid"], estimator="law",
                              floor=floor, **rate_columns(rate)))  # fmt: skip
+            if "w2_transfer" in sel and np.isfinite(sel["w2_transfer"]).any():
+                reps = sel["w2_transfer_jackknife"].transpose("block", "steps").values
+                se = sel["w2_transfer_se"].values
+                rate = fit_rate(sel.steps.values, reps, rate_spec(spec, **override),
+                                resampling="jackknife", floor=se,
+                                point=sel["w2_transfer"].values)  # fmt: skip
+                rows.append(dict(keys, sampler=str(sampler), grid=ds.attrs["grid"],
+                                 estimator="transfer", floor=float(np.nanmean(se)),
+                                 **rate_columns(rate)))  # fmt: skip
         return rows
     for sampler in ds.sampler.values:
         for grid in ds.grid.values:
@@ -278,7 +287,8 @@ def figure1(cube_path: str, spec: dict, png: str, pdf: str, convergence: list[st
             for sampler in ds.sampler.values:
                 d = ds.sel(sampler=sampler)
                 lo, hi = d["w2_law"] - 2 * d["w2_law_se"], d["w2_law"] + 2 * d["w2_law_se"]
-                axes[-1, j].fill_between(d.steps, lo.clip(min=1e-12), hi, alpha=0.2, lw=0)
+                lo = np.maximum(lo, d["w2_law"] / 10)  # a band reaching 0 is drawn to W2 / 10
+                axes[-1, j].fill_between(d.steps, lo, hi, alpha=0.2, lw=0)
                 axes[-1, j].plot(d.steps, d["w2_coupled"], ":", lw=0.8, color="0.4")
             axes[-1, j].set_ylabel("W2(law_N, law_2N); dotted: coupled pathwise")
             continue

@@ -97,7 +97,8 @@ def _combos(cube):
 
 
 # --- Theorem 4 at the equilibrium: the exact score (mfgstudy.robustness_exact) ---------------
-BOUNDS = {"coupled": "upper", "moments": "lower", "law": "estimate"}
+BOUNDS = {"coupled": "upper", "moments": "lower", "law": "estimate", "transfer": "lower"}
+FLOORS = {"law": "law_se", "transfer": "transfer_se"}
 
 
 def exact_exponents(store_paths: list[str], spec: dict) -> pd.DataFrame:
@@ -116,7 +117,7 @@ def exact_exponents(store_paths: list[str], spec: dict) -> pd.DataFrame:
         rel = np.abs(check[0] - check[1]) / check[1]
         for est in [k for k in BOUNDS if k in ds]:
             curves = ds[est].transpose("seed", "eps").values[:, fit]
-            floor = ds["law_se"].mean("seed").values[fit] if est == "law" else None
+            floor = ds[FLOORS[est]].mean("seed").values[fit] if est in FLOORS else None
             rate = fit_rate(eps[fit], curves, rs, resampling="seeds", floor=floor)
             rows.append({
                 "law": ds.attrs["law"], "modes": ds.attrs["modes"],
@@ -141,7 +142,9 @@ def exact_table(store_paths: list[str], spec: dict, csv: str, md: str, tex: str)
         "coupled (RMS displacement of the same samples: an upper bound on W2, can confirm a bound "
         "claim, not refute it), moments (Bures distance of the two sets' means and covariances: "
         "a lower bound, can refute, not confirm), law (MW2 between per-mode summaries, separated "
-        "modes only: a law-level estimate; floor its jackknife standard error). "
+        "modes only: a law-level estimate; floor its jackknife standard error), transfer (the "
+        "dual lower bound from the mass crossing between two separated modes; floor its "
+        "standard error). "
         "check_*_rel_change_2n: relative change of the coupled response from N to 2N steps (same "
         "samples and paths), the discretisation's share of the response.",
         tex=tex,
@@ -171,7 +174,7 @@ def exact_figure(store_paths: list[str], png: str, pdf: str) -> None:
             ax = axes[i, j]
             sub = df[(df["law"] == law) & (df["perturbation"] == kind)]
             sns.lineplot(sub, x="eps", y="w2", hue="estimator", marker="o", errorbar="sd", ax=ax,
-                         legend=(i == 0 and j == 0))  # fmt: skip
+                         legend=(j == 0))  # fmt: skip
             eps = np.array(sorted(sub["eps"].unique()))
             anchor = float(sub[sub["eps"] == eps[-2]]["w2"].median())
             for power, style in ((1.0, "--"), (0.5, ":")):
@@ -179,8 +182,8 @@ def exact_figure(store_paths: list[str], png: str, pdf: str) -> None:
                         label=f"slope {power:g}")  # fmt: skip
             ax.set(xscale="log", yscale="log", title=f"{law}: {kind}", xlabel="eps",
                    ylabel="W2(perturbed, clean)")  # fmt: skip
-    if axes[0, 0].get_legend() is not None:
-        axes[0, 0].legend(fontsize=6)
+    for row in axes:  # the first panel of each row: its estimators and the reference slopes
+        row[0].legend(fontsize=6)
     fig.suptitle("Exact score under score perturbations (dashed: slope 1; dotted: slope 1/2)")
     fig.tight_layout()
     for path in (png, pdf):

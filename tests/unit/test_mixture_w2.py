@@ -11,6 +11,7 @@ from mfgstudy.metrics.mixture_w2 import (
     law_w2,
     mw2,
     summarise,
+    transfer_lower_bound,
 )
 
 CENTRES = np.array([[-3.0, 0.0], [3.0, 0.0]])
@@ -191,6 +192,32 @@ def test_1d_mw2_bounds_exact_w2_and_has_its_order():
     assert value == pytest.approx(np.sqrt(delta) * 6.0, rel=1e-9)
     assert value >= exact  # MW2 is an upper bound of W2
     assert value <= 1.5 * exact  # and of the same order: the sqrt(delta) scaling is real
+
+
+def test_transfer_lower_bound_sits_below_w2_and_scales_like_sqrt_delta():
+    """The dual bound from the mass crossing between modes: below the exact 1-D W2 (embedded in
+    2-D), about 2b sqrt(delta) with b = D / 8, and near 0 when no mass moves."""
+    rng = np.random.default_rng(5)
+    n = 400_000
+    u, z1 = rng.uniform(size=n), rng.standard_normal(n)
+    wa = np.array([0.7, 0.3])
+    for delta in (1e-2, 1e-3):
+        wb = np.array([0.7 - delta, 0.3 + delta])
+
+        def draw(w):
+            k = (u >= w[0]).astype(int)  # same uniform: a coupled draw
+            return np.stack([MU_1D[k] + SD_1D[k] * z1, np.zeros(n)], axis=1)
+
+        lb, se = transfer_lower_bound(draw(wa), draw(wb), np.array([[-3.0, 0], [3.0, 0]]))
+        exact = _exact_w2_1d(wa, wb)
+        assert lb <= exact
+        assert lb == pytest.approx(2 * (6.0 / 8) * np.sqrt(delta), rel=0.1)
+        assert 0 < se < 0.2 * lb
+    same = np.stack([MU_1D[(u >= 0.7).astype(int)] + 0.3 * z1, np.zeros(n)], axis=1)
+    lb, _ = transfer_lower_bound(same, same + 0.01, np.array([[-3.0, 0], [3.0, 0]]))
+    assert lb < 0.02  # a shift within the modes moves (almost) no mass across
+    with pytest.raises(ValueError, match="two modes"):
+        transfer_lower_bound(same, same, np.zeros((3, 2)))
 
 
 # ----------------------------------------------------------------------------------- test 5
