@@ -32,7 +32,9 @@ def test_outputs_hold_finite_numbers(smoke_run):
     assert np.isfinite(t2["mean"]).all()
     exps = pd.read_csv(r / "tables/robustness_eps_exponents.csv")
     assert {"constant", "state", "state_score", "adversarial"} <= set(exps.perturbation)
-    assert np.isfinite(exps[exps.estimator == "coupled"].exponent).all()
+    coupled = exps[exps.estimator == "coupled"]  # one eps at this scale: no tail, and it says so
+    assert coupled["note"].str.contains("usable points").all()
+    assert np.isfinite(coupled["clean_w2_to_data"]).all()
     for f in ("fig_robustness_eps.png", "fig_injection_analog.png"):
         assert (r / "figures" / f).stat().st_size > 10_000
     inj = open_store(r / "injection/digits/mfg/seed0.zarr")
@@ -85,7 +87,7 @@ def test_outputs_hold_finite_numbers(smoke_run):
     ):
         assert np.isfinite(mfg_log[var].values).all(), var
     exact = pd.read_csv(r / "tables/robustness_exact_exponents.csv")
-    assert set(exact.estimator) == {"coupled", "moments", "law"}
+    assert set(exact.estimator) == {"coupled", "moments", "law", "transfer"}
 
 
 @pytest.mark.slow
