@@ -39,14 +39,14 @@ FAIL = {"passed": False, "summary": "W2 3.1 = 10 x floor 0.31 (bar 1.5)"}
 @pytest.mark.parametrize(
     ("lo", "hi", "expected"),
     [
-        (9.0, 15.0, REPRODUCED),  # better than the baseline by at least the claimed 8.6%
+        (11.0, 15.0, REPRODUCED),  # better than the baseline by at least the claimed 10%
         (2.0, 5.0, FAILS),  # better, but reliably less than claimed
         (-500.0, -100.0, FAILS),  # worse than the baseline
         (-3.0, 20.0, INCONCLUSIVE),  # the CI holds both
     ],
 )
 def test_improvement_rule(lo, hi, expected):
-    assert interval_verdict("improvement", 8.6, lo, hi) == expected
+    assert interval_verdict("improvement", 10.0, lo, hi) == expected
 
 
 @pytest.mark.parametrize(
@@ -91,9 +91,9 @@ def test_each_vocabulary_word_comes_from_a_toy_input():
 
 
 def test_a_failed_fidelity_gate_turns_holds_into_not_comparable():
-    good = _cond(measured=58.0, ci_low=40.0, ci_high=70.0)  # "58% less injection" vs 35%
-    assert judge("improvement", 35.0, good)[0] == REPRODUCED
-    word, reason = judge("improvement", 35.0, _cond(measured=58.0, ci_low=40.0, ci_high=70.0,
+    good = _cond(measured=50.0, ci_low=40.0, ci_high=70.0)  # toy: 50% less attack success
+    assert judge("improvement", 30.0, good)[0] == REPRODUCED
+    word, reason = judge("improvement", 30.0, _cond(measured=50.0, ci_low=40.0, ci_high=70.0,
                                                     fidelity=FAIL))  # fmt: skip
     assert word == NOT_COMPARABLE and "W2 3.1" in reason
 
@@ -190,7 +190,7 @@ def test_injection_row_is_not_comparable_when_the_attacked_model_has_not_learned
 
     (c,) = injection_reduction({"method": "mfg", "baseline": "fm"}, Ctx)
     assert c.measured == pytest.approx(60.0) and np.isnan(c.ci_low)  # one seed: no interval
-    word, _ = judge("improvement", 35.0, c)
+    word, _ = judge("improvement", 30.0, c)
     assert word == NOT_COMPARABLE and c.fidelity["numbers"]["mfg"] == pytest.approx(0.13)
 
 
