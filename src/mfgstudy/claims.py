@@ -53,12 +53,13 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from mfgstudy.rates import MIN_SEEDS, seed_interval
+from mfgstudy.rates import MIN_SEEDS, RateSpec, fit_rate, rate_columns, seed_interval
 from mfgstudy.store import atomic_path, open_groups, open_store
 
 log = logging.getLogger(__name__)
@@ -437,8 +438,6 @@ def violation_slope(m: dict, ctx) -> list[Condition]:
     judged, the distance to the equilibrium is context; each metric's standard error is its
     floor. The rate is read at the doublings K = 1, 2, 4, 8, ... (between consecutive K the local
     slope is noise)."""
-    from mfgstudy.rates import RateSpec, fit_rate
-
     out = []
     for (dataset, method), logs in ctx.train_logs.items():
         schedule = logs[0].attrs.get("reading_lr_schedule", "?")
@@ -463,21 +462,18 @@ def violation_slope(m: dict, ctx) -> list[Condition]:
                 )
                 rate = fit_rate(k, curves, RateSpec.from_dict(ctx.rates), resampling="seeds",
                                 floor=floor)  # fmt: skip
-                local = "; ".join(f"{a:g}-{b:g}: {s:+.2f}" for (a, b), s in
-                                  zip(rate.local_x, rate.local, strict=True))  # fmt: skip
-                regime = {"passed": rate.regime, "local_slopes": local,
-                          "tail": f"{rate.tail_x[0]:g}-{rate.tail_x[1]:g}",
-                          "fit_all": _f(rate.fit_all),
-                          "grid": f"K = 1 to {int(k.max())}"}  # fmt: skip
+                r = SimpleNamespace(**rate_columns(rate))
+                regime = _regime(r)
+                if regime is not None:
+                    regime["grid"] = f"K = 1 to {int(k.max())}"
                 last = float(curves[:, -1].mean())
                 floor_txt = f", floor (se) {_fmt(floor[-1])}" if floor is not None else ""
                 out.append(Condition(
                     f"{dataset}/{method} (lr {schedule}): {var}", rate.slope, rate.ci_low,
-                    rate.ci_high, rate.note.split(";")[0], len(logs),
-                    f"{var} against K, K {regime['tail']} (tail); at K = {int(k.max())}: "
+                    rate.ci_high, r.ci_over, len(logs),
+                    f"{var} against K, K {r.tail} (tail); at K = {int(k.max())}: "
                     f"{_fmt(last)}{floor_txt}; all K: {_fmt(rate.fit_all)}",
-                    role=role, regime=regime if np.isfinite(rate.slope) else None, ran=True,
-                    reason=rate.note))  # fmt: skip
+                    role=role, regime=regime, ran=True, reason=rate.note))  # fmt: skip
     return out or [Condition("Algorithm 1 with lr O(1/k)", np.nan,
                              reason="no Algorithm 1 run with step sizes O(1/k)")]  # fmt: skip
 

@@ -140,7 +140,9 @@ def all_levels(sampler, sde, score, fine_grid: np.ndarray, levels: list[int], x_
 def _without_block(n: int, blocks: int):
     """Index masks of the n samples without each of ``blocks`` contiguous blocks (the same
     blocks as ``mixture_w2.law_w2``'s jackknife)."""
-    edges = np.linspace(0, n, blocks + 1).round().astype(int)
+    from mfgstudy.metrics.mixture_w2 import block_edges
+
+    edges = block_edges(n, blocks)
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         keep = np.ones(n, bool)
         keep[lo:hi] = False

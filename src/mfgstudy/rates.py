@@ -86,47 +86,29 @@ class Rate:
     def has_ci(self) -> bool:
         return bool(np.isfinite(self.ci_low) and np.isfinite(self.ci_high))
 
-    @property
-    def span(self) -> str:
-        """The grid that was run, as the verdict names it ("N <= 4096", "eps >= 0.001")."""
-        return f"[{_g(self.x.min())}, {_g(self.x.max())}]" if self.x.size else "[]"
-
-    def regime_text(self) -> str:
-        """One line: local slopes, the tail, and whether the regime test passed."""
-        if not self.local.size:
-            return f"no local slopes ({self.note})"
-        loc = ", ".join(f"{s:+.2f}" for s in self.local)
-        tail = f"tail {_g(self.tail_x[0])}-{_g(self.tail_x[1])}"
-        verdict = "passed" if self.regime else "failed"
-        return f"local slopes [{loc}]; {tail}; regime test {verdict}"
-
-    def as_dict(self) -> dict:
-        """JSON-ready summary (the ledger's ``regime`` field)."""
-        return {
-            "tail_slope": _f(self.slope),
-            "ci": [_f(self.ci_low), _f(self.ci_high)],
-            "resampling": self.resampling,
-            "n_replicates": self.n_replicates,
-            "regime_passed": bool(self.regime),
-            "local_slopes": [
-                {"from": _f(a), "to": _f(b), "slope": _f(s)}
-                for (a, b), s in zip(self.local_x, self.local, strict=True)
-            ],
-            "tail": [_f(self.tail_x[0]), _f(self.tail_x[1])],
-            "grid": [_f(v) for v in self.x],
-            "fit_all": _f(self.fit_all),
-            "excluded": list(self.excluded),
-            "note": self.note,
-        }
-
-
-def _f(v) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
-
 
 def _g(v) -> str:
     return f"{float(v):g}"
+
+
+def rate_columns(rate: Rate) -> dict:
+    """A fitted rate as table columns (every rate table of the study has these)."""
+    local = "; ".join(f"{a:g}-{b:g}: {s:+.2f}" for (a, b), s in zip(rate.local_x, rate.local,
+                                                                    strict=True))  # fmt: skip
+    fitted = np.isfinite(rate.slope)
+    return {
+        "tail_slope": rate.slope,
+        "ci_low": rate.ci_low,
+        "ci_high": rate.ci_high,
+        "ci_over": rate.note.split(";")[0] if fitted else "",
+        "regime": ("passed" if rate.regime else "failed") if fitted else "",
+        "local_slopes": local,
+        "tail": f"{rate.tail_x[0]:g}-{rate.tail_x[1]:g}" if fitted else "",
+        "fit_all": rate.fit_all,
+        "n_seeds": rate.n_replicates if rate.resampling == "seeds" else 0,
+        "excluded": "; ".join(rate.excluded),
+        "note": rate.note,
+    }
 
 
 def local_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from mfgstudy.evaluate import CONFIDENCE  # noqa: E402
-from mfgstudy.rates import Rate, RateSpec, fit_rate  # noqa: E402
+from mfgstudy.rates import Rate, RateSpec, fit_rate, rate_columns  # noqa: E402
 from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -45,25 +45,6 @@ def rate_spec(spec: dict, **override) -> RateSpec:
     """The study's rate settings (``report.rates`` and ``report.floor_factor``)."""
     return RateSpec.from_dict({**spec.get("rates", {}), "floor_factor": spec["floor_factor"]},
                               **override)  # fmt: skip
-
-
-def rate_columns(rate: Rate) -> dict:
-    """A fitted rate as table columns (every rate table of the study has these)."""
-    local = "; ".join(f"{a:g}-{b:g}: {s:+.2f}" for (a, b), s in zip(rate.local_x, rate.local,
-                                                                    strict=True))  # fmt: skip
-    return {
-        "tail_slope": rate.slope,
-        "ci_low": rate.ci_low,
-        "ci_high": rate.ci_high,
-        "ci_over": rate.note.split(";")[0] if np.isfinite(rate.slope) else "",
-        "regime": ("passed" if rate.regime else "failed") if np.isfinite(rate.slope) else "",
-        "local_slopes": local,
-        "tail": f"{rate.tail_x[0]:g}-{rate.tail_x[1]:g}" if np.isfinite(rate.slope) else "",
-        "fit_all": rate.fit_all,
-        "n_seeds": rate.n_replicates if rate.resampling == "seeds" else 0,
-        "excluded": "; ".join(rate.excluded),
-        "note": rate.note,
-    }
 
 
 def n_rate(estimator: str, steps, curves, spec: dict, floor=np.nan, reference_steps=None,

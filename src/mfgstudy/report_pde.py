@@ -21,8 +21,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from mfgstudy.rates import fit_rate  # noqa: E402
-from mfgstudy.report import rate_columns, rate_spec, write_table  # noqa: E402
+from mfgstudy.rates import fit_rate, rate_columns  # noqa: E402
+from mfgstudy.report import rate_spec, write_table  # noqa: E402
 from mfgstudy.store import atomic_path, open_groups  # noqa: E402
 
 

@@ -24,9 +24,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from mfgstudy.rates import fit_rate  # noqa: E402
-from mfgstudy.report import mean_sd, rate_columns, rate_spec, write_table  # noqa: E402
-from mfgstudy.store import atomic_path, open_groups  # noqa: E402
+from mfgstudy.rates import fit_rate, rate_columns  # noqa: E402
+from mfgstudy.report import mean_sd, rate_spec, write_table  # noqa: E402
+from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +103,6 @@ FLOORS = {"law": "law_se", "transfer": "transfer_se"}
 
 def exact_exponents(store_paths: list[str], spec: dict) -> pd.DataFrame:
     """Exponent in eps -> 0 of every estimator for every (law, perturbation) store."""
-    from mfgstudy.rates import fit_rate
-    from mfgstudy.store import open_store
-
     rs = rate_spec(spec, limit="small")
     fit_max = spec.get("eps_fit_max", EPS_FIT_MAX)
     rows = []
@@ -155,8 +152,6 @@ def exact_table(store_paths: list[str], spec: dict, csv: str, md: str, tex: str)
 
 def exact_figure(store_paths: list[str], png: str, pdf: str) -> None:
     """W2 responses against eps per law (rows) and perturbation kind (columns), every estimator."""
-    from mfgstudy.store import open_store
-
     frames = []
     for path in store_paths:
         ds = open_store(path)
@@ -276,8 +271,6 @@ def table2(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
 
 def injection_figure(store_paths: list[str], png: str, pdf: str) -> None:
     """Attack success rate against eps per method (the analog of the paper's Figure 2)."""
-    from mfgstudy.store import open_store
-
     frames = []
     for p in store_paths:
         ds = open_store(p)

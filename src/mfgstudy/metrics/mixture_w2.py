@@ -271,6 +271,11 @@ def mw2(a: ModeSummary, b: ModeSummary) -> tuple[float, np.ndarray]:
     return value, plan
 
 
+def block_edges(n: int, blocks: int) -> np.ndarray:
+    """Boundaries of the ``blocks`` contiguous blocks of n pairs that the jackknife deletes."""
+    return np.linspace(0, n, blocks + 1).round().astype(int)
+
+
 def law_w2(x: np.ndarray, y: np.ndarray, centres: np.ndarray, blocks: int = 20) -> LawW2:
     """MW2 between the laws of the coupled sample sets x and y (n, d), with the delete-one-block
     jackknife standard error over ``blocks`` contiguous blocks of pairs."""
@@ -288,7 +293,7 @@ def law_w2(x: np.ndarray, y: np.ndarray, centres: np.ndarray, blocks: int = 20) 
         raise ValueError(f"need n >= 2 * blocks = {2 * blocks} pairs; got n = {n}")
     c = _as_centres(centres, d)
 
-    edges = np.linspace(0, n, blocks + 1).round().astype(int)
+    edges = block_edges(n, blocks)
     stats = {}
     for name, s in (("x", x), ("y", y)):
         labels = _assign(s, c)
