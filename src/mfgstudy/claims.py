@@ -1,8 +1,10 @@
 """The claims ledger: every numbered claim of the papers beside what this study measured.
 
-The claimed values and the fidelity bars live in one data file (``workflow/claims/mfg_paper.yaml``),
-read here and nowhere else. Each claim names a measurement (``measure.kind``: computed from the
-rate tables, the metrics cube, the MFG training logs or the injection stores) that yields one
+The claimed values and the fidelity bars live in one data file per paper (``workflow/claims/``:
+``mfg_paper.yaml`` for the main paper, ``mfg_laboratory.yaml`` and ``pde_perspective.yaml`` for
+the companion papers), read here and nowhere else; the ledger has one section per file. Each
+claim names a measurement (``measure.kind``: computed from the rate tables, the metrics cube,
+the MFG training logs, the injection stores or the companion studies' tables) that yields one
 or more *conditions* (per law, sampler, perturbation, method or reading), and a verdict rule.
 
 Verdicts, one vocabulary (``VOCABULARY``, printed in the ledger's header):
@@ -33,6 +35,13 @@ Rules per claim (``rule``), applied to a condition's interval [lo, hi]:
 * ``ratio_below`` (a ratio claimed below 1): reproduced if hi < 1; does not hold if lo >= 1.
 * ``all_true`` (a share claimed to be 1, from per-seed means): reproduced if the share is 1,
   else does not hold (needs ``min_seeds`` seeds per model, else indicative).
+* ``at_most`` (a quantity claimed <= a value, e.g. an error that is 0 up to round-off):
+  reproduced if hi <= claimed + tolerance; does not hold if lo > claimed + tolerance.
+* ``at_least`` (a quantity claimed >= a value, e.g. a share claimed to be 1, a ratio claimed
+  above 1): reproduced if lo >= claimed - tolerance; does not hold if hi < claimed - tolerance.
+
+The tolerance is the claims file's (on exponents), or the claim's own ``tolerance`` where it
+gives one (a round-off bar, a share's margin).
 
 One judged condition may be measured by several estimators (a *group*: an upper bound, a lower
 bound, a law-level estimate of the same W2); the group does not hold if one of them refutes the
@@ -112,6 +121,7 @@ class Settings:
     tolerance: float = 0.2
     min_seeds: int = MIN_SEEDS
     fidelity: dict = field(default_factory=dict)
+    paper: str = ""  # the claims file's `paper:` (the ledger's section heading)
 
 
 # --- verdict rules ----------------------------------------------------------------------------
@@ -127,6 +137,10 @@ def interval_verdict(rule: str, claimed: float, lo: float, hi: float, tol: float
         return REPRODUCED if hi < 1 else FAILS if lo >= 1 else INCONCLUSIVE
     if rule == "all_true":
         return REPRODUCED if lo >= 1 else FAILS
+    if rule == "at_most":
+        return REPRODUCED if hi <= claimed + tol else FAILS if lo > claimed + tol else INCONCLUSIVE
+    if rule == "at_least":
+        return REPRODUCED if lo >= claimed - tol else FAILS if hi < claimed - tol else INCONCLUSIVE
     raise ValueError(f"unknown verdict rule {rule!r}")
 
 
@@ -216,6 +230,23 @@ def accuracy_gate(acc: dict[str, float], bar: dict) -> dict:
             "numbers": {m: _f(a) for m, a in acc.items()},
             "summary": f"clean conditional accuracy {text} "
                        f"(bar {bar['min_clean_accuracy']:g})"}  # fmt: skip
+
+
+def support_gate(w2: float, floor: float, in_support: float, bar: dict) -> dict:
+    """A 2-D model of a law on a support (the checkerboard) passes if at least
+    ``min_in_support`` of its samples lie in the support and its W2 to the data is within
+    ``max_floor_ratio`` x the finite-sample floor."""
+    ratio = w2 / floor if np.isfinite(w2) and floor > 0 else np.nan
+    ok = bool(np.isfinite(ratio) and ratio <= bar["max_floor_ratio"]
+              and np.isfinite(in_support) and in_support >= bar["min_in_support"])  # fmt: skip
+    return {"passed": ok,
+            "bar": f"in support >= {bar['min_in_support']:g} and W2 <= "
+                   f"{bar['max_floor_ratio']:g} x floor",
+            "numbers": {"in_support": _f(in_support), "w2_to_data": _f(w2), "floor": _f(floor),
+                        "ratio": _f(ratio)},
+            "summary": f"in support {_fmt(in_support)} (bar {bar['min_in_support']:g}); W2 "
+                       f"{_fmt(w2)} = {_fmt(ratio)} x floor {_fmt(floor)} "
+                       f"(bar {bar['max_floor_ratio']:g})"}  # fmt: skip
 
 
 # --- measurements -----------------------------------------------------------------------------
@@ -507,6 +538,189 @@ def injection_reduction(m: dict, ctx) -> list[Condition]:
     return [Condition(label, point, lo, hi, over, min(len(xa), len(xb)), scale, fidelity=gate)]
 
 
+# --- the companion papers' studies (config report.studies) ------------------------------------
+def _study_cube(ctx, study: str):
+    """The metrics cube of a companion study's sweep, or None where the study is not run."""
+    sweep = ctx.studies.get(study, {}).get("sweep")
+    return ctx.cubes.get(sweep) if sweep else None
+
+
+def _per_seed(cube, metric: str, method: str, **where) -> np.ndarray:
+    """Per-seed values of ``metric`` for ``method`` at the last N (the first value of every
+    other dim not named in ``where``), finite ones only."""
+    if cube is None or metric not in cube or method not in cube["method"].values:
+        return np.array([])
+    da = cube[metric].sel({"method": method, **where}).isel(steps=-1)
+    for d in [d for d in da.dims if d != "seed"]:
+        da = da.isel({d: 0})
+    v = np.asarray(da.values, float).ravel()
+    return v[np.isfinite(v)]
+
+
+def _study_gate(ctx, cube, method: str) -> dict:
+    """The checkerboard gate (bars: the claims file's ``fidelity.checkerboard``) on ``method``'s
+    seed means: share in the support and W2 to the data against the floor."""
+    w2 = _per_seed(cube, "w2_uncoupled", method)
+    inside = _per_seed(cube, "in_support", method)
+    floor = (float(np.asarray(cube["w2_floor_mean"].values, float).ravel()[0])
+             if "w2_floor_mean" in cube else np.nan)  # fmt: skip
+    gate = support_gate(w2.mean() if len(w2) else np.nan, floor,
+                        inside.mean() if len(inside) else np.nan,
+                        ctx.settings.fidelity["checkerboard"])  # fmt: skip
+    gate["summary"] = f"{method}: {gate['summary']}"
+    return gate
+
+
+def _percent_better(better: str):
+    sign = 1.0 if better == "lower" else -1.0
+
+    def stat(x, y):  # x: the variant, y: its baseline
+        return 100.0 * sign * (y.mean() - x.mean()) / abs(y.mean())
+
+    return stat
+
+
+def variant_comparison(m: dict, ctx) -> list[Condition]:
+    """HJB-regularised SGM variants against a baseline variant (MFG laboratory, section 7): per
+    comparison, the % by which the variant is better (``better``: lower or higher ``metric``),
+    over seeds; every row behind the gate of the study's plain model (``gate``)."""
+    cube = _study_cube(ctx, m["study"])
+    out = []
+    for c in m["comparisons"]:
+        label = f"{c['metric']}: {c['method']} vs {c['baseline']} ({c['better']} is better)"
+        role = c.get("role", JUDGED)
+        a = _per_seed(cube, c["metric"], c["method"])
+        b = _per_seed(cube, c["metric"], c["baseline"])
+        if not len(a) or not len(b):
+            why = f"no {c['metric']} of {c['method']} and {c['baseline']} at this scale"
+            out.append(Condition(label, np.nan, role=role, reason=why))
+            continue
+        point, lo, hi, over = seed_interval(_percent_better(c["better"]), [a, b],
+                                            ctx.settings.min_seeds)  # fmt: skip
+        scale = (f"{c['metric']}: {c['method']} {a.mean():.3g}, {c['baseline']} {b.mean():.3g} "
+                 f"(means over {len(a)}/{len(b)} seeds)")  # fmt: skip
+        out.append(Condition(label, point, lo, hi, over, min(len(a), len(b)), scale, role=role,
+                             fidelity=_study_gate(ctx, cube, m["gate"])))  # fmt: skip
+    return out
+
+
+def variant_value(m: dict, ctx) -> list[Condition]:
+    """One statistic of HJB-regularised SGM variants (e.g. the edge-band mass relative to the
+    law's own), mean over seeds with its interval; ``methods`` judged, ``context`` beneath."""
+    cube = _study_cube(ctx, m["study"])
+    out = []
+    for role, methods in ((JUDGED, m["methods"]), (CONTEXT, m.get("context", []))):
+        for method in methods:
+            v = _per_seed(cube, m["metric"], method)
+            if not len(v):
+                why = f"no {m['metric']} of {method} at this scale"
+                out.append(Condition(f"{method}: {m['metric']}", np.nan, role=role, reason=why))
+                continue
+            point, lo, hi, over = seed_interval(np.mean, [v], ctx.settings.min_seeds)
+            out.append(Condition(
+                f"{method}: {m['metric']}", point, lo, hi, over, len(v),
+                f"{m['metric']} mean over {len(v)} seed(s)", role=role,
+                fidelity=_study_gate(ctx, cube, m["gate"])))  # fmt: skip
+    return out
+
+
+def dirac_law(m: dict, ctx) -> list[Condition]:
+    """Theorem 2 of the PDE paper on a Dirac law: the closed-form W2 of each N-step sampler's law
+    to the law (4.12) (the dirac table). ``statistic``: ``max`` (the largest W2 over N: a scheme
+    claimed exact) or ``slope`` (the rate in N, ``mfgstudy.rates``: the N-step laws converge to
+    it). Closed forms: the interval is the point."""
+    df = ctx.dirac
+    if df.empty:
+        return [Condition("Dirac law", np.nan, reason="no Dirac study at this scale")]
+    out = []
+    for (method, sampler, grid), g in df[df["sampler"].isin(m["samplers"])].groupby(
+        ["method", "sampler", "grid"]
+    ):
+        g = g.sort_values("steps")
+        n, w2 = g["steps"].to_numpy(float), g["w2_to_theorem2"].to_numpy(float)
+        label = f"{method}/{sampler}/{grid}"
+        values = ", ".join(f"N={int(k)}: {_fmt(v)}" for k, v in zip(n, w2, strict=True))
+        if m["statistic"] == "max":
+            worst = float(np.max(w2))
+            out.append(Condition(f"{label}: max over N of W2 to (4.12)", worst, worst, worst,
+                                 "exact (closed form, no sampling)", "exact",
+                                 f"closed-form W2 of the N-step law to (4.12): {values}",
+                                 ran=True))  # fmt: skip
+            continue
+        rate = fit_rate(n, w2, RateSpec.from_dict(ctx.rates), resampling="exact")
+        r = SimpleNamespace(**rate_columns(rate))
+        out.append(Condition(
+            f"{label}: W2 to (4.12) against N", rate.slope, rate.ci_low, rate.ci_high,
+            r.ci_over, "exact", f"closed-form W2, N {r.tail} (tail); all N: "
+            f"{_fmt(rate.fit_all)}; {values}",
+            regime=_regime(r), ran=True, reason=rate.note))  # fmt: skip
+    return out or [Condition("Dirac law", np.nan, reason=f"no sampler of {m['samplers']} run")]
+
+
+def memorisation(m: dict, ctx) -> list[Condition]:
+    """PDE paper section 4.5: per training-set size M and statistic (the share of samples within
+    delta of a training point, as drawn and after one Tweedie step), ``method``'s share at the
+    smallest stopping time (the claim is about t -> 0; the larger stopping times are quoted in
+    the row), beside the same statistic for fresh draws of the law stopped there; with a
+    ``baseline``, the ratio of the two methods' shares instead. The statistics of one M form a
+    group (estimators of one condition)."""
+    cube = _study_cube(ctx, m["study"])
+    if cube is None:
+        return [Condition(m["method"], np.nan, reason="no memorisation study at this scale")]
+    spec = ctx.studies[m["study"]]
+    t_stop = {g: float(t) for g, t in spec["t_stop"].items()}
+    grids = sorted(t_stop, key=t_stop.get)
+    b_name = m.get("baseline")
+    out = []
+    for dataset in cube["dataset"].values:
+        n_train = spec["n_train"].get(str(dataset), "?")
+        for stat, fresh in m["statistics"].items():
+            label = f"M = {n_train}, t_stop = {t_stop[grids[0]]:g}: {stat}"
+            vals = {g: _per_seed(cube, stat, m["method"], dataset=dataset, grid=g) for g in grids}
+            a = vals[grids[0]]
+            b = _per_seed(cube, stat, b_name, dataset=dataset, grid=grids[0]) if b_name else None
+            f = _per_seed(cube, fresh, m["method"], dataset=dataset, grid=grids[0])
+            if not len(a) or (b is not None and not len(b)):
+                out.append(Condition(label, np.nan, group=f"M{n_train}",
+                                     reason=f"no {stat} in the metrics cube"))  # fmt: skip
+                continue
+            fresh_txt = f"fresh draws {_fmt(f.mean())} ({fresh})" if len(f) else "no fresh draws"
+            later = ", ".join(f"{t_stop[g]:g}: {_fmt(vals[g].mean())}" for g in grids[1:]
+                              if len(vals[g]))  # fmt: skip
+            if b is None:
+                point, lo, hi, over = seed_interval(np.mean, [a], ctx.settings.min_seeds)
+                scale = f"{m['method']} {_fmt(a.mean())}; {fresh_txt}"
+                n = len(a)
+            else:
+                point, lo, hi, over = seed_interval(lambda x, y: x.mean() / y.mean(), [a, b],
+                                                    ctx.settings.min_seeds)  # fmt: skip
+                scale = f"{m['method']} {_fmt(a.mean())}, {b_name} {_fmt(b.mean())}; {fresh_txt}"
+                n = min(len(a), len(b))
+            scale += f"; delta {spec['delta']:g}, mean over {n} seed(s)"
+            scale += f"; {m['method']} at larger t_stop: {later}" if later else ""
+            out.append(Condition(label, point, lo, hi, over, n, scale, group=f"M{n_train}"))
+    return out
+
+
+def concentration_exponent(m: dict, ctx) -> list[Condition]:
+    """The exponent of the mean distance to the data support in the stopping time t -> 0, per
+    method (the concentration table: ``mfgstudy.rates`` tail slope, regime, interval over
+    seeds)."""
+    df = ctx.concentration
+    if df.empty:
+        return [Condition("concentration", np.nan, reason="no concentration study at this scale")]
+    out = []
+    for r in df.itertuples():
+        ci_over = r.ci_over if isinstance(r.ci_over, str) else ""
+        out.append(Condition(
+            f"{r.method}: distance to the support ({r.support})", r.tail_slope, r.ci_low,
+            r.ci_high, ci_over, int(r.n_seeds),
+            f"mean distance against t_stop, t {r.tail} (tail); all t: {_fmt(r.fit_all)}",
+            regime=_regime(r), ran=True,
+            reason=r.note if isinstance(r.note, str) else ""))  # fmt: skip
+    return out
+
+
 MEASURES = {
     "improvement": improvement,
     "n_slope": n_slope,
@@ -516,6 +730,11 @@ MEASURES = {
     "degradation_ratio": degradation_ratio,
     "violation_slope": violation_slope,
     "injection_reduction": injection_reduction,
+    "variant_comparison": variant_comparison,
+    "variant_value": variant_value,
+    "dirac_law": dirac_law,
+    "memorisation": memorisation,
+    "concentration_exponent": concentration_exponent,
 }
 
 
@@ -523,8 +742,13 @@ class Context:
     """Everything the measurements read, loaded once."""
 
     def __init__(self, cube_path, slopes_csv, exponents_csv, table2_csv, train_logs, injection,
-                 spec, settings: Settings, exact_csv: str | None = None):  # fmt: skip
+                 spec, settings: Settings, exact_csv: str | None = None,
+                 dirac_csv: str | None = None,
+                 concentration_csv: str | None = None):  # fmt: skip
         self.cubes = open_groups(cube_path)
+        self.dirac = _read_csv(dirac_csv) if dirac_csv else pd.DataFrame()
+        self.concentration = _read_csv(concentration_csv) if concentration_csv else pd.DataFrame()
+        self.studies = spec.get("studies", {})  # companion studies: {study: sweep, t_stop, ...}
         self.slopes = _read_csv(slopes_csv)
         self.exponents = _read_csv(exponents_csv)
         self.exact = _read_csv(exact_csv) if exact_csv else pd.DataFrame()
@@ -540,7 +764,7 @@ class Context:
         self.moderate_eps = spec.get("moderate_eps")
         self.eps_fit_max = spec.get("eps_fit_max", 0.1)
         self.rates = spec.get("rates", {})
-        self.settings = settings
+        self.settings = settings  # the claims file's (set per file by ``claims_job``)
 
 
 def _read_csv(path: str) -> pd.DataFrame:
@@ -555,14 +779,20 @@ def load_claims(claims_file: str, min_seeds: int = MIN_SEEDS) -> tuple[list[dict
     for key in ("claims", "fidelity"):
         if key not in spec:
             raise ValueError(f"{claims_file}: missing top-level key {key!r}")
-    settings = Settings(float(spec.get("tolerance", 0.0)), min_seeds, spec["fidelity"])
+    settings = Settings(float(spec.get("tolerance", 0.0)), min_seeds, spec["fidelity"],
+                        str(spec.get("paper", Path(claims_file).stem)))  # fmt: skip
     return spec["claims"], settings
 
 
+def _rule_text(rule: str, tol: float) -> str:
+    bounded = "bound" in rule or rule in ("at_most", "at_least")
+    return rule + (f" (tolerance {tol:g})" if bounded else "")
+
+
 def ledger(claims: list[dict], ctx: Context, study: str) -> list[dict]:
-    tol = ctx.settings.tolerance
     rows = []
     for c in claims:
+        tol = float(c.get("tolerance", ctx.settings.tolerance))
         conditions = MEASURES[c["measure"]["kind"]](c["measure"], ctx)
         for cond in conditions:
             cond.verdict, cond.reason = judge(c["rule"], c["claimed"], cond, tol)
@@ -571,10 +801,9 @@ def ledger(claims: list[dict], ctx: Context, study: str) -> list[dict]:
         judged = [k for k in conditions if k.role == JUDGED]
         seeds = [k.n_seeds for k in judged if isinstance(k.n_seeds, int | np.integer)]
         rows.append({
-            "id": c["id"], "source": c["source"], "statement": c["statement"],
-            "claimed": c["claimed"], "unit": c["unit"],
-            "rule": c["rule"] + (f" (tolerance {tol:g})" if "bound" in c["rule"] else ""),
-            "verdict": word, "reason": tally,
+            "id": c["id"], "paper": ctx.settings.paper, "source": c["source"],
+            "statement": c["statement"], "claimed": c["claimed"], "unit": c["unit"],
+            "rule": _rule_text(c["rule"], tol), "verdict": word, "reason": tally,
             "n_seeds": ("exact" if judged and not seeds else int(min(seeds)) if seeds else 0),
             "regime": [k.regime for k in judged if k.regime is not None] or None,
             "fidelity": [k.fidelity for k in conditions if k.fidelity is not None] or None,
@@ -593,24 +822,40 @@ def as_json(rows: list[dict]) -> list[dict]:
             for r in rows]  # fmt: skip
 
 
-def claims_job(spec: dict, claims_file: str, cube_path: str, slopes_csv: str,
+def claims_job(spec: dict, claims_files: list[str], cube_path: str, slopes_csv: str,
                exponents_csv: str, table2_csv: str, md: str, json_out: str,
-               train_logs=(), injection=(), exact_csv: str | None = None) -> None:  # fmt: skip
+               train_logs=(), injection=(), exact_csv: str | None = None,
+               dirac_csv: str | None = None,
+               concentration_csv: str | None = None) -> None:  # fmt: skip
+    """One ledger over every claims file (one per paper): a section per paper, in file order."""
     t0 = time.time()
     min_seeds = int(spec.get("rates", {}).get("min_seeds", MIN_SEEDS))
-    claims, settings = load_claims(claims_file, min_seeds)
+    if isinstance(claims_files, str):
+        claims_files = [claims_files]
+    papers = [(f, *load_claims(f, min_seeds)) for f in claims_files]
+    ids = [c["id"] for _, claims, _ in papers for c in claims]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"claim ids repeat across the claims files: {sorted(ids)}")
     ctx = Context(cube_path, slopes_csv, exponents_csv, table2_csv, train_logs, injection, spec,
-                  settings, exact_csv)  # fmt: skip
-    rows = ledger(claims, ctx, spec["study"])
-    doc = {"study": spec["study"], "claims_file": claims_file, "vocabulary": VOCABULARY,
-           "rules": __doc__, "fidelity_bars": settings.fidelity, "min_seeds": min_seeds,
+                  papers[0][2], exact_csv, dirac_csv, concentration_csv)  # fmt: skip
+    sections, rows = [], []
+    for _, claims, settings in papers:
+        ctx.settings = settings
+        section = ledger(claims, ctx, spec["study"])
+        sections.append((settings, section))
+        rows += section
+    doc = {"study": spec["study"], "claims_files": list(claims_files), "vocabulary": VOCABULARY,
+           "rules": __doc__, "min_seeds": min_seeds,
+           "papers": [{"paper": st.paper, "claims_file": f, "tolerance": st.tolerance,
+                       "fidelity_bars": st.fidelity} for f, _, st in papers],
            "claims": as_json(rows)}  # fmt: skip
     with atomic_path(json_out) as tmp:
         tmp.write_text(json.dumps(doc, indent=1, default=_json_default))
     with atomic_path(md) as tmp:
-        tmp.write_text(render_markdown(rows, spec["study"], settings, min_seeds))
+        tmp.write_text(render_markdown(sections, spec["study"], min_seeds))
     counts = pd.Series([r["verdict"] for r in rows]).value_counts().to_dict()
-    log.info("claims ledger: %d claims %s in %.1fs", len(rows), counts, time.time() - t0)
+    log.info("claims ledger: %d claims of %d papers %s in %.1fs", len(rows), len(papers), counts,
+             time.time() - t0)  # fmt: skip
 
 
 def _json_default(o):
@@ -657,32 +902,50 @@ def _fidelity_cell(k: Condition) -> str:
     return ("pass" if k.fidelity["passed"] else "**fail**") + f": {k.fidelity['summary']}"
 
 
-def render_markdown(rows: list[dict], study: str, settings: Settings, min_seeds: int) -> str:
+def render_markdown(sections: list[tuple[Settings, list[dict]]], study: str,
+                    min_seeds: int) -> str:  # fmt: skip
+    """The ledger: the rules once, then per paper (claims file) its summary table and its claims
+    with their conditions."""
     lines = [
         f"# Claims ledger (study `{study}`)", "",
-        "Each numbered claim of the papers, the claimed value (from `workflow/claims/`), what this "
-        "workflow measured, and a verdict from the rules of `mfgstudy.claims`. A claim that does "
-        "not hold is a result. The summary row of each claim is decided by its judged "
-        "conditions; context rows (e.g. trained models under an equilibrium theorem) have their "
-        "own verdicts beneath it.", "",
+        "Each numbered claim of the papers, the claimed value (from `workflow/claims/`, one file "
+        "per paper), what this workflow measured, and a verdict from the rules of "
+        "`mfgstudy.claims`. A claim that does not hold is a result. The summary row of each claim "
+        "is decided by its judged conditions; context rows (e.g. trained models under an "
+        "equilibrium theorem) have their own verdicts beneath it.", "",
         "**Verdicts**", "",
     ]  # fmt: skip
     lines += [f"* **{w}**: {rule}." for w, rule in VOCABULARY.items()]
-    bars = "; ".join(f"{k}: " + ", ".join(f"{a} {b}" for a, b in v.items())
-                     for k, v in settings.fidelity.items())  # fmt: skip
     lines += [
         "", f"Intervals are 95%: a jackknife-t over seeds (at least {min_seeds} seeds; fewer give "
         "no interval and at most an indication), exact for a closed form, or a jackknife over "
-        f"sample blocks; `CI over` says which. Exponent tolerance {settings.tolerance:g}. "
-        f"Fidelity bars: {bars}.", "",
-        "## Summary", "",
+        "sample blocks; `CI over` says which.", "",
+        "**Papers**", "",
+    ]  # fmt: skip
+    for settings, rows in sections:
+        counts = pd.Series([r["verdict"] for r in rows]).value_counts()
+        tally = ", ".join(f"{n} {w}" for w, n in counts.items()) or "no claims"
+        lines.append(f"* {settings.paper}: {len(rows)} claims ({tally})")
+    for settings, rows in sections:
+        lines += ["", *_paper_section(settings, rows)]
+    return "\n".join(lines) + "\n"
+
+
+def _paper_section(settings: Settings, rows: list[dict]) -> list[str]:
+    bars = "; ".join(f"{k}: " + ", ".join(f"{a} {b}" for a, b in v.items())
+                     for k, v in settings.fidelity.items()) or "none"  # fmt: skip
+    lines = [
+        f"## {settings.paper}", "",
+        f"Exponent tolerance {settings.tolerance:g} (a claim may state its own). Fidelity bars: "
+        f"{bars}.", "",
+        "### Summary", "",
         "| claim | statement | claimed | verdict | conditions |",
         "|---|---|---|---|---|",
     ]  # fmt: skip
     for r in rows:
         lines.append(f"| [{r['id']}](#{r['id']}) | {r['statement']} | {r['claimed']:g} "
                      f"({r['unit']}) | **{r['verdict']}** | {r['reason']} |")  # fmt: skip
-    lines += ["", "## Claims and their conditions", "",
+    lines += ["", "### Claims and their conditions", "",
               "| claim / condition | claimed | measured [95% CI] | CI over | seeds | regime | "
               "fidelity | scale | verdict |",
               "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -699,4 +962,4 @@ def render_markdown(rows: list[dict], study: str, settings: Settings, min_seeds:
                 f"{k.n_seeds} | {_regime_cell(k)} | {_fidelity_cell(k)} | {k.scale} | "
                 f"{k.verdict}: {k.reason} |"
             )
-    return "\n".join(lines) + "\n"
+    return lines

@@ -3,11 +3,14 @@
 Points: the uncoupled EMD to an independent block of the data law, the coupled estimate against
 the unit's own reference run (same x_T and Brownian path), and, for the exact oracle on a
 Gaussian law, the closed-form W2 of the N-step law to the sampler's fine-grid law and to the
-data law. Images: per feature source (``mfgstudy.metrics.features``: the digits classifier,
-labelled "FD-digits"/"IS-digits"/..., or Inception: "FID"/"Inception Score"/...) the Fréchet
-distance, the Inception Score and precision/recall/density/coverage against the reference
-statistics of the training split (the ``reference`` job), and the share of samples the digits
-classifier labels confidently. Image features and the classifier compute on the job's device
+data law; where the samples sit against the training points (memorisation, raw and after one
+Tweedie step with the method's score at the stopping time, beside fresh draws of the law:
+``mfgstudy.metrics.memorisation``) and against a law's support. Images: per feature source
+(``mfgstudy.metrics.features``: the digits classifier, labelled "FD-digits"/"IS-digits"/..., or
+Inception: "FID"/"Inception Score"/...) the Fréchet distance, the Inception Score and
+precision/recall/density/coverage against the reference statistics of the training split (the
+``reference`` job), and the share of samples the digits classifier labels confidently. Image
+features and the classifier compute on the job's device
 (``mfgstudy.device.for_data("images")``); points metrics are CPU numpy code.
 """
 
@@ -154,12 +157,16 @@ def evaluate_unit(
     classifier_path=None,
     clean_dir=None,
     reference_paths=(),
+    model_path=None,
 ) -> None:
     """Metrics of every (perturbation kind, N) store of a unit; a perturbed unit is also
-    compared with its unperturbed samples ``clean_dir`` (same x_T and noise)."""
+    compared with its unperturbed samples ``clean_dir`` (same x_T and noise). ``model_path``:
+    a trained method's checkpoint, whose score at the stopping time gives the Tweedie step of
+    the memorisation statistics (points only)."""
     data = load_data(open_store(data_path))
     samples_dir = Path(samples_dir)
     closed = closed_form_w2(spec, data) if data.kind == "points" else None
+    scores = stopping_scores(spec, data, model_path) if data.kind == "points" else None
     clf = ImageMetrics(spec, reference_paths, classifier_path) if data.kind == "images" else None
     ref = spec.get("reference_steps")
     with atomic_path(out_dir) as tmp:
@@ -170,7 +177,7 @@ def evaluate_unit(
             x_clean = (
                 _points_of(Path(clean_dir) / store_name(UNPERTURBED, n)) if clean_dir else None
             )
-            vals = _unit_metrics(s, data, spec, seed, closed, clf, x_ref, x_clean, n)
+            vals = _unit_metrics(s, data, spec, seed, closed, clf, x_ref, x_clean, n, scores)
             ds = xr.Dataset({k: ((), float(v)) for k, v in vals.items()})
             protocol = clf.protocol(len(s.sample)) if clf else _points_protocol(len(s.sample))
             attrs = {**spec["unit"], "seed": seed, "steps": n, "perturbation": kind,
@@ -180,12 +187,27 @@ def evaluate_unit(
                      ", ".join(f"{k}={v:.4g}" for k, v in vals.items()))  # fmt: skip
 
 
+def stopping_scores(spec: dict, data, model_path: str | None) -> dict:
+    """What the Tweedie step at the end of sampling needs: the method's SDE, the stopping time
+    (the grid's last point), the sampler's own (unperturbed) score and the data law's exact
+    score (None where the law is not known in closed form)."""
+    from mfgstudy.methods import build_method, load_score
+    from mfgstudy.sde import VPSDE, stopped
+
+    sde = VPSDE.from_spec(spec["sde"])
+    law = None
+    if data.law is not None:
+        law = build_method({"kind": "exact", "score": "law"}, sde).score_fn(data)
+    return {"sde": sde, "t_stop": stopped(sde, spec["grid"]).t_min,
+            "score": load_score(spec, data, model_path, "cpu"), "law_score": law}  # fmt: skip
+
+
 def _points_of(path: Path) -> np.ndarray | None:
     ds = open_store(path)
     return ds["x"].values if "x" in ds else None
 
 
-def _unit_metrics(s, data, spec, seed, closed, clf, x_ref, x_clean, n) -> dict:
+def _unit_metrics(s, data, spec, seed, closed, clf, x_ref, x_clean, n, scores=None) -> dict:
     from mfgstudy.metrics.w2 import reference_chunk, w2_coupled, w2_empirical
 
     finite = s["finite"].values
@@ -205,19 +227,22 @@ def _unit_metrics(s, data, spec, seed, closed, clf, x_ref, x_clean, n) -> dict:
             vals["w2_to_clean"] = w2_empirical(x, x_clean)
         if closed is not None:
             vals.update(closed(n))
-        vals.update(_support_metrics(x, data, spec["metrics"], seed))
+        vals.update(_support_metrics(x, data, spec["metrics"], seed, scores))
     vals.setdefault("nonfinite_fraction", 0.0)
     return vals
 
 
-def _support_metrics(x: np.ndarray, data, spec: dict, seed: int) -> dict:
-    """Where the samples sit relative to the training points (memorisation, concentration on
-    the empirical support) and, for a law on boxes (checkerboard), to its support: the share
-    inside, the mean distance to it, and the mass in a band of half-width ``boundary_width``
-    around its edges relative to the data law's own (1 for the data law; > 1: Gibbs-like
-    excess at the edges)."""
+def _support_metrics(x: np.ndarray, data, spec: dict, seed: int, scores: dict | None = None
+                     ) -> dict:  # fmt: skip
+    """Where the samples sit relative to the training points (memorisation: raw, after one
+    Tweedie step at the stopping time with ``scores``, and the same for fresh draws of the law
+    stopped there; concentration on the empirical support) and, for a law on boxes
+    (checkerboard), to its support: the share inside, the mean distance to it, and the mass in
+    a band of half-width ``boundary_width`` around its edges relative to the data law's own (1
+    for the data law; > 1: Gibbs-like excess at the edges)."""
     from mfgstudy.exact import BoxUniform
     from mfgstudy.metrics import support
+    from mfgstudy.metrics.memorisation import memorisation_shares
     from mfgstudy.metrics.w2 import reference_chunk
 
     train = data.train.numpy().astype(np.float64)
@@ -229,6 +254,9 @@ def _support_metrics(x: np.ndarray, data, spec: dict, seed: int) -> dict:
         "memorised_fraction": float((dist <= delta).mean()),
         "memorised_fraction_data": support.within_fraction(test, train, delta),
     }
+    if scores is not None:  # the Tweedie step at the stopping time; fresh draws stopped there
+        vals.update(memorisation_shares(x, train, test, delta, scores["sde"], scores["t_stop"],
+                                        scores["score"], scores["law_score"], seed))  # fmt: skip
     law = data.law
     if isinstance(law, BoxUniform):
         lo, hi = law.lows.numpy(), law.highs.numpy()

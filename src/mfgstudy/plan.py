@@ -127,6 +127,7 @@ SAMPLE_METRICS = [
     "metrics/fd.py",
     "metrics/features.py",
     "metrics/gaussian.py",
+    "metrics/memorisation.py",
     "metrics/support.py",
     "metrics/w2.py",
 ]  # what evaluate imports
@@ -137,7 +138,7 @@ CODE = {
     "sample": ["sample.py", "samplers.py", "perturb.py", "sde.py", "methods", "diffops.py",
                "exact.py", "nets.py", "data.py", "kinds.py"],
     "evaluate": ["evaluate.py", *SAMPLE_METRICS, "classifier.py", "samplers.py", "perturb.py",
-                 "sde.py", "methods", "diffops.py", "exact.py", "data.py", "kinds.py"],
+                 "sde.py", "methods", "diffops.py", "exact.py", "nets.py", "data.py", "kinds.py"],
     "floor": ["evaluate.py", *SAMPLE_METRICS, "classifier.py", "data.py", "kinds.py"],
     "collect": ["collect.py"],
     "report": ["report.py", "rates.py"],
@@ -639,13 +640,23 @@ def mfg_train_logs(config: dict) -> list[str]:
             if config["methods"][m["method"]]["kind"] == "mfg"]  # fmt: skip
 
 
-CLAIMS_FILE = "workflow/claims/mfg_paper.yaml"
+# one claims file per paper (the ledger's sections, in this order), in workflow/claims/
+CLAIMS_NAMES = ("mfg_paper.yaml", "mfg_laboratory.yaml", "pde_perspective.yaml")
+CLAIMS_FILES = [f"workflow/claims/{name}" for name in CLAIMS_NAMES]
+CLAIMS_FILE = CLAIMS_FILES[0]  # the main paper's
 
 
 def claims_spec(config: dict) -> dict:
     r = config["report"]
+    studies = {s: study_spec(config, s) for s in r.get("studies", {})}
     return {"study": config["study"], "moderate_eps": r.get("moderate_eps"),
-            "eps_fit_max": r.get("eps_fit_max", 0.1), "rates": r["rates"]}  # fmt: skip
+            "eps_fit_max": r.get("eps_fit_max", 0.1), "rates": r["rates"],
+            "studies": studies}  # fmt: skip
+
+
+def claims_study_table(config: dict, study: str) -> list[str]:
+    """A companion study's table (csv) the ledger reads, where the study is run."""
+    return [study_outputs(study)["csv"]] if study in config["report"].get("studies", {}) else []
 
 
 # --- the companion papers' studies ------------------------------------------------------------

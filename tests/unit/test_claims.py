@@ -3,9 +3,12 @@ enough seeds, summary verdicts from judged conditions, and claimed numbers only 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 import yaml
 
 from mfgstudy import plan
@@ -25,11 +28,14 @@ from mfgstudy.claims import (
     injection_reduction,
     interval_verdict,
     judge,
+    ledger,
     load_claims,
     points_gate,
     render_markdown,
     summary_verdict,
+    support_gate,
 )
+from mfgstudy.rates import RateSpec, fit_rate, rate_columns
 
 NAN = float("nan")
 PASS = {"passed": True, "summary": "ok"}
@@ -194,14 +200,18 @@ def test_injection_row_is_not_comparable_when_the_attacked_model_has_not_learned
     assert word == NOT_COMPARABLE and c.fidelity["numbers"]["mfg"] == pytest.approx(0.13)
 
 
-def test_every_claim_of_the_ledger_file_has_a_measurement_and_a_rule():
-    claims, settings = load_claims(plan.CLAIMS_FILE)
-    ids = [c["id"] for c in claims]
-    assert len(ids) == len(set(ids))
-    assert set(settings.fidelity) == {"points", "images", "injection"}
-    for c in claims:
-        assert c["measure"]["kind"] in MEASURES, c["id"]
-        interval_verdict(c["rule"], c["claimed"], 0.0, 0.0)  # a known rule
+def test_every_claim_of_the_ledger_files_has_a_measurement_and_a_rule():
+    ids = []
+    for f in plan.CLAIMS_FILES:
+        claims, settings = load_claims(f)
+        assert settings.paper and "../shared/papers/" in settings.paper, f  # the section heading
+        ids += [c["id"] for c in claims]
+        for c in claims:
+            assert c["measure"]["kind"] in MEASURES, c["id"]
+            assert c["source"] and c["statement"] and c["unit"], c["id"]
+            interval_verdict(c["rule"], c["claimed"], 0.0, 0.0)  # a known rule
+    assert len(ids) == len(set(ids))  # anchors of one ledger
+    assert set(load_claims(plan.CLAIMS_FILE)[1].fidelity) == {"points", "images", "injection"}
 
 
 def test_no_observation_is_counted_under_two_claims():
@@ -222,16 +232,177 @@ def test_the_claims_file_must_name_its_fidelity_bars(tmp_path):
         load_claims(str(f))
 
 
-def test_markdown_has_the_vocabulary_a_summary_row_and_conditions_beneath():
+def test_markdown_has_the_vocabulary_a_section_per_paper_and_conditions_beneath():
     regime = {"passed": True, "tail": "512-2048", "grid": "4 to 2048",
               "local_slopes": "512-1024: -1.01; 1024-2048: -1.00"}  # fmt: skip
     cond = _cond(verdict=REPRODUCED, reason="ok", regime=regime)
     row = {"id": "theorem2_rate_gaussian", "source": "Thm 2", "statement": "O(1/N)",
            "claimed": -1.0, "unit": "slope", "rule": "bound_slope", "verdict": REPRODUCED,
            "reason": "1 reproduced of 1", "conditions": [cond]}  # fmt: skip
-    md = render_markdown([row], "toy", Settings(0.2, 5, {"points": {"max_floor_ratio": 1.5}}), 5)
+    other = {**row, "id": "toy_companion", "conditions": [_cond(verdict=FAILS, reason="no")],
+             "verdict": FAILS}  # fmt: skip
+    main = Settings(0.2, 5, {"points": {"max_floor_ratio": 1.5}}, "Toy paper A")
+    companion = Settings(0.0, 5, {}, "Toy paper B")
+    md = render_markdown([(main, [row]), (companion, [other])], "toy", 5)
     for word in VOCABULARY:
         assert f"**{word}**" in md
-    assert md.index("## Summary") < md.index("theorem2_rate_gaussian")
+    assert md.index("## Toy paper A") < md.index("### Summary") < md.index("theorem2_rate_gaussian")
+    assert md.index("## Toy paper B") < md.index("toy_companion")
+    assert md.count("### Summary") == 2 and md.count("### Claims and their conditions") == 2
     assert "-1.01, -1.00" in md and "↳ toy" in md
     assert isinstance(pd.DataFrame([row]), pd.DataFrame)
+
+
+# --- the companion papers' measurements, on toy inputs ----------------------------------------
+HJB = ["hjb_plain", "hjb_residual", "hjb_terminal", "hjb_terminal_p1", "hjb_terminal_small",
+       "hjb_pinn"]  # fmt: skip
+
+
+def _cube(coords: dict, values: dict) -> xr.Dataset:
+    """A metrics cube over ``coords`` (dataset, method, seed, sampler, grid, steps) with per
+    (method, seed) values of each variable (``values[var][method]``: one per seed), broadcast
+    over the other dims, and a floor per data set."""
+    dims = list(coords)
+    shape = tuple(len(v) for v in coords.values())
+    data = {}
+    for var, per_method in values.items():
+        arr = np.full(shape, np.nan)
+        for i, m in enumerate(coords["method"]):
+            if m in per_method:
+                v = np.asarray(per_method[m], float)
+                arr[:, i] = v.reshape((1, -1) + (1,) * (len(shape) - 3)) if v.ndim == 1 else v
+        data[var] = (dims, arr)
+    data["w2_floor_mean"] = (("dataset",), np.full(len(coords["dataset"]), 0.1))
+    return xr.Dataset(data, coords=coords)
+
+
+def _hjb_cube(n_seeds: int, plain_in_support: float) -> xr.Dataset:
+    rng = np.random.default_rng(0)
+    noise = lambda: 0.002 * rng.normal(size=n_seeds)  # noqa: E731
+    coords = {"dataset": ["board"], "method": HJB, "seed": list(range(n_seeds)),
+              "sampler": ["em"], "grid": ["uniform"], "steps": [10]}  # fmt: skip
+    toy = {  # toy numbers: the terminal variant better everywhere, p = 1 piles up at the edges
+        "w2_uncoupled": {"hjb_plain": 0.15, "hjb_residual": 0.16, "hjb_terminal": 0.12,
+                         "hjb_terminal_p1": 0.13, "hjb_terminal_small": 0.125},
+        "in_support": {"hjb_plain": plain_in_support, "hjb_residual": plain_in_support - 0.01,
+                       "hjb_terminal": 0.97, "hjb_terminal_p1": 0.96,
+                       "hjb_terminal_small": 0.965},
+        "boundary_band_ratio": {"hjb_plain": 0.8, "hjb_residual": 0.8, "hjb_terminal": 1.3,
+                                "hjb_terminal_p1": 1.5, "hjb_terminal_small": 1.1},
+    }  # fmt: skip
+    vals = {v: {m: x + noise() for m, x in d.items()} for v, d in toy.items()}
+    return _cube(coords, vals)
+
+
+def _memorisation_cube(n_seeds: int) -> xr.Dataset:
+    coords = {"dataset": ["toy_m8", "toy_m64"], "method": ["exact_empirical", "ddpm"],
+              "seed": list(range(n_seeds)), "sampler": ["ei"], "grid": ["g_small", "g_large"],
+              "steps": [10]}  # fmt: skip
+    shape = (2, n_seeds, 1, 2, 1)  # per method: dataset, seed, sampler, grid, steps
+    rng = np.random.default_rng(1)
+
+    def share(small, large):  # toy shares at the small and the large stopping time
+        v = np.empty(shape)
+        v[..., 0, :], v[..., 1, :] = small, large
+        return np.clip(v + 0.003 * rng.normal(size=shape), 0, 1)
+
+    vals = {}
+    for var in ("memorised_fraction", "memorised_fraction_tweedie"):
+        vals[var] = {"exact_empirical": share(0.99, 0.3), "ddpm": share(0.2, 0.1)}
+        vals[var.replace("_fraction", "_fraction_fresh")] = {
+            m: share(0.1, 0.1) for m in ("exact_empirical", "ddpm")}  # fmt: skip
+    return _cube(coords, vals)
+
+
+def _rate_row(method: str, support: str, exponent: float, n_seeds: int) -> dict:
+    t = np.array([0.3, 0.1, 0.03, 0.01, 0.003, 0.001])
+    rng = np.random.default_rng(2)
+    curves = [2.0 * t**exponent * np.exp(0.01 * rng.normal(size=t.size)) for _ in range(n_seeds)]
+    rate = fit_rate(t, curves, RateSpec(limit="small", min_seeds=5), resampling="seeds")
+    return {"method": method, "support": support, "exponent": rate.slope, **rate_columns(rate)}
+
+
+def _companion_ctx(n_seeds: int = 5, plain_in_support: float = 0.95, exponent: float = 0.55):
+    n = np.array([4, 8, 16, 32, 64])
+    dirac = pd.DataFrame(
+        [{"method": "exact_ou", "sampler": "ei", "grid": "uniform", "steps": k,
+          "w2_to_theorem2": 1e-12} for k in n]
+        + [{"method": "exact_ou", "sampler": "em", "grid": "uniform", "steps": k,
+            "w2_to_theorem2": 2.0 / k} for k in n])  # fmt: skip
+    conc = pd.DataFrame(
+        [
+            _rate_row("exact", "support_distance_mean", exponent, n_seeds),
+            _rate_row("exact_emp", "train_distance_mean", exponent, n_seeds),
+        ]
+    )
+    studies = {"hjb": {"sweep": "hjb"},
+               "memorisation": {"sweep": "mem", "delta": 0.05,
+                                "t_stop": {"g_small": 1e-3, "g_large": 0.1},
+                                "n_train": {"toy_m8": 8, "toy_m64": 64}}}  # fmt: skip
+    return SimpleNamespace(
+        cubes={"hjb": _hjb_cube(n_seeds, plain_in_support), "mem": _memorisation_cube(n_seeds)},
+        studies=studies, dirac=dirac, concentration=conc, rates={"tail": 3, "regime_tol": 0.1},
+        settings=None)  # fmt: skip
+
+
+def _companion_ledger(ctx) -> dict[str, dict]:
+    rows = {}
+    for name in ("mfg_laboratory.yaml", "pde_perspective.yaml"):
+        claims, settings = load_claims(f"workflow/claims/{name}", 5)
+        ctx.settings = settings
+        rows.update({r["id"]: r for r in ledger(claims, ctx, "toy")})
+    return rows
+
+
+def test_every_companion_claim_gets_a_verdict_from_toy_inputs():
+    rows = _companion_ledger(_companion_ctx())
+    files = [
+        load_claims(f"workflow/claims/{n}")[0]
+        for n in ("mfg_laboratory.yaml", "pde_perspective.yaml")
+    ]
+    assert set(rows) == {c["id"] for claims in files for c in claims}
+    for r in rows.values():
+        assert r["verdict"] in VOCABULARY and r["verdict"] != UNMEASURABLE, (r["id"], r["reason"])
+        assert r["paper"] and r["conditions"]
+    # the toy numbers are built so that each direction holds, with five seeds each
+    assert {r["verdict"] for r in rows.values()} == {REPRODUCED}, {
+        k: (r["verdict"], r["reason"]) for k, r in rows.items()}  # fmt: skip
+
+
+def test_companion_claims_that_fail_on_toy_inputs_say_so():
+    ctx = _companion_ctx(exponent=0.1)  # a toy law that concentrates far slower than sqrt(t)
+    ctx.dirac.loc[ctx.dirac["sampler"] == "ei", "w2_to_theorem2"] = 0.3  # a scheme not exact
+    rows = _companion_ledger(ctx)
+    assert rows["concentration_sqrt_t"]["verdict"] == FAILS
+    assert rows["theorem2_dirac_law_exact_step"]["verdict"] == FAILS
+
+
+def test_an_unlearned_plain_model_makes_every_hjb_comparison_not_comparable():
+    rows = _companion_ledger(_companion_ctx(plain_in_support=0.5))
+    hjb = [r for r in rows.values() if r["id"].startswith("hjb_")]
+    assert hjb and all(r["verdict"] == NOT_COMPARABLE for r in hjb)
+    (gate,) = {k.fidelity["summary"] for r in hjb for k in r["conditions"]}
+    assert gate.startswith("hjb_plain: in support 0.") and "x floor" in gate  # the numbers
+    numbers = hjb[0]["conditions"][0].fidelity["numbers"]
+    assert numbers["in_support"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_few_seeds_give_indicative_companion_rows():
+    rows = _companion_ledger(_companion_ctx(n_seeds=2))
+    for cid in ("hjb_improves_w2", "memorisation_exact_empirical", "concentration_sqrt_t"):
+        assert rows[cid]["verdict"] == INCONCLUSIVE
+        assert any("indicative: reproduced" in k.reason for k in rows[cid]["conditions"])
+    # closed forms need no seeds
+    assert rows["theorem2_dirac_law_em_converges"]["verdict"] == REPRODUCED
+
+
+def test_support_gate_and_the_new_rules():
+    bar = {"min_in_support": 0.8, "max_floor_ratio": 2.0}  # toy bars
+    assert support_gate(0.15, 0.1, 0.9, bar)["passed"]
+    assert not support_gate(0.15, 0.1, 0.5, bar)["passed"]  # outside the support
+    assert not support_gate(0.5, 0.1, 0.9, bar)["passed"]  # far above the floor
+    assert interval_verdict("at_most", 0.0, 1e-9, 1e-9, 1e-6) == REPRODUCED
+    assert interval_verdict("at_most", 0.0, 0.1, 0.2, 1e-6) == FAILS
+    assert interval_verdict("at_least", 1.0, 0.97, 0.99, 0.05) == REPRODUCED
+    assert interval_verdict("at_least", 1.0, 0.5, 0.6, 0.05) == FAILS
+    assert interval_verdict("at_least", 1.0, 0.9, 1.0, 0.05) == INCONCLUSIVE

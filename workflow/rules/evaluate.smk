@@ -2,6 +2,7 @@ rule evaluate:
     input:
         data=plan.DATA,
         samples=plan.SAMPLES,
+        model=model_of,
         classifier=classifier_of,
         clean=plan.clean_samples,
         references=lambda wc: plan.references(config, wc.dataset),
@@ -22,9 +23,11 @@ rule evaluate:
         classifier=lambda wc, input: opt("--classifier", input.classifier),
         clean=lambda wc, input: opt("--clean", input.clean),
         references=lambda wc, input: opt("--references", input.references),
+        model=lambda wc, input: opt("--model", input.model),
     shell:
         "python -m mfgstudy evaluate --spec {params.spec:q} --data {input.data:q} "
-        "--samples {input.samples:q} {params.classifier} {params.clean} {params.references} "
+        "--samples {input.samples:q} {params.model} {params.classifier} {params.clean} "
+        "{params.references} "
         "--seed {wildcards.seed} "
         "--out {output:q} --threads {threads} 2> {log:q}"
 

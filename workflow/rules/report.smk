@@ -187,7 +187,7 @@ rule robustness_figure:
 
 rule claims:
     input:
-        claims_file=workflow.source_path("../claims/mfg_paper.yaml"),
+        claims_files=[workflow.source_path(f"../claims/{n}") for n in plan.CLAIMS_NAMES],
         cube=plan.CUBE,
         slopes=plan.SLOPES_CSV,
         exponents=plan.ROBUSTNESS["csv"],
@@ -199,6 +199,8 @@ rule claims:
         table2=plan.TABLE2["csv"],
         train_logs=plan.mfg_train_logs(config),
         injection=plan.injection_stores(config),
+        dirac=plan.claims_study_table(config, "dirac"),
+        concentration=plan.claims_study_table(config, "concentration"),
     output:
         md=reported(plan.CLAIMS["md"], "claims", "0. Claims ledger"),
         json=plan.CLAIMS["json"],
@@ -219,9 +221,12 @@ rule claims:
         train_logs=lambda wc, input: opt("--train-logs", input.train_logs),
         injection=lambda wc, input: opt("--injection", input.injection),
         exact=lambda wc, input: opt("--exact-exponents", input.exact),
+        dirac=lambda wc, input: opt("--dirac", input.dirac),
+        concentration=lambda wc, input: opt("--concentration", input.concentration),
     shell:
-        "python -m mfgstudy claims --spec {params.spec:q} --claims-file {input.claims_file:q} "
+        "python -m mfgstudy claims --spec {params.spec:q} "
+        "--claims-files {input.claims_files:q} "
         "--cube {input.cube:q} --slopes {input.slopes:q} --exponents {input.exponents:q} "
         "--table2 {input.table2:q} {params.exact} {params.train_logs} {params.injection} "
-        "--md {output.md:q} "
+        "{params.dirac} {params.concentration} --md {output.md:q} "
         "--json {output.json:q} 2> {log:q}"
