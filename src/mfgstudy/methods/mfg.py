@@ -6,46 +6,87 @@ V_phi(x, t) (scalar). Time points 0 < t_1 < ... < t_{N-1} < T; measure estimates
 sets at each t_i. Each outer iteration k runs, for every i, the HJB step (lines 5-12), the
 Fokker-Planck step (lines 13-19), then the measure update (lines 21-28).
 
+The HJB the game implies
+------------------------
+The paper's game: a state X_t driven by the score s (eq. 11), dX = [f + g^2 s] dt + g dW, with
+running cost L = lambda(t) |s - grad log mu_t|^2 (eq. 13) and terminal cost Phi (eq. 14). Its
+value V(x, t) = min_s E[int_t^T L + Phi | X_t = x] solves the HJB (eq. 7)
+
+    -dV/dt = min_s { lambda |s - grad log mu|^2 + (f + g^2 s) . grad V } + g^2/2 lap V.
+
+The bracket is minimised at s* = grad log mu - g^2/(2 lambda) grad V (eq. 23, which the paper
+gets right), where it equals (f + g^2 grad log mu) . grad V - g^4/(4 lambda) |grad V|^2. So
+
+    dV/dt + (f + g^2 grad log mu) . grad V + g^2/2 lap V - g^4/(4 lambda) |grad V|^2 = 0,
+    V(x, T) = Phi(x),                                                            (derived)
+
+integrated backward from T. Term by term against the printed eq. (24),
+-dV/dt + f . grad V + g^2/2 lap V - g^4/(4 lambda) |grad V|^2 + lambda |grad log mu|^2 = 0:
+(i) dV/dt has the opposite sign relative to the other terms (24 runs the equation in the wrong
+time direction: with V(T) given, its quadratic solution blows up backward from T on a Gaussian
+law, see ``mfgstudy.mfg_equilibrium``); (ii) the transport velocity is f + g^2 grad log mu, the
+drift of eq. (11) at s = grad log mu, not f alone (24 drops the g^2 s . grad V part of the
+Hamiltonian); (iii) there is no source: L vanishes at s = grad log mu, and lambda |grad log mu|^2
+is L at s = 0, which the minimisation never visits. Under the derived HJB the value is driven by
+the terminal cost alone: with Phi constant, V is constant, s* = grad log mu, and Algorithm 1 is
+denoising score matching (DDPM exactly, under the ``denoising`` weighting below: Proposition 3's
+statement). Our Phi = |x|^2/2 (below) gives a quadratic V that pulls s* toward the origin.
+
+Readings
+--------
 Where the printed algorithm is ill-defined or contradicts its own equations, ``readings`` picks
-an interpretation (the default is the one most faithful to the paper's stated intent):
+an interpretation (``READINGS``; the first entry of each is the default, chosen so that the
+``value_target: off`` control trains exactly like DDPM, see the README):
 
 ``tweedie`` (line 9, the estimate of grad log mu at a noised data point x_t = alpha x0 + sigma z)
-    ``printed``: -x0 / sqrt(1 - alpha_bar) as printed (not a score estimate: it ignores x_t);
-    ``denoising`` (default): -z / sigma, the denoising-score-matching target, whose conditional
-    mean is the true score (the paper's eq. 26 regresses onto the same target).
-``value_target`` (lines 10-11)
-    ``algorithm1``: line 10 with the gradient in x (the printed grad_phi V has the dimension of the
-    parameters and cannot be added to a score): || grad_x V + g^2/(2 lambda) grad log mu ||^2;
-    ``hjb_residual`` (default): the squared residual of the HJB equation (24),
-    -dV/dt + f . grad V + g^2/2 lap V - g^4/(4 lambda) |grad V|^2 + lambda |grad log mu|^2, plus a
-    terminal term (V(x, T) - |x|^2/2)^2 at x ~ N(0, I): eq. (18) sets V(T, x) = D(delta_x || p),
-    infinite for KL; we keep its finite part for p = N(0, I), -log p(x) = |x|^2/2 + const.
+    ``denoising``: -z / sigma, the denoising-score-matching target, whose conditional mean is the
+    true score (the paper's eq. 26 regresses onto the same target); ``printed``:
+    -x0 / sqrt(1 - alpha_bar) as printed (not a score estimate: it ignores x_t).
+``value_target`` (lines 10-11: what the HJB step fits)
+    ``hjb_residual``: the squared residual of the printed eq. (24) plus a terminal term
+    (V(x, T) - |x|^2/2)^2 at x ~ N(0, I): eq. (18) sets V(T, x) = D(delta_x || p), infinite for
+    KL; we keep its finite part for p = N(0, I), -log p(x) = |x|^2/2 + const;
+    ``derived``: the same with the derived HJB above (same terminal term);
+    ``algorithm1``: line 10 with the gradient in x (the printed grad_phi V has the dimension of
+    the parameters and cannot be added to a score): || grad_x V + g^2/(2 lambda) grad log mu ||^2;
+    ``off``: the control, V = 0: no HJB step, s_eq = grad log mu, the FP step regresses on the
+    denoising target alone. What separates MFG-Diffusion from its control is the correction.
+``weighting`` (lambda(t) of eq. 13, "a time-weighting schedule"; the ``lambda`` spec is its scale)
+    ``denoising``: lambda(t) = lambda sigma_t^2, the standard denoising weighting: the FP loss
+    lambda(t) |s - s_eq|^2 is then DDPM's epsilon loss at t; the correction g^2/(2 lambda(t)) =
+    beta(t) / (2 lambda sigma_t^2) grows like 1/t as t -> 0, where V's gradient must vanish for
+    s_eq to stay a score; ``constant``: lambda(t) = lambda, the FP loss is the score-space loss
+    (the epsilon loss weighted by 1/sigma_t^2, dominated by small t).
+    The FP loss is weighted by lambda(t) / lambda (the printed line 17 under ``constant``).
+``time_sampling``
+    ``continuous``: every batch draws its times t ~ U[t_min, T] per sample and re-noises data
+    there (as DSM does; the measure update as printed produces exactly these marginals);
+    ``fixed``: the N - 1 grid points t_i as printed, from the measure estimates.
 ``measure_update`` (lines 21-28)
-    ``printed`` (default): re-noise the data at each t_i. The measure never sees the model, but it
-    is the equilibrium measure the paper characterises: the forward marginal p_t (eq. 25 and
+    ``printed``: re-noise the data at each t_i. The measure never sees the model, but it is the
+    equilibrium measure the paper characterises: the forward marginal p_t (eq. 25 and
     Proposition 3), whose score line 9 estimates from the data;
     ``model_rollout``: run the reverse SDE with the current s_theta from N(0, I) and keep the
     particles at each t_i; grad log mu is then the score of the particle cloud smoothed by a
     Gaussian kernel (Silverman bandwidth), and the tweedie switch does not apply. After the first
-    update the data no longer enter: the score is fitted to its own samples, so any law is a fixed
-    point (the ablation measures what this does).
+    update the data no longer enter: the score is fitted to its own samples, so any law is a
+    fixed point (the ablation measures what this does). Needs ``time_sampling: fixed``.
 ``update`` (lines 11 and 18)
-    ``printed``: theta <- theta + alpha grad L_FP (ascent on a loss to be minimised); line 11's
-    phi <- phi + alpha grad L_HJB with L_HJB = -||.||^2 already descends on ||.||^2;
-    ``descent`` (default): descend on both squared norms.
+    ``descent``: descend on both squared norms; ``printed``: theta <- theta + alpha grad L_FP
+    (ascent on a loss to be minimised); line 11's phi <- phi + alpha grad L_HJB with
+    L_HJB = -||.||^2 already descends on ||.||^2.
 ``lr_schedule``: ``constant`` or ``inverse_k`` (Proposition 6's step sizes alpha = O(1/k)).
 
-The equilibrium violation is logged at every outer iteration, so that Proposition 6's O(1/K)
-can be measured: the RMS HJB residual of eq. 24 and RMS || s_theta - s_eq || with the
-algorithm's own one-sample estimate of grad log mu (``hjb_residual_rms``, ``score_gap_rms``;
-that estimate's noise is most of their value), and, where the data law is known in closed form
-(``law``: Gaussian mixtures, the checkerboard), the same two residuals with the exact score of
-the diffused law in place of the estimate (``hjb_residual_exact_rms``,
-``fp_residual_exact_rms``: the left-hand sides of the HJB-FP equilibrium condition) and the
-distance to the equilibrium itself, RMS || s_theta - s* || (``score_error_exact_rms``; by
-Proposition 3 the equilibrium score is the true one). Each closed-form metric comes with its
-Monte-Carlo standard error over the batch (``*_se``), the floor below which a decay cannot be
-read; at the exact solution s_theta = s* the score error is 0.
+The equilibrium violation is logged at every outer iteration at the grid times, so that
+Proposition 6's O(1/K) can be measured: the RMS residual of the reading's HJB and RMS
+|| s_theta - s_eq || with the algorithm's own one-sample estimate of grad log mu
+(``hjb_residual_rms``, ``score_gap_rms``; that estimate's noise is most of their value), and,
+where the data law is known in closed form (``law``: Gaussian mixtures, the checkerboard), the
+same two residuals with the exact score of the diffused law in place of the estimate
+(``hjb_residual_exact_rms``, ``fp_residual_exact_rms``: the left-hand sides of the HJB-FP
+equilibrium condition) and the distance to the true score, RMS || s_theta - s* ||
+(``score_error_exact_rms``). Each closed-form metric comes with its Monte-Carlo standard error
+over the batch (``*_se``), the floor below which a decay cannot be read.
 
 Class conditioning (a score network with ``n_classes`` > 0, labels given to ``fit``): re-noised
 particles carry the label of their data point, and the score network sees it in the FP step
@@ -94,7 +135,9 @@ log = logging.getLogger(__name__)
 
 READINGS = {
     "tweedie": ("denoising", "printed"),
-    "value_target": ("hjb_residual", "algorithm1"),
+    "value_target": ("hjb_residual", "derived", "algorithm1", "off"),
+    "weighting": ("denoising", "constant"),
+    "time_sampling": ("continuous", "fixed"),
     "measure_update": ("printed", "model_rollout"),
     "update": ("descent", "printed"),
     "lr_schedule": ("constant", "inverse_k"),
@@ -121,23 +164,49 @@ class MFGDiffusion(Method):
         for k, v in self.readings.items():
             if v not in READINGS[k]:
                 raise ValueError(f"mfg reading {k}={v!r}; choose from {READINGS[k]}")
+        if self.readings["measure_update"] == "model_rollout" and (
+            self.readings["time_sampling"] != "fixed"
+        ):
+            raise ValueError(
+                "mfg reading measure_update=model_rollout keeps particles at the grid times only: "
+                "set readings.time_sampling: fixed"
+            )
         self.gamma = float(spec.get("gamma", 0.0))
+        self.lam0 = float(spec.get("lambda", 1.0))
+        if not self.lam0 > 0:
+            raise ValueError(f"mfg lambda must be > 0, got {self.lam0}")
 
-    # --- schedule ---------------------------------------------------------------------------
+    # --- schedule -----------------------------------------------------------------------------
+    def coefficients(self, t: torch.Tensor, like: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-sample beta = g^2, sigma, lambda(t) and the FP loss weight lambda(t) / lambda at
+        times ``t`` (shape (n,)), in ``like``'s dtype and device."""
+        tn = t.detach().cpu().double().numpy()
+        sigma2 = self.sde.sigma2(tn)
+        weight = sigma2 if self.readings["weighting"] == "denoising" else np.ones_like(tn)
+        vals = {"beta": self.sde.beta(tn), "sigma": np.sqrt(sigma2), "weight": weight,
+                "lam": self.lam0 * weight}  # fmt: skip
+        return {k: torch.as_tensor(np.asarray(v, np.float64)).to(like) for k, v in vals.items()}
+
     def lam(self, t: float) -> float:
-        lam = self.spec.get("lambda", {"kind": "constant", "value": 1.0})
-        if lam["kind"] == "constant":
-            return float(lam["value"])
-        return float(lam["value"]) * float(self.sde.g2(t))  # "g2": lambda proportional to g^2
+        """lambda(t) of the weighting reading."""
+        w = float(self.sde.sigma2(t)) if self.readings["weighting"] == "denoising" else 1.0
+        return self.lam0 * w
 
     def time_points(self, n: int) -> np.ndarray:
         """t_1 < ... < t_{N-1} of the grid 0 = t_0 < ... < t_N = T (t_0 moved to t_min)."""
         return self.sde.t_min + (self.sde.T - self.sde.t_min) * np.arange(1, n) / n
 
+    @staticmethod
+    def times_like(t, x: torch.Tensor) -> torch.Tensor:
+        """``t`` (a float or per-sample tensor) as a float64 tensor of shape (n,) on x's device."""
+        t = torch.as_tensor(t, dtype=torch.float64)
+        return t.expand(x.shape[0]).to(x.device) if t.dim() == 0 else t.to(x.device)
+
     # --- networks -----------------------------------------------------------------------------
-    def score_of(self, net: nn.Module, x: torch.Tensor, t: float) -> torch.Tensor:
-        tt = torch.full((x.shape[0],), t / self.sde.T, device=x.device)
-        return -net(x, tt.float()) / float(self.sde.sigma(t))
+    def score_of(self, net: nn.Module, x: torch.Tensor, t) -> torch.Tensor:
+        t = self.times_like(t, x)
+        sigma = self.coefficients(t, x)["sigma"].reshape(-1, *([1] * (x.dim() - 1)))
+        return -net(x, (t / self.sde.T).float()) / sigma
 
     def score_fn(self, net) -> ScoreFn:
         def score(x: torch.Tensor, t: float) -> torch.Tensor:
@@ -149,13 +218,18 @@ class MFGDiffusion(Method):
         raise TypeError("MFG-Diffusion trains with Algorithm 1 (MFGDiffusion.fit)")
 
     # --- measure estimates --------------------------------------------------------------------
-    def renoised(self, x_train, t: float, m: int, gen, labels=None, device="cpu") -> dict:
-        """Lines 22-28 as printed: alpha x0 + sigma z for m data points (with their labels, "y",
-        where ``labels`` are given), drawn on the CPU and moved to ``device``."""
+    def renoised(self, x_train, t, m: int, gen, labels=None, device="cpu") -> dict:
+        """Lines 22-28 as printed: alpha x0 + sigma z for m data points at time ``t`` (a float,
+        or per-sample times of shape (m,)), with their labels ("y") where ``labels`` are given;
+        drawn on the CPU and moved to ``device``."""
         idx = torch.randint(len(x_train), (m,), generator=gen)
         x0 = x_train[idx]
         z = torch.randn(x0.shape, generator=gen)
-        out = {"x": float(self.sde.alpha(t)) * x0 + float(self.sde.sigma(t)) * z, "x0": x0, "z": z}
+        tt = self.times_like(t, x0)
+        shape = (-1,) + (1,) * (x0.dim() - 1)
+        a = torch.from_numpy(np.asarray(self.sde.alpha(tt.numpy()))).to(x0).reshape(shape)
+        s = torch.from_numpy(np.asarray(self.sde.sigma(tt.numpy()))).to(x0).reshape(shape)
+        out = {"x": a * x0 + s * z, "x0": x0, "z": z}
         if labels is not None:
             out["y"] = labels[idx]
         return {k: v.to(device) for k, v in out.items()}
@@ -178,53 +252,86 @@ class MFGDiffusion(Method):
                 out[float(tn)] = x.clone()
         return [{"x": out[float(t)]} for t in times]
 
+    def estimate(self, particles: dict, idx: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Line 9: the estimate of grad log mu at the particles ``idx`` (re-noised data), or the
+        smoothed particle cloud's score (rolled-out particles)."""
+        x = particles["x"][idx]
+        if "x0" not in particles:
+            return kde_score(x, particles["x"])
+        ref = particles["x0"] if self.readings["tweedie"] == "printed" else particles["z"]
+        sigma = self.coefficients(t, x)["sigma"].reshape(-1, *([1] * (x.dim() - 1)))
+        return -ref[idx] / sigma
+
     def batch(self, particles: dict, t: float, bs: int, gen):
-        """A batch from the measure estimate at t: (x, its estimate of grad log mu, the
-        particles' labels or None)."""
+        """A batch from the measure estimate at t: (x, per-sample times, the estimate of
+        grad log mu, the particles' labels or None)."""
         idx = torch.randint(len(particles["x"]), (bs,), generator=gen)
         idx = idx.to(particles["x"].device)
         x = particles["x"][idx]
+        tt = self.times_like(t, x)
         y = particles["y"][idx] if "y" in particles else None
-        sigma = float(self.sde.sigma(t))
-        if "x0" in particles:  # re-noised data: line 9
-            ref = particles["x0"] if self.readings["tweedie"] == "printed" else particles["z"]
-            return x, -ref[idx] / sigma, y
-        return x, kde_score(x, particles["x"]), y
+        return x, tt, self.estimate(particles, idx, tt), y
+
+    def draw(self, measure: dict, t: float, bs: int, gen, x_train, labels, device):
+        """A training batch at grid time t (``time_sampling: fixed``) or at per-sample times
+        t ~ U[t_min, T] from freshly re-noised data (``continuous``)."""
+        if self.readings["time_sampling"] == "fixed":
+            return self.batch(measure, t, bs, gen)
+        u = torch.rand(bs, generator=gen, dtype=torch.float64)
+        tt = self.sde.t_min + u * (self.sde.T - self.sde.t_min)
+        fresh = self.renoised(x_train, tt, bs, gen, labels, device)
+        every = torch.arange(bs, device=fresh["x"].device)
+        return fresh["x"], tt.to(device), self.estimate(fresh, every, tt), fresh.get("y")
 
     # --- Algorithm 1 --------------------------------------------------------------------------
-    def value_loss(self, V, x, grad_log_mu, t: float) -> torch.Tensor:
-        g2, lam = float(self.sde.g2(t)), self.lam(t)
-        if self.readings["value_target"] == "algorithm1":
+    def value_loss(self, V, x, grad_log_mu, t) -> torch.Tensor:
+        reading = self.readings["value_target"]
+        if reading == "algorithm1":
+            c = self.coefficients(self.times_like(t, x), x)
             gv = self.grad_x(V, x, t)
-            return (gv + g2 / (2 * lam) * grad_log_mu).flatten(1).square().sum(1).mean()
+            k = (c["beta"] / (2 * c["lam"])).reshape(-1, *([1] * (x.dim() - 1)))
+            return (gv + k * grad_log_mu).flatten(1).square().sum(1).mean()
         res = self.hjb_residual(V, x, grad_log_mu, t, create_graph=True)
         xT = torch.randn(x.shape, dtype=x.dtype).to(x.device)  # torch's global CPU generator
         vT = V(xT, torch.full((x.shape[0],), 1.0, device=x.device))
         terminal = (vT - 0.5 * xT.flatten(1).square().sum(1)).square().mean()
         return res.square().mean() + terminal
 
-    def hjb_residual(self, V, x, grad_log_mu, t: float, create_graph: bool = False):
-        """Residual of eq. (24) at (x, t), exact Laplacian for d <= 4, Hutchinson above."""
-        g2, lam, beta = float(self.sde.g2(t)), self.lam(t), float(self.sde.beta(t))
+    def hjb_residual(self, V, x, grad_log_mu, t, create_graph: bool = False):
+        """Residual of the reading's HJB at (x, t): the printed eq. (24), or the derived one
+        (``value_target: derived``); exact Laplacian for d <= 4, Hutchinson above. For the
+        ``algorithm1`` and ``off`` readings, which fit no HJB, eq. (24)'s residual is reported."""
+        t = self.times_like(t, x)
+        c = self.coefficients(t, x)
+        beta, lam = c["beta"], c["lam"]
         x = x.detach().requires_grad_(True)
-        tt = torch.full((x.shape[0],), t / self.sde.T, device=x.device, requires_grad=True)
+        tt = (t / self.sde.T).to(x.dtype).requires_grad_(True)
         v = V(x, tt)
         gx, gt = torch.autograd.grad(v.sum(), (x, tt), create_graph=True)
         dv_dt = gt / self.sde.T
         lap = divergence(gx, x, create_graph=create_graph)  # Laplacian of V
-        drift = (-0.5 * beta * x * gx).flatten(1).sum(1)
+        drift = -0.5 * beta * (x * gx).flatten(1).sum(1)  # f . grad V
         grad_sq = gx.flatten(1).square().sum(1)
+        curvature = 0.5 * beta * lap - beta * beta / (4 * lam) * grad_sq
+        if self.readings["value_target"] == "derived":
+            transport = beta * (grad_log_mu * gx).flatten(1).sum(1)  # g^2 grad log mu . grad V
+            return dv_dt + drift + transport + curvature
         score_sq = grad_log_mu.flatten(1).square().sum(1)
-        return -dv_dt + drift + 0.5 * g2 * lap - g2 * g2 / (4 * lam) * grad_sq + lam * score_sq
+        return -dv_dt + drift + curvature + lam * score_sq
 
-    def s_eq(self, V, x, grad_log_mu, t: float) -> torch.Tensor:
-        """The equilibrium score of line 16 (eq. 23): grad log mu - g^2/(2 lambda) grad_x V."""
-        g2, lam = float(self.sde.g2(t)), self.lam(t)
-        return grad_log_mu - g2 / (2 * lam) * self.grad_x(V, x, t, create_graph=False).detach()
+    def s_eq(self, V, x, grad_log_mu, t) -> torch.Tensor:
+        """The equilibrium score of line 16 (eq. 23): grad log mu - g^2/(2 lambda) grad_x V
+        (grad log mu itself for the ``off`` control)."""
+        if self.readings["value_target"] == "off":
+            return grad_log_mu
+        c = self.coefficients(self.times_like(t, x), x)
+        k = (c["beta"] / (2 * c["lam"])).reshape(-1, *([1] * (x.dim() - 1)))
+        return grad_log_mu - k * self.grad_x(V, x, t, create_graph=False).detach()
 
-    def grad_x(self, V, x: torch.Tensor, t: float, create_graph: bool = True) -> torch.Tensor:
+    def grad_x(self, V, x: torch.Tensor, t, create_graph: bool = True) -> torch.Tensor:
+        tt = (self.times_like(t, x) / self.sde.T).to(x.dtype)
         x = x.detach().requires_grad_(True)
-        v = V(x, torch.full((x.shape[0],), t / self.sde.T, device=x.device))
+        v = V(x, tt)
         return torch.autograd.grad(v.sum(), x, create_graph=create_graph)[0]
 
     def fit(
@@ -287,24 +394,27 @@ class MFGDiffusion(Method):
                 for group in opt.param_groups:
                     group["lr"] = lr
             losses = {"hjb_loss": [], "fp_loss": []}
+            hjb_batches = 0 if self.readings["value_target"] == "off" else int(spec["hjb_batches"])
             for i, t in enumerate(times):
                 t = float(t)
-                for _ in range(int(spec["hjb_batches"])):  # lines 5-12
-                    x, glm, _ = self.batch(measures[i], t, bs, gen)
-                    loss = self.value_loss(V, x, glm, t)
+                for _ in range(hjb_batches):  # lines 5-12
+                    x, tt, glm, _ = self.draw(measures[i], t, bs, gen, x_train, labels, dev)
+                    loss = self.value_loss(V, x, glm, tt)
                     _check(loss, k, t, "hjb")
                     opt_v.zero_grad(set_to_none=True)
                     loss.backward()
                     opt_v.step()
                     losses["hjb_loss"].append(float(loss.detach()))
                 for _ in range(int(spec["fp_batches"])):  # lines 13-19
-                    x, glm, y = self.batch(measures[i], t, bs, gen)
+                    x, tt, glm, y = self.draw(measures[i], t, bs, gen, x_train, labels, dev)
                     if y is not None:
                         y = drop_labels(y, p_drop, net.null_label, gen)
-                    s = self.score_of(_bind(net, y), x, t)
-                    target = self.s_eq(V, x, glm, t)
-                    loss = (s - target).flatten(1).square().sum(1).mean()
-                    loss = loss + self.gamma * s.flatten(1).square().sum(1).mean()
+                    s = self.score_of(_bind(net, y), x, tt)
+                    target = self.s_eq(V, x, glm, tt)
+                    weight = self.coefficients(tt, x)["weight"]
+                    per = (s - target).flatten(1).square().sum(1)
+                    per = per + self.gamma * s.flatten(1).square().sum(1)
+                    loss = (weight * per).mean()
                     _check(loss, k, t, "fp")
                     opt_s.zero_grad(set_to_none=True)
                     (-loss if ascend_fp else loss).backward()
@@ -316,7 +426,7 @@ class MFGDiffusion(Method):
             else:
                 measures = [self.renoised(x_train, float(t), m, gen, labels, dev) for t in times]
             rows.append({"outer_iter": k, "wall_s": time.time() - t0,
-                         **{n: float(np.mean(v)) for n, v in losses.items()},
+                         **{n: float(np.mean(v)) if v else np.nan for n, v in losses.items()},
                          **self.violation(net, V, measures, times, bs, gen, law)})  # fmt: skip
             unit_s = max(unit_s, time.time() - tic)
             if run.ckpt is None:
@@ -351,14 +461,14 @@ class MFGDiffusion(Method):
         return ema, ds, {"value_net": V.state_dict()}
 
     def violation(self, net, V, measures, times, bs, gen, law=None) -> dict:
-        """RMS HJB residual (eq. 24) and RMS ||s_theta - s_eq|| over the time points, with the
+        """RMS residual of the reading's HJB and RMS ||s_theta - s_eq|| at the grid times, with the
         one-sample estimate of grad log mu; with a closed-form ``law``, the same residuals with
         its exact score, RMS ||s_theta - s*||, and their standard errors."""
         res, gap = [], []
         exact = {"hjb_residual_exact": [], "fp_residual_exact": [], "score_error_exact": []}
         for i, t in enumerate(times):
             t = float(t)
-            x, glm, y = self.batch(measures[i], t, bs, gen)
+            x, _, glm, y = self.batch(measures[i], t, bs, gen)
             res.append(self.hjb_residual(V, x, glm, t).detach().square().mean())
             with torch.no_grad():
                 s = self.score_of(_bind(net, y), x, t)
