@@ -35,6 +35,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/convergence.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/robustness_exact.smk"
+include: "workflow/rules/mfg_equilibrium.smk"
 include: "workflow/rules/studies.smk"
 include: "workflow/rules/injection.smk"
 

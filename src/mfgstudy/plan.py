@@ -68,6 +68,12 @@ ROBUSTNESS_EXACT_TABLE = {ext: R + "/tables/robustness_exact_exponents." + ext
                           for ext in ("csv", "md", "tex")}  # fmt: skip
 FIG_ROBUSTNESS_EXACT = {ext: R + "/figures/fig_robustness_exact." + ext for ext in ("png", "pdf")}
 CONVERGENCE_TABLE = {ext: R + "/tables/theorem2_convergence." + ext for ext in ("csv", "md")}
+MFG_EQUILIBRIUM = R + "/mfg_equilibrium/gaussian.zarr"  # Algorithm 1's closed-form equilibrium
+MFG_EQUILIBRIUM_TABLE = {ext: R + "/tables/mfg_equilibrium_gaussian." + ext
+                         for ext in ("csv", "md")}  # fmt: skip
+FIG_MFG_EQUILIBRIUM = {ext: R + "/figures/fig_mfg_equilibrium_gaussian." + ext
+                       for ext in ("png", "pdf")}  # fmt: skip
+MFG_READINGS_TABLE = {ext: R + "/tables/mfg_readings." + ext for ext in ("csv", "md")}
 # the studies of the companion papers (report.studies in the config), table and figure stems
 STUDY_OUTPUTS = {
     "hjb": {"table": R + "/tables/hjb_checkerboard", "figure": R + "/figures/fig_hjb_checkerboard"},
@@ -152,6 +158,9 @@ CODE = {
                     "data.py", "kinds.py"],
     "robustness_exact": ["robustness_exact.py", "mixtures.py", "metrics", "samplers.py",
                          "perturb.py", "sde.py", "methods", "diffops.py", "exact.py"],
+    "mfg_equilibrium": ["mfg_equilibrium.py", "metrics/gaussian.py", "samplers.py", "sde.py",
+                        "exact.py", "data.py", "kinds.py"],
+    "report_mfg": ["report.py", "report_mfg.py", "rates.py"],
     "injection": ["injection.py", "perturb.py", "samplers.py", "sde.py", "methods", "diffops.py",
                   "exact.py", "nets.py", "data.py", "kinds.py", "classifier.py", "evaluate.py"],
 }  # fmt: skip
@@ -311,11 +320,29 @@ def check_config(config: dict) -> None:
                 f"convergence.mixture.law: {len(law['weights'])} weights for "
                 f"{len(law['means'])} means (one weight per mode)"
             )
+    _check_mfg_trial(config)
     fig = config["report"]["figure1"]
     if fig["sweep"] not in config["sweeps"]:
         raise ConfigError(f"report.figure1.sweep: {fig['sweep']!r} is not a sweep")
     if fig["method"] not in config["sweeps"][fig["sweep"]]["methods"]:
         raise ConfigError(f"report.figure1.method: {fig['method']!r} is not in that sweep")
+
+
+def _check_mfg_trial(config: dict) -> None:
+    eq = config.get("mfg_equilibrium")
+    if eq:
+        d = config["datasets"].get(eq["dataset"])
+        if d is None or d["kind"] != "gaussian":
+            raise ConfigError(f"mfg_equilibrium.dataset: {eq['dataset']!r} must name a data set of "
+                              "kind gaussian (the closed form needs a Gaussian law)")  # fmt: skip
+        for key, table in (("samplers", "samplers"), ("grid", "grids")):
+            for name in [eq[key]] if isinstance(eq[key], str) else eq[key]:
+                if name not in config[table]:
+                    raise ConfigError(f"mfg_equilibrium.{key}: {name!r} is not defined under "
+                                      f"'{table}'")  # fmt: skip
+    for name in config["report"].get("mfg_readings", {}).get("sweeps", []):
+        if name not in config["sweeps"]:
+            raise ConfigError(f"report.mfg_readings.sweeps: {name!r} is not a sweep")
 
 
 # --- enumeration ------------------------------------------------------------------------------
@@ -372,7 +399,10 @@ def final_targets(config: dict) -> list[str]:
     conv = list(CONVERGENCE_TABLE.values()) if config.get("convergence") else []
     exact = ([*ROBUSTNESS_EXACT_TABLE.values(), *FIG_ROBUSTNESS_EXACT.values()]
              if config.get("robustness_exact") else [])  # fmt: skip
-    return data + main + injection + studies + conv + exact
+    mfg = ([*MFG_EQUILIBRIUM_TABLE.values(), *FIG_MFG_EQUILIBRIUM.values()]
+           if config.get("mfg_equilibrium") else [])  # fmt: skip
+    mfg += list(MFG_READINGS_TABLE.values()) if config["report"].get("mfg_readings") else []
+    return data + main + injection + studies + conv + exact + mfg
 
 
 # --- compute per job --------------------------------------------------------------------------
@@ -589,6 +619,37 @@ def convergence_spec(config: dict, name: str) -> dict:
         "rates": config["report"]["rates"],
         "floor_factor": config["report"]["floor_factor"],
     }
+
+
+# --- MFG-Diffusion's fair trial ---------------------------------------------------------------
+def mfg_equilibrium_data(config: dict) -> str:
+    return DATA.format(dataset=config["mfg_equilibrium"]["dataset"])
+
+
+def mfg_equilibrium_spec(config: dict) -> dict:
+    """The closed-form equilibrium job's parameters: the readings, lambda scales, samplers."""
+    c = config["mfg_equilibrium"]
+    return {"dataset": c["dataset"], "sde": config["sde"],
+            **{k: c[k] for k in ("value_targets", "weightings", "lambdas", "steps")},
+            "samplers": {s: config["samplers"][s] for s in c["samplers"]},
+            "grid": config["grids"][c["grid"]]}  # fmt: skip
+
+
+def mfg_readings_spec(config: dict) -> dict:
+    """The readings table's sweeps and each MFG method's switches against the default ``mfg``
+    (as text), e.g. "value_target=off"."""
+    sweeps = config["report"]["mfg_readings"]["sweeps"]
+    base = config["methods"].get("mfg", {})
+    readings = {}
+    for name in {m for s in sweeps for m in config["sweeps"][s]["methods"]}:
+        spec = config["methods"][name]
+        if spec["kind"] != "mfg":
+            continue
+        diff = {k: v for k, v in spec.get("readings", {}).items()
+                if base.get("readings", {}).get(k) != v}  # fmt: skip
+        diff.update({k: spec[k] for k in ("lambda", "gamma") if spec.get(k) != base.get(k)})
+        readings[name] = ", ".join(f"{k}={v}" for k, v in sorted(diff.items())) or "default"
+    return {"sweeps": list(sweeps), "readings": readings}
 
 
 # --- Theorem 4 at the equilibrium: the exact score under perturbations ----------------------

@@ -353,6 +353,18 @@ IMAGE_METRICS = [
 ]  # fmt: skip
 
 
+METHOD_LABELS = {"ddpm": "DDPM", "edm": "EDM", "flow_matching": "Flow Matching",
+                 "mfg": "MFG-Diffusion",
+                 "mfg_value_off": "MFG-Diffusion, V = 0 (control)"}  # fmt: skip
+
+
+def row_label(method: str, sampler: str | None = None) -> str:
+    """A table row's name: the method's, or the DDIM sampler's on a method's model (the paper's
+    DDIM baseline is DDPM's network sampled by DDIM)."""
+    name = METHOD_LABELS.get(method, method)
+    return f"DDIM ({name} model)" if sampler == "ddim" else name
+
+
 def table1(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
     """Table 1: every image metric per data set and method, mean ± sd over seeds (unperturbed
     sweeps), with the real-data row: the held-out test split against the training split."""
@@ -367,6 +379,7 @@ def table1(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
         long = long.dropna(subset=[present[0]])
         for key, g in long.groupby(keys):
             row = dict(zip(keys, key, strict=True), seeds=len(g))
+            row["label"] = row_label(row["method"], row["sampler"])
             for m in present:
                 row[f"{m}_mean"] = g[m].mean()
                 row[f"{m}_sd"] = g[m].std(ddof=1) if len(g) > 1 else np.nan
@@ -375,14 +388,17 @@ def table1(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
             floor = {f"{m}_mean": float(c[f"{m}_floor"].sel(dataset=d))
                      for m in present if f"{m}_floor" in c}  # fmt: skip
             rows.append({"sweep": name, "dataset": d, "method": "real data (test split)",
-                         "seeds": 0, **floor})  # fmt: skip
+                         "label": "real data (test split)", "seeds": 0, **floor})  # fmt: skip
     df = pd.DataFrame(rows)
     with atomic_path(csv) as tmp:
         df.to_csv(tmp, index=False)
     shown = pd.DataFrame(columns=["dataset", "method"])
     if not df.empty:
         metrics = [m for m in IMAGE_METRICS if f"{m}_mean" in df]
-        shown = df[["dataset", "method", "steps", "seeds"]].copy()
+        df = df.drop_duplicates(subset=["dataset", "label", "sampler", "steps"])  # one real row
+        shown = df[["dataset", "label", "sampler", "steps", "seeds"]].rename(
+            columns={"label": "method"}
+        )
         for m in metrics:
             sd = df[f"{m}_sd"] if f"{m}_sd" in df else np.nan
             shown[m] = [mean_sd(a, b) for a, b in zip(df[f"{m}_mean"], sd * np.ones(len(df)),

@@ -25,7 +25,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from mfgstudy.rates import fit_rate, rate_columns  # noqa: E402
-from mfgstudy.report import mean_sd, rate_spec, write_table  # noqa: E402
+from mfgstudy.report import mean_sd, rate_spec, row_label, write_table  # noqa: E402
 from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -246,6 +246,7 @@ def table2(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
         keys = ["dataset", "method", "sampler", "grid", "perturbation", "eps"]
         for key, g in long.groupby(keys):
             rows.append({"sweep": sweep, **dict(zip(keys, key, strict=True)), "metric": metric,
+                         "label": row_label(key[1], key[2]),
                          "seeds": len(g), "mean": g[metric].mean(),
                          "sd": g[metric].std(ddof=1) if len(g) > 1 else np.nan})  # fmt: skip
     long = pd.DataFrame(rows)
@@ -255,10 +256,10 @@ def table2(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
         wide = pd.DataFrame(columns=["dataset", "method", "perturbation", "metric"])
     else:
         long["cell"] = [mean_sd(r.mean, r.sd) for r in long.itertuples()]
-        wide = long.pivot_table(index=["dataset", "method", "perturbation", "metric"],
+        wide = long.pivot_table(index=["dataset", "label", "sampler", "perturbation", "metric"],
                                 columns="eps", values="cell", aggfunc="first")  # fmt: skip
         wide.columns = [f"eps = {e:g}" for e in wide.columns]
-        wide = wide.reset_index()
+        wide = wide.reset_index().rename(columns={"label": "method"})
     write_table(
         wide, None, md, "Table 2: image metric under score perturbations",
         "FD-digits (the digits classifier's feature space; not FID) or FID (Inception) of samples "
