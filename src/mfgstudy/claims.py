@@ -250,33 +250,68 @@ def support_gate(w2: float, floor: float, in_support: float, bar: dict) -> dict:
 
 
 # --- measurements -----------------------------------------------------------------------------
+DDIM = "ddim"  # in a claim: DDIM sampling of the DDPM model (the paper's DDIM baseline)
+
+
 def _seed_values(cubes: dict, metric: str, dataset: str, method: str) -> np.ndarray:
-    """Per-seed values of an unperturbed image metric (last N), from the first sweep having it."""
+    """Per-seed values of an unperturbed image metric (last N), from the first sweep having it;
+    ``method`` "ddim" is the DDPM model under the DDIM sampler, every other method is read off
+    its non-DDIM sampler."""
+    model, ddim = ("ddpm", True) if method == DDIM else (method, False)
     for cube in cubes.values():
-        if metric in cube and "eps" not in cube.dims and dataset in cube["dataset"].values:
-            if method not in cube["method"].values:
-                continue
-            da = cube[metric].sel({"dataset": dataset, "method": method}).isel(steps=-1)
-            v = da.values.reshape(da.sizes["seed"], -1)[:, 0]
+        if metric not in cube or "eps" in cube.dims or dataset not in cube["dataset"].values:
+            continue
+        samplers = [s for s in cube["sampler"].values if (s == DDIM) == ddim]
+        if model not in cube["method"].values or not samplers:
+            continue
+        da = cube[metric].sel({"dataset": dataset, "method": model, "sampler": samplers[0]})
+        da = da.isel(steps=-1)
+        v = da.values.reshape(da.sizes["seed"], -1)[:, 0]
+        if np.isfinite(v).any():
             return v[np.isfinite(v)]
     return np.array([])
 
 
 def improvement(m: dict, ctx) -> list[Condition]:
+    """% better than the baseline, over seeds. With a ``control`` (Algorithm 1's loop without
+    its value correction), the comparison is gated on the control and the baseline having
+    learned the data (images bar): a failure of the method is then its own, not the loop's;
+    the control's own comparison and the method against its control are context rows."""
     a = _seed_values(ctx.cubes, m["metric"], m["dataset"], m["method"])
     b = _seed_values(ctx.cubes, m["metric"], m["dataset"], m["baseline"])
     label = f"{m['dataset']}: {m['method']} vs {m['baseline']}"
     if not len(a) or not len(b):
         return [Condition(label, np.nan, reason=f"no {m['metric']} on {m['dataset']} here")]
+    out = [_improvement(label, m, a, b, ctx, m["method"], m["baseline"])]
+    control = m.get("control")
+    c = _seed_values(ctx.cubes, m["metric"], m["dataset"], control) if control else []
+    if not len(c):
+        return out
+    gate_metric = "fd_digits" if m["dataset"] == "digits" else "fid"
+    fd = {k: _seed_values(ctx.cubes, gate_metric, m["dataset"], k).mean()
+          for k in (control, m["baseline"])}  # fmt: skip
+    out[0].fidelity = images_gate(fd, [control, m["baseline"]], [m["baseline"]],
+                                  ctx.settings.fidelity["images"])  # fmt: skip
+    pairs = [(f"{control} vs {m['baseline']}", c, b, control, m["baseline"]),
+             (f"{m['method']} vs {control} (the value correction's own effect)", a, c,
+              m["method"], control)]  # fmt: skip
+    for text, x, y, name_x, name_y in pairs:
+        row = _improvement(f"{m['dataset']}: {text}", m, x, y, ctx, name_x, name_y)
+        row.role = CONTEXT
+        out.append(row)
+    return out
+
+
+def _improvement(label, m, a, b, ctx, name_a, name_b) -> Condition:
     sign = -1.0 if m.get("higher_is_better") else 1.0
 
     def stat(x, y):
         return 100.0 * sign * (y.mean() - x.mean()) / abs(y.mean())
 
     point, lo, hi, over = seed_interval(stat, [a, b], ctx.settings.min_seeds)
-    scale = (f"{m['metric']}: {m['method']} {a.mean():.4g}, {m['baseline']} {b.mean():.4g} "
+    scale = (f"{m['metric']}: {name_a} {a.mean():.4g}, {name_b} {b.mean():.4g} "
              f"(means over {len(a)}/{len(b)} seeds)")  # fmt: skip
-    return [Condition(label, point, lo, hi, over, min(len(a), len(b)), scale)]
+    return Condition(label, point, lo, hi, over, min(len(a), len(b)), scale)
 
 
 def _regime(r) -> dict | None:
@@ -406,9 +441,16 @@ def k_ratio(m: dict, ctx) -> list[Condition]:
                       fidelity=gate)]  # fmt: skip
 
 
-def _table2(ctx, method: str) -> pd.DataFrame:
+def _table2(ctx, method: str | list[str]) -> pd.DataFrame:
+    """Table 2's rows of one model or several ("ddim": the DDPM model under DDIM)."""
     df = ctx.table2
-    return df[df["method"] == method] if not df.empty else df
+    if df.empty:
+        return df
+    ddim = df["sampler"] == DDIM
+    keep = np.zeros(len(df), bool)
+    for mm in [method] if isinstance(method, str) else method:
+        keep |= ((df["method"] == "ddpm") & ddim) if mm == DDIM else ((df["method"] == mm) & ~ddim)
+    return df[keep]
 
 
 def _table2_gate(m: dict, ctx) -> dict:
@@ -428,13 +470,11 @@ def lowest_everywhere(m: dict, ctx) -> list[Condition]:
     own = own[own["eps"] <= m["eps_max"]]
     wins = []
     for r in own.itertuples():
-        others = ctx.table2[(ctx.table2["eps"] == r.eps) & ctx.table2["method"].isin(m["baselines"])
-                            & (ctx.table2["perturbation"] == r.perturbation)]  # fmt: skip
+        base = _table2(ctx, m["baselines"])
+        others = base[(base["eps"] == r.eps) & (base["perturbation"] == r.perturbation)]
         wins.append(bool((r.mean < others["mean"]).all()) if len(others) else np.nan)
     share = float(np.nanmean(wins))
-    seeds = int(
-        ctx.table2[ctx.table2["method"].isin([m["method"], *m["baselines"]])]["seeds"].min()
-    )
+    seeds = int(_table2(ctx, [m["method"], *m["baselines"]])["seeds"].min())
     ok = seeds >= ctx.settings.min_seeds
     scale = (f"{own['dataset'].iloc[0]}, {own['metric'].iloc[0]}, {len(wins)} eps <= "
              f"{m['eps_max']:g}, seed means over {seeds} seed(s)")  # fmt: skip

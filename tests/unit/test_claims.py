@@ -406,3 +406,54 @@ def test_support_gate_and_the_new_rules():
     assert interval_verdict("at_least", 1.0, 0.97, 0.99, 0.05) == REPRODUCED
     assert interval_verdict("at_least", 1.0, 0.5, 0.6, 0.05) == FAILS
     assert interval_verdict("at_least", 1.0, 0.9, 1.0, 0.05) == INCONCLUSIVE
+
+
+# --- MFG-Diffusion's comparisons: the control's gate, DDIM as the DDPM model's sampler ---------
+def _table1_ctx(control_fd: float, n_seeds: int = 5):
+    """Two Table 1 sweeps on toy FDs: the methods under EI, and DDIM on the DDPM model."""
+    rng = np.random.default_rng(1)
+    seeds = list(range(n_seeds))
+
+    def fd(x):
+        return x * (1 + 0.01 * rng.normal(size=n_seeds))
+
+    main = _cube({"dataset": ["digits"], "method": ["ddpm", "flow_matching", "mfg",
+                  "mfg_value_off"], "seed": seeds, "sampler": ["ei"], "grid": ["uniform"],
+                  "steps": [100]},
+                 {"fd_digits": {"ddpm": fd(10.0), "flow_matching": fd(9.0), "mfg": fd(30.0),
+                                "mfg_value_off": fd(control_fd)}})  # fmt: skip
+    ddim = _cube(
+        {
+            "dataset": ["digits"],
+            "method": ["ddpm"],
+            "seed": seeds,
+            "sampler": ["ddim"],
+            "grid": ["uniform"],
+            "steps": [100],
+        },
+        {"fd_digits": {"ddpm": fd(50.0)}},
+    )
+    bars = {"images": {"max_best_ratio": 2.0}}
+    return SimpleNamespace(cubes={"ddim_digits": ddim, "methods_digits": main},
+                           settings=Settings(min_seeds=5, fidelity=bars))  # fmt: skip
+
+
+def test_a_method_is_judged_only_when_its_control_has_learned_the_data():
+    m = {"metric": "fd_digits", "dataset": "digits", "method": "mfg", "baseline": "flow_matching",
+         "control": "mfg_value_off"}  # fmt: skip
+    fair = MEASURES["improvement"](m, _table1_ctx(control_fd=9.5))
+    assert [c.role for c in fair] == ["judged", CONTEXT, CONTEXT]
+    assert fair[0].fidelity["passed"]
+    assert judge("improvement", 10.0, fair[0])[0] == FAILS  # MFG 30 vs FM 9: its own failure
+    assert fair[2].measured == pytest.approx(100 * (9.5 - 30.0) / 9.5, rel=0.05)
+    ours = MEASURES["improvement"](m, _table1_ctx(control_fd=40.0))  # the loop itself fails
+    assert judge("improvement", 10.0, ours[0])[0] == NOT_COMPARABLE
+
+
+def test_ddim_is_the_ddpm_model_under_the_ddim_sampler_and_nothing_else():
+    ctx = _table1_ctx(control_fd=9.5)
+    m = {"metric": "fd_digits", "dataset": "digits", "method": "mfg", "baseline": "ddim"}
+    (vs_ddim,) = MEASURES["improvement"](m, ctx)
+    assert vs_ddim.measured == pytest.approx(100 * (50.0 - 30.0) / 50.0, rel=0.05)
+    (vs_ddpm,) = MEASURES["improvement"]({**m, "baseline": "ddpm"}, ctx)  # not the DDIM rows
+    assert vs_ddpm.measured == pytest.approx(100 * (10.0 - 30.0) / 10.0, rel=0.05)
