@@ -72,10 +72,18 @@ def equilibrium_figure(store_path: str, png: str, pdf: str) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for target in targets:
         for weighting, style in zip(ds["weighting"].values, ("-", "--"), strict=False):
-            c = ds["correction_curve"].sel(
-                {"value_target": target, "weighting": weighting, "lambda": lam}
-            )
-            axes[0].plot(ds["t"], c, style, label=f"{target}, {weighting}")
+            at = {"value_target": target, "weighting": weighting, "lambda": lam}
+            c = ds["correction_curve"].sel(at)
+            line = axes[0].plot(ds["t"], c, style, label=f"{target}, {weighting}")[0]
+            t_blow = float(ds["t_blowup"].sel(at).isel(sampler=0, steps=0))
+            if np.isfinite(t_blow):  # no solution below t_blow: mark where it blows up
+                axes[0].axvline(
+                    t_blow,
+                    color=line.get_color(),
+                    ls=":",
+                    lw=1.0,
+                    label=f"{target}, {weighting}: blows up at t = {t_blow:.4g}",
+                )
     axes[0].set(xscale="log", yscale="log", xlabel="t", title=f"correction |kappa grad V| / "
                 f"|grad log p_t|, lambda = {lam:g}")  # fmt: skip
     axes[0].legend(fontsize=7)
