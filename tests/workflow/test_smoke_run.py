@@ -27,6 +27,16 @@ def test_outputs_hold_finite_numbers(smoke_run):
     for m in ("fd_digits", "is_digits", "precision_digits", "recall_digits", "coverage_digits"):
         assert np.isfinite(generated[f"{m}_mean"]).all() and np.isfinite(real[f"{m}_mean"]).all()
     assert "\\begin{tabular}" in (r / "tables/table1_images.tex").read_text()
+    ddim = t1[t1.label == "DDIM (DDPM model)"]  # the DDPM model under the DDIM sampler
+    assert len(ddim) == 1 and ddim.method.item() == "ddpm" and ddim.sampler.item() == "ddim"
+    assert "DDIM (DDPM model)" in (r / "tables/table1_images.md").read_text()
+    eq = pd.read_csv(r / "tables/mfg_equilibrium_gaussian.csv")
+    assert set(eq.value_target) == {"hjb_residual", "derived", "algorithm1", "off"}
+    assert not eq[eq.value_target == "hjb_residual"].exists.any()  # eq. 24 blows up at lambda 1
+    assert eq[eq.value_target.isin(["derived", "off"])].exists.all()
+    assert (r / "figures/fig_mfg_equilibrium_gaussian.png").stat().st_size > 10_000
+    readings = pd.read_csv(r / "tables/mfg_readings.csv")
+    assert {"ddpm", "mfg_value_off"} <= set(readings.method)
     t2 = pd.read_csv(r / "tables/table2_perturbed_images.csv")
     assert set(t2.method) == {"ddpm", "flow_matching", "mfg"} and set(t2.eps) == {0.0, 0.1}
     assert np.isfinite(t2["mean"]).all()
