@@ -191,9 +191,13 @@ def stopping_scores(spec: dict, data, model_path: str | None) -> dict:
     """What the Tweedie step at the end of sampling needs: the method's SDE, the stopping time
     (the grid's last point), the sampler's own (unperturbed) score and the data law's exact
     score (None where the law is not known in closed form)."""
-    from mfgstudy.methods import build_method, load_score
+    from mfgstudy.methods import METHODS, build_method, load_score
     from mfgstudy.sde import VPSDE, stopped
 
+    if model_path is None and METHODS[spec["method"]["kind"]].trainable:
+        log.info("no model given for the trained method %s: no Tweedie memorisation shares",
+                 spec["method"]["kind"])  # fmt: skip
+        return None
     sde = VPSDE.from_spec(spec["sde"])
     law = None
     if data.law is not None:

@@ -106,3 +106,16 @@ def test_digits_features_and_the_classifier_belong_to_the_digits_data_set():
     assert plan.features_of(config, "cifar10") == ["inception"]
     assert plan.features_of(config, "gmm8") == []
     assert plan.has_classifier(config, "digits") and not plan.has_classifier(config, "cifar10")
+
+
+def test_the_readings_table_names_each_mfg_method_by_its_switches():
+    import yaml
+
+    config = yaml.safe_load(open("config.yaml"))
+    spec = plan.mfg_readings_spec(config)
+    r = spec["readings"]
+    assert r["mfg"] == "default" and "ddpm" not in r  # DDPM is the baseline, not a reading
+    assert r["mfg_value_off"] == "value_target=off"
+    assert r["mfg_score_loss"] == "time_sampling=fixed, weighting=constant"
+    assert r["mfg_lambda_10"] == "lambda=10.0"
+    assert set(spec["sweeps"]) <= set(config["sweeps"])
