@@ -12,9 +12,10 @@ def test_code_hash_follows_the_modules_a_rule_runs(tmp_path, monkeypatch):
         f.write("\n# an edit to a sampler\n")
     after = {rule: plan.code_hash(rule) for rule in plan.CODE}
     changed = {rule for rule in plan.CODE if before[rule] != after[rule]}
-    # sampling and what reads samplers (the injection attack, the convergence curves and the
-    # exact-score perturbation study sample too); not training
-    assert changed == {"sample", "evaluate", "injection", "convergence", "robustness_exact"}
+    # sampling and what reads samplers (the injection attack, the convergence curves, the
+    # exact-score perturbation study and the closed-form MFG equilibrium sample too); not training
+    assert changed == {"sample", "evaluate", "injection", "convergence", "robustness_exact",
+                       "mfg_equilibrium"}  # fmt: skip
 
 
 def test_units_enumerate_the_product_of_a_sweep():

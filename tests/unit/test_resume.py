@@ -30,13 +30,18 @@ DDPM = {
 }  # fmt: skip
 MFG = {
     "sde": SDE,
-    "method": {"kind": "mfg", "net": NET, "value_net": NET, "gamma": 1e-3,
-               "lambda": {"kind": "constant", "value": 1.0}},
+    "method": {"kind": "mfg", "net": NET, "value_net": NET, "gamma": 1e-3, "lambda": 1.0},
     "train": {"outer_iters": 4, "time_points": 3, "hjb_batches": 1, "fp_batches": 2,
               "batch_size": 32, "measure_size": 64, "lr": 1e-3, "ema": 0.9},
     "data_kind": "points",
 }  # fmt: skip
-MFG_ROLLOUT = {**MFG, "method": {**MFG["method"], "readings": {"measure_update": "model_rollout"}}}
+MFG_ROLLOUT = {
+    **MFG,
+    "method": {
+        **MFG["method"],
+        "readings": {"measure_update": "model_rollout", "time_sampling": "fixed"},
+    },
+}
 UNET = {"images": {"kind": "unet", "width": 8, "emb_dim": 8, "n_classes": 10}}
 DDPM_DIGITS = {  # class-conditional, with label dropout (drawn from the shared generator)
     "sde": SDE,
