@@ -98,7 +98,7 @@ VERBS = {
     "hjb-table": ("report_hjb", "hjb_table", {"spec": "spec", "cube": "cube_path", "csv": "csv",
                                               "md": "md"}),
     "hjb-figure": ("report_hjb", "hjb_figure", {"spec": "spec", "data": "data_path",
-                   "samples+": "sample_dirs", "png": "png", "pdf": "pdf"}),
+                   "samples+": "sample_dirs", "table?": "table", "png": "png", "pdf": "pdf"}),
     "mfg-equilibrium": ("mfg_equilibrium", "equilibrium_job", {"spec": "spec", "data": "data_path",
                         "out": "out"}),
     "mfg-equilibrium-table": ("report_mfg", "equilibrium_table", {"store": "store_path",

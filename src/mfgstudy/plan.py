@@ -759,6 +759,7 @@ def study_spec(config: dict, study: str) -> dict:
             n_samples=s["n_samples"],
             boundary_width=_metrics(config)["boundary_width"],
             train_steps=first["train"]["points"]["steps"],
+            batch_size=first["train"]["points"]["batch_size"],
             half_width=config["datasets"][s["datasets"][0]]["half_width"],
         )
     elif study == "memorisation":

@@ -1,6 +1,7 @@
 # The companion papers' studies (config report.studies): HJB-regularised SGM on the
 # checkerboard (MFG laboratory, section 7) and the PDE-perspective experiments. Each rule turns
-# the metrics cube (and, for the HJB figure, the samples) into a table or a figure.
+# the metrics cube (and, for the HJB figure, the samples and the HJB table) into a table or a
+# figure.
 
 if "hjb" in STUDIES:
 
@@ -34,6 +35,7 @@ if "hjb" in STUDIES:
         input:
             data=plan.hjb_data(config),
             samples=plan.hjb_samples(config),
+            table=plan.study_outputs("hjb")["csv"],  # per-panel statistics, converged or not
         output:
             png=reported(
                 plan.study_outputs("hjb")["png"], "study", "4. Companion papers"
@@ -55,7 +57,8 @@ if "hjb" in STUDIES:
             spec=study_params("hjb"),
         shell:
             "python -m mfgstudy hjb-figure --spec {params.spec:q} --data {input.data:q} "
-            "--samples {input.samples:q} --png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
+            "--samples {input.samples:q} --table {input.table:q} --png {output.png:q} "
+            "--pdf {output.pdf:q} 2> {log:q}"
 
 
 if "dirac" in STUDIES:
