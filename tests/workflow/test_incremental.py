@@ -23,6 +23,8 @@ AGGREGATION = {  # the jobs downstream of every sample: the cube and what reads 
     "robustness_figure",
     "claims",
     "hjb_table",
+    "hjb_figure",  # its panels name each variant's fidelity from the table
+    "mfg_readings_table",
     "dirac_table",
     "memorisation_table",
     "concentration",
