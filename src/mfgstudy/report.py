@@ -163,6 +163,14 @@ def write_table(
             tmp.write_text(body)
 
 
+def save_figure(fig, png: str, pdf: str, tight: bool = False) -> None:
+    """Write ``fig`` atomically as PNG and PDF (``tight``: cropped to its artists); close it."""
+    for path, ext in ((png, "png"), (pdf, "pdf")):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, dpi=130, **({"bbox_inches": "tight"} if tight else {}))
+    plt.close(fig)
+
+
 def mean_sd(mean: float, sd: float, fmt: str = ".3g") -> str:
     """ "m ± s", or "m" when there is no spread (one seed)."""
     if not np.isfinite(mean):
@@ -282,10 +290,7 @@ def figure1(cube_path: str, spec: dict, png: str, pdf: str, convergence: list[st
         y=1.0,
     )
     fig.tight_layout()
-    for path, ext in ((png, "png"), (pdf, "pdf")):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, png, pdf, tight=True)
 
 
 def _w2_panel(ax, df, sel, title: str, est: str, legend: bool) -> None:

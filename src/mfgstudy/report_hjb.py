@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mfgstudy.plan import UNPERTURBED, store_name  # noqa: E402
-from mfgstudy.report import mean_sd, write_table  # noqa: E402
+from mfgstudy.report import mean_sd, save_figure, write_table  # noqa: E402
 from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
 
 VARS = ["w2_uncoupled", "in_support", "boundary_band_ratio", "support_distance_mean"]
@@ -145,7 +145,4 @@ def hjb_figure(
         head += "\n" + convergence_note(stats)  # rows in the study's order, plain first
     fig.suptitle(head, fontsize=9, color="red" if failed else "black")
     fig.tight_layout()
-    for path, ext in ((png, "png"), (pdf, "pdf")):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, png, pdf, tight=True)

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from mfgstudy.report import mean_sd, write_table  # noqa: E402
+from mfgstudy.report import mean_sd, save_figure, write_table  # noqa: E402
 from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,7 @@ def equilibrium_figure(store_path: str, png: str, pdf: str) -> None:
     axes[1].legend(fontsize=7)
     fig.suptitle("MFG-Diffusion's closed-form equilibrium on a Gaussian law, per reading")
     fig.tight_layout()
-    for path in (png, pdf):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.rsplit(".", 1)[-1], dpi=130)
-    plt.close(fig)
+    save_figure(fig, png, pdf)
 
 
 def readings_table(cube_path: str, spec: dict, csv: str, md: str) -> pd.DataFrame:

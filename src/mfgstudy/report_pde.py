@@ -25,8 +25,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from mfgstudy.rates import fit_rate, rate_columns  # noqa: E402
-from mfgstudy.report import rate_spec, write_table  # noqa: E402
-from mfgstudy.store import atomic_path, open_groups  # noqa: E402
+from mfgstudy.report import rate_spec, save_figure, write_table  # noqa: E402
+from mfgstudy.store import open_groups  # noqa: E402
 
 
 def dirac_table(cube_path: str, spec: dict, csv: str, md: str) -> pd.DataFrame:
@@ -131,7 +131,4 @@ def concentration(cube_path: str, spec: dict, csv: str, md: str, png: str, pdf: 
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title("Concentration on the data support (exact score)")
     fig.tight_layout()
-    for path, ext in ((png, "png"), (pdf, "pdf")):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, png, pdf, tight=True)

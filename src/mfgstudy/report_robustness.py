@@ -25,7 +25,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from mfgstudy.rates import fit_rate, rate_columns  # noqa: E402
-from mfgstudy.report import mean_sd, rate_spec, row_label, write_table  # noqa: E402
+from mfgstudy.report import mean_sd, rate_spec, row_label, save_figure, write_table  # noqa: E402
 from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -181,10 +181,7 @@ def exact_figure(store_paths: list[str], png: str, pdf: str) -> None:
         row[0].legend(fontsize=6)
     fig.suptitle("Exact score under score perturbations (dashed: slope 1; dotted: slope 1/2)")
     fig.tight_layout()
-    for path in (png, pdf):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.rsplit(".", 1)[-1], dpi=130)
-    plt.close(fig)
+    save_figure(fig, png, pdf)
 
 
 def robustness_table(cube_path: str, spec: dict, csv: str, md: str, tex: str) -> pd.DataFrame:
@@ -229,10 +226,7 @@ def robustness_figure(cube_path: str, spec: dict, png: str, pdf: str) -> None:
                ylabel="W2(perturbed, clean), coupled")  # fmt: skip
         ax.legend(fontsize=7)
     fig.tight_layout()
-    for path in (png, pdf):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.rsplit(".", 1)[-1], dpi=130)
-    plt.close(fig)
+    save_figure(fig, png, pdf)
 
 
 def table2(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
@@ -284,7 +278,4 @@ def injection_figure(store_paths: list[str], png: str, pdf: str) -> None:
            title="Class-embedding injection on digits (ANALOG of section 7.4)",
            ylim=(0, 1))  # fmt: skip
     fig.tight_layout()
-    for path in (png, pdf):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.rsplit(".", 1)[-1], dpi=130)
-    plt.close(fig)
+    save_figure(fig, png, pdf)
