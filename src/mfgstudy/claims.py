@@ -862,6 +862,16 @@ def as_json(rows: list[dict]) -> list[dict]:
             for r in rows]  # fmt: skip
 
 
+REPO_ROOT = Path(__file__).resolve().parents[2]  # src/mfgstudy/claims.py -> the repository
+
+
+def recorded_path(path: str) -> str:
+    """A claims file as claims.json names it: relative to the repository when it lies in it
+    (``workflow/claims/<name>.yaml``), else its absolute path."""
+    p = Path(path).resolve()
+    return p.relative_to(REPO_ROOT).as_posix() if p.is_relative_to(REPO_ROOT) else str(p)
+
+
 def claims_job(spec: dict, claims_files: list[str], cube_path: str, slopes_csv: str,
                exponents_csv: str, table2_csv: str, md: str, json_out: str,
                train_logs=(), injection=(), exact_csv: str | None = None,
@@ -884,9 +894,10 @@ def claims_job(spec: dict, claims_files: list[str], cube_path: str, slopes_csv: 
         section = ledger(claims, ctx, spec["study"])
         sections.append((settings, section))
         rows += section
-    doc = {"study": spec["study"], "claims_files": list(claims_files), "vocabulary": VOCABULARY,
-           "rules": __doc__, "min_seeds": min_seeds,
-           "papers": [{"paper": st.paper, "claims_file": f, "tolerance": st.tolerance,
+    doc = {"study": spec["study"], "claims_files": [recorded_path(f) for f in claims_files],
+           "vocabulary": VOCABULARY, "rules": __doc__, "min_seeds": min_seeds,
+           "papers": [{"paper": st.paper, "claims_file": recorded_path(f),
+                       "tolerance": st.tolerance,
                        "fidelity_bars": st.fidelity} for f, _, st in papers],
            "claims": as_json(rows)}  # fmt: skip
     with atomic_path(json_out) as tmp:

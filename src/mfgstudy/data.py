@@ -29,6 +29,7 @@ import functools
 import io
 import pickle
 import tarfile
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -213,6 +214,21 @@ CELEBAHQ_WHERE = (
 )
 
 
+# Size caps on what is read from the local sources, checked on the sizes the archive (or the file
+# system) declares before anything is decompressed into memory, so that a damaged or hostile
+# archive is refused with a DatasetSourceError instead of exhausting memory. Generous but finite:
+CIFAR10_MAX_MEMBER_BYTES = 256 * 2**20  # per batch file: a CIFAR-10 batch is ~31 MB (10000 x 3072)
+CIFAR10_MAX_TOTAL_BYTES = 2 * 2**30  # every member of the tarball together: the real one ~178 MB
+CIFAR10_MAX_MEMBERS = 1000  # entries of the tarball: the real one has 8
+CELEBAHQ_MAX_FILE_BYTES = 64 * 2**20  # per image file: a 1024 x 1024 CelebA-HQ PNG is a few MB
+CELEBAHQ_MAX_TOTAL_BYTES = 256 * 2**30  # the images read, together: 30000 at 1024 are ~90 GB
+CELEBAHQ_MAX_PIXELS = 4096 * 4096  # decoded size per image: CelebA-HQ is at most 1024 x 1024
+# a zip member larger than ZIP_RATIO_FLOOR bytes may expand at most ZIP_MAX_RATIO times: PNG and
+# JPEG are compressed already (about 1x in a zip), a zip bomb expands by 100x-1000x
+ZIP_MAX_RATIO, ZIP_RATIO_FLOOR = 100, 2**20
+_FIX = "a damaged copy or a decompression bomb: replace it with a genuine copy"
+
+
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles plain containers and numpy arrays only (the CIFAR-10 batches: Python 2
     pickles, read with ``encoding="bytes"``), nothing that could run code."""
@@ -245,16 +261,42 @@ def _cifar_files(path: Path, name: str) -> dict[str, bytes]:
     if not path.exists():
         raise _cifar_error(name, path, "no such file or folder")
     found: dict[str, bytes] = {}
+
+    def too_big(what: str, size: int) -> DatasetSourceError:
+        problem = (
+            f"{what} declares {size} bytes, over the cap of {CIFAR10_MAX_MEMBER_BYTES} bytes "
+            f"per batch file (a CIFAR-10 batch is about 31 MB); {_FIX}"
+        )
+        return _cifar_error(name, path, problem)
+
     if path.is_dir():
         folder = path / CIFAR10_DIR if (path / CIFAR10_DIR).is_dir() else path
-        found = {w: (folder / w).read_bytes() for w in wanted if (folder / w).is_file()}
+        for w in sorted(wanted):
+            if (folder / w).is_file():
+                if (size := (folder / w).stat().st_size) > CIFAR10_MAX_MEMBER_BYTES:
+                    raise too_big(f"batch file {str(folder / w)!r}", size)
+                found[w] = (folder / w).read_bytes()
     else:
         try:
             with tarfile.open(path, "r:*") as tar:
-                for member in tar:
+                total = 0
+                for i, member in enumerate(tar):  # sizes as declared, checked before reading
                     base = member.name.rsplit("/", 1)[-1]
-                    if member.isfile() and base in wanted and base not in found:
+                    read = member.isfile() and base in wanted and base not in found
+                    if read and member.size > CIFAR10_MAX_MEMBER_BYTES:
+                        raise too_big(f"member {member.name!r} of the tar archive", member.size)
+                    total += member.size
+                    if i >= CIFAR10_MAX_MEMBERS or total > CIFAR10_MAX_TOTAL_BYTES:
+                        problem = (
+                            f"the tar archive holds more than {CIFAR10_MAX_MEMBERS} members or "
+                            f"{CIFAR10_MAX_TOTAL_BYTES} bytes (at member {member.name!r}; the "
+                            f"real one: 8 members, ~178 MB); {_FIX}"
+                        )
+                        raise _cifar_error(name, path, problem)
+                    if read:
                         found[base] = tar.extractfile(member).read()
+        except DatasetSourceError:
+            raise
         except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
             raise _cifar_error(name, path, f"not a readable tar archive ({e})") from e
     missing = sorted(wanted - set(found))
@@ -327,26 +369,69 @@ def _celebahq_images(path: Path, name: str, res: int, n_max) -> tuple[np.ndarray
             def read(f: str) -> bytes:
                 return (path / f).read_bytes()
 
+            def sizes(f: str) -> tuple[int, int | None]:  # (size, compressed size in a zip)
+                return (path / f).stat().st_size, None
+
+            where = "image file"
         else:
             try:
                 zf = stack.enter_context(zipfile.ZipFile(path))
             except (zipfile.BadZipFile, OSError) as e:
                 raise fail(f"neither a folder nor a readable zip archive ({e})") from e
-            files = sorted(n for n in zf.namelist() if not n.endswith("/") and is_image(n))
+            infos = {i.filename: i for i in zf.infolist()}
+            files = sorted(n for n in infos if not n.endswith("/") and is_image(n))
             read = zf.read
+
+            def sizes(f: str) -> tuple[int, int | None]:
+                return infos[f].file_size, infos[f].compress_size
+
+            where = "zip member"
         if not files:
             raise fail("no .png/.jpg/.jpeg images")
         files = files if n_max is None else files[: int(n_max)]
+        total = 0
+        for f in files:  # the declared sizes, before anything is read
+            size, packed = sizes(f)
+            total += size
+            if size > CELEBAHQ_MAX_FILE_BYTES:
+                raise fail(
+                    f"{where} {f!r} declares {size} bytes, over the cap of "
+                    f"{CELEBAHQ_MAX_FILE_BYTES} bytes per image (a CelebA-HQ image is a few MB "
+                    f"at most); {_FIX}"
+                )
+            if packed is not None and size > ZIP_RATIO_FLOOR and size > ZIP_MAX_RATIO * packed:
+                raise fail(
+                    f"{where} {f!r} expands {packed} -> {size} bytes, over {ZIP_MAX_RATIO}x "
+                    f"(PNG and JPEG images barely compress in a zip); {_FIX}"
+                )
+            if total > CELEBAHQ_MAX_TOTAL_BYTES:
+                raise fail(
+                    f"the images up to {f!r} declare more than {CELEBAHQ_MAX_TOTAL_BYTES} bytes "
+                    f"together (30000 CelebA-HQ faces at 1024 x 1024 are ~90 GB); {_FIX}, or "
+                    "set n_max"
+                )
         images = np.empty((len(files), res, res, 3), dtype=np.uint8)
         n_resized = 0
         for i, f in enumerate(tqdm(files, desc=f"reading {name}", mininterval=10.0)):
             try:
-                with Image.open(io.BytesIO(read(f))) as img:
-                    img = img.convert("RGB")
-                    if img.size != (res, res):
-                        img = img.resize((res, res), Image.Resampling.LANCZOS)
-                        n_resized += 1
-                    images[i] = np.asarray(img)
+                with warnings.catch_warnings():  # PIL warns of a bomb first, raises at 2x
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    with Image.open(io.BytesIO(read(f))) as img:  # reads the header only
+                        if img.width * img.height > CELEBAHQ_MAX_PIXELS:
+                            raise fail(
+                                f"image {f!r} is {img.width} x {img.height} pixels, over the cap "
+                                f"of {CELEBAHQ_MAX_PIXELS} pixels per image (CelebA-HQ images "
+                                f"are at most 1024 x 1024); {_FIX}"
+                            )
+                        img = img.convert("RGB")
+                        if img.size != (res, res):
+                            img = img.resize((res, res), Image.Resampling.LANCZOS)
+                            n_resized += 1
+                        images[i] = np.asarray(img)
+            except DatasetSourceError:
+                raise
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+                raise fail(f"image {f!r} is a decompression bomb ({e}); {_FIX}") from e
             except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
                 raise fail(f"unreadable image {f!r} ({e})") from e
     return images, n_resized

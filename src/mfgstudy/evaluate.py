@@ -79,9 +79,14 @@ def closed_form_w2(spec: dict, data):
 
 
 def feature_source(
-    key: str, classifier_path: str | None, inception_weights: str | None, device="cpu"
+    key: str,
+    classifier_path: str | None,
+    inception_weights: str | None,
+    device="cpu",
+    inception_sha256: str | None = None,
 ):
-    """The feature source ``key`` (digits | inception) of the image metrics, on ``device``."""
+    """The feature source ``key`` (digits | inception) of the image metrics, on ``device``;
+    the Inception file must have ``inception_sha256`` (default: the published hash)."""
     from mfgstudy.metrics.features import digits_source, inception_source
 
     if key == "digits":
@@ -89,7 +94,7 @@ def feature_source(
             raise ValueError("digits features need the digits classifier (--classifier)")
         return digits_source(load_classifier(classifier_path, device))
     if key == "inception":
-        return inception_source(inception_weights, device)
+        return inception_source(inception_weights, device, sha256=inception_sha256)
     raise ValueError(f"unknown feature source {key!r}; choose digits or inception")
 
 
@@ -99,7 +104,11 @@ def reference_job(spec: dict, data_path: str, out: str, classifier_path: str | N
 
     t0 = time.time()
     source = feature_source(
-        spec["features"], classifier_path, spec.get("inception_weights"), for_data("images")
+        spec["features"],
+        classifier_path,
+        spec.get("inception_weights"),
+        for_data("images"),
+        spec.get("inception_sha256"),
     )
     images = open_store(data_path)["images_train"].values
     ds = reference_statistics(images, source)
@@ -118,8 +127,9 @@ class ImageMetrics:
         for path in reference_paths:
             ref = open_store(path)
             key = ref.attrs["feature_source"]
-            weights = self.settings.get("inception_weights")
-            self.sources.append((feature_source(key, classifier_path, weights, device), ref))
+            weights, sha = (self.settings.get(k) for k in ("inception_weights", "inception_sha256"))
+            source = feature_source(key, classifier_path, weights, device, sha)
+            self.sources.append((source, ref))
 
     def __call__(self, images: np.ndarray) -> dict:
         from mfgstudy.classifier import predict_proba

@@ -229,7 +229,13 @@ def check_config(config: dict) -> None:
             )
     im = image_metrics_spec(config)
     if image_sets and "inception" in im["features"]:
-        from mfgstudy.metrics.features import INCEPTION_FILENAME, InceptionWeightsMissing
+        from mfgstudy.metrics.features import (
+            INCEPTION_FILENAME,
+            InceptionWeightsMismatch,
+            InceptionWeightsMissing,
+            check_inception_file,
+            inception_file,
+        )
 
         weights = im["inception_weights"]
         if not weights:
@@ -241,6 +247,10 @@ def check_config(config: dict) -> None:
         path = Path(weights)
         if not (path.is_file() or (path / INCEPTION_FILENAME).is_file()):
             raise ConfigError(f"image_metrics.inception_weights: {InceptionWeightsMissing(path)}")
+        try:  # the published file, or a stand-in whose hash the config names
+            check_inception_file(inception_file(path), im.get("inception_sha256"))
+        except InceptionWeightsMismatch as err:
+            raise ConfigError(f"image_metrics.inception_weights: {err}") from None
     for sname, sweep in config["sweeps"].items():
         kinds, sizes = sweep.get("perturbations"), sweep.get("eps")
         if bool(kinds) != bool(sizes):
@@ -558,7 +568,24 @@ def features_of(config: dict, dataset: str) -> list[str]:
 def reference_spec(config: dict, dataset: str, features: str) -> dict:
     im = image_metrics_spec(config)
     weights = im["inception_weights"] if features == "inception" else None
-    return {"dataset": dataset, "features": features, "inception_weights": weights}
+    spec = {"dataset": dataset, "features": features, "inception_weights": weights}
+    if features == "inception" and im.get("inception_sha256"):  # a stand-in's own hash
+        spec["inception_sha256"] = im["inception_sha256"]
+    return spec
+
+
+def inception_input(config: dict, dataset: str | None = None) -> list[str]:
+    """The Inception weights file as a job input (``[path]``; a configured folder resolved to
+    the file in it), so that replacing the file reruns the jobs that read it: ``[]`` where
+    Inception is not configured, or ``dataset`` (when given) is not measured with it."""
+    im = image_metrics_spec(config)
+    if "inception" not in im["features"] or not im["inception_weights"]:
+        return []
+    if dataset is not None and "inception" not in features_of(config, dataset):
+        return []
+    from mfgstudy.metrics.features import inception_file  # imported by check_config already
+
+    return [str(inception_file(im["inception_weights"]))]
 
 
 def evaluate_spec(config: dict, wc) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.workflow.helpers import DEFAULT, PAPER, job_count, snakemake  # noqa: E402
+from tests.workflow.helpers import DEFAULT, job_count, snakemake  # noqa: E402
 from tests.workflow.test_paper_dag import stand_ins  # noqa: E402
 
 
@@ -41,9 +41,9 @@ def main() -> None:
     a = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="mfgstudy-dag-") as tmp:
         paper_dir = Path(tmp) / "paper"
-        stand_ins(paper_dir)
+        paper_configs = stand_ins(paper_dir)  # the paper config and the stand-in's hash
         for name, wd, cfg, target in (
-            ("paper", paper_dir, PAPER, 10.0),
+            ("paper", paper_dir, paper_configs, 10.0),
             ("default", Path(tmp) / "default", DEFAULT, None),
         ):
             wd.mkdir(exist_ok=True)

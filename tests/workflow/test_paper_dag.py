@@ -3,6 +3,7 @@ their real formats (a CIFAR-10 python tarball, a folder of CelebA-HQ PNGs, a fil
 Inception weights go); it prints the job count and the GPU-hours its declared runtimes add up
 to. Without the inputs it stops before any job, naming them."""
 
+import hashlib
 import time
 
 import pytest
@@ -11,19 +12,27 @@ from tests.paper_fixtures import write_celebahq, write_cifar_tarball
 from tests.workflow.helpers import PAPER, declared_gpu_hours, job_count, snakemake
 
 
-def stand_ins(workdir):
-    """The paper config's local inputs at its relative paths, in their real formats."""
+def stand_ins(workdir) -> list[str]:
+    """The paper config's local inputs at its relative paths, in their real formats; returns the
+    config files to run with: the paper config, then the stand-in Inception's own hash (it is no
+    copy of the published file, which the pre-flight check would otherwise require)."""
     data = workdir / "data"
     write_cifar_tarball(data / "cifar-10-python.tar.gz", n_per_batch=4)
     write_celebahq(data / "celebahq256", n=4, size=16)
     (data / "weights").mkdir(parents=True)
-    (data / "weights" / "inception-2015-12-05.pt").write_bytes(b"stand-in: never loaded")
+    weights = b"stand-in: never loaded"
+    (data / "weights" / "inception-2015-12-05.pt").write_bytes(weights)
+    stand_in = workdir / "stand_in_inception.yaml"
+    stand_in.write_text(
+        f"image_metrics:\n  inception_sha256: {hashlib.sha256(weights).hexdigest()}\n"
+    )
+    return [PAPER, str(stand_in)]
 
 
 def test_paper_dag_dry_runs_on_stand_ins(tmp_path):
-    stand_ins(tmp_path)
+    configs = stand_ins(tmp_path)
     t0 = time.time()
-    res = snakemake(tmp_path, "-n", configfile=PAPER)
+    res = snakemake(tmp_path, "-n", configfile=configs)
     wall = time.time() - t0
     assert res.returncode == 0, res.stderr[-3000:]
     out = res.stdout + res.stderr
@@ -51,13 +60,13 @@ def test_paper_dag_dry_runs_on_stand_ins(tmp_path):
 
 @pytest.mark.parametrize("missing", ["cifar", "weights"])
 def test_paper_dag_names_a_missing_input(tmp_path, missing):
-    stand_ins(tmp_path)
+    configs = stand_ins(tmp_path)
     if missing == "cifar":
         (tmp_path / "data" / "cifar-10-python.tar.gz").unlink()
         needle = "data/cifar-10-python.tar.gz"
     else:
         (tmp_path / "data" / "weights" / "inception-2015-12-05.pt").unlink()
         needle = "inception-2015-12-05.pt"
-    res = snakemake(tmp_path, "-n", configfile=PAPER)
+    res = snakemake(tmp_path, "-n", configfile=configs)
     assert res.returncode != 0
     assert needle in res.stdout + res.stderr

@@ -6,6 +6,7 @@ rule evaluate:
         classifier=classifier_of,
         clean=plan.clean_samples,
         references=lambda wc: plan.references(config, wc.dataset),
+        inception=lambda wc: plan.inception_input(config, wc.dataset),
     output:
         directory(plan.METRICS),
     log:
@@ -37,6 +38,7 @@ rule floor:
         data=plan.DATA,
         classifier=classifier_of,
         references=lambda wc: plan.references(config, wc.dataset),
+        inception=lambda wc: plan.inception_input(config, wc.dataset),
     output:
         directory(plan.FLOOR),
     log:
@@ -62,6 +64,7 @@ rule reference:
     input:
         data=plan.DATA,
         classifier=lambda wc: classifier_of(wc) if wc.features == "digits" else [],
+        inception=lambda wc: plan.inception_input(config) if wc.features == "inception" else [],
     output:
         directory(plan.REFERENCE),
     log:

@@ -187,7 +187,9 @@ rule robustness_figure:
 
 rule claims:
     input:
-        claims_files=[workflow.source_path(f"../claims/{n}") for n in plan.CLAIMS_NAMES],
+        # the repository's own files (not workflow.source_path's temporary copies, whose
+        # deleted paths claims.json would record as its claims_file)
+        claims_files=[str(Path(workflow.basedir) / f) for f in plan.CLAIMS_FILES],
         cube=plan.CUBE,
         slopes=plan.SLOPES_CSV,
         exponents=plan.ROBUSTNESS["csv"],

@@ -68,6 +68,12 @@ INCEPTION_URL = (
     "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/"
     + INCEPTION_FILENAME
 )
+# sha256 of the file NVIDIA publishes at INCEPTION_URL. Source: k-diffusion pins it beside the same
+# URL (https://github.com/crowsonkb/k-diffusion, k_diffusion/evaluation.py at commit 0f9902fc,
+# InceptionV3FeatureExtractor: digest = 'f58cb9b6...' checked by utils.download_file); clean-fid
+# publishes no checksum. A stand-in (tests) passes only with its own hash given explicitly
+# (image_metrics.inception_sha256 in the config, ``sha256=`` here).
+INCEPTION_SHA256 = "f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4"
 CLEAN_FID_MODE = "clean"
 METRICS = ("fd", "is", "precision", "recall", "density", "coverage")
 _PROBE_RTOL = 1e-3  # relative L2 tolerance of the one-pass check (float32 grid_sample round-off)
@@ -84,6 +90,58 @@ class InceptionWeightsMissing(FileNotFoundError):
             f"this pipeline never downloads and never replaces by another network. Download "
             f"{INCEPTION_URL} on a machine with internet access and copy it to {self.path}."
         )
+
+
+class InceptionWeightsMismatch(ValueError):
+    """The file at the configured path is not the published Inception (its sha256 differs)."""
+
+    def __init__(self, path: str | Path, expected: str, found: str):
+        self.path, self.expected, self.found = str(path), expected, found
+        if expected == INCEPTION_SHA256:
+            want = f"the published sha256 of clean-fid's {INCEPTION_FILENAME}, {expected}"
+            fix = (
+                f"Download {INCEPTION_URL} again (a truncated or altered download, or another "
+                f"file) and copy it to {self.path}; a deliberate stand-in (tests) needs its own "
+                "hash in image_metrics.inception_sha256."
+            )
+        else:
+            want = f"image_metrics.inception_sha256 = {expected}"
+            fix = (
+                "Set image_metrics.inception_sha256 to the hash of the file you mean to use, or "
+                f"remove the key to require clean-fid's published {INCEPTION_FILENAME}."
+            )
+        super().__init__(f"Inception weights {self.path!r} have sha256 {found}, not {want}. {fix}")
+
+
+def inception_file(weights_path: str | Path) -> Path:
+    """The weights file a configured path names: the path itself, or ``inception-2015-12-05.pt``
+    inside it when it is a folder (as clean-fid's own ``InceptionV3W`` takes)."""
+    path = Path(weights_path).expanduser()
+    return path / INCEPTION_FILENAME if path.is_dir() else path
+
+
+_HASHES: dict[tuple[str, int, int], str] = {}  # (resolved path, size, mtime_ns) -> sha256
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file, remembered in this process by (path, size, mtime): a Snakefile parsed
+    again in the same process does not hash ~100 MB of weights again."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        _HASHES[key] = _sha256(path)
+    return _HASHES[key]
+
+
+def check_inception_file(path: str | Path, expected: str | None = None) -> str:
+    """The sha256 of the weights file ``path``; raises :class:`InceptionWeightsMismatch` unless
+    it is ``expected`` (default: the published :data:`INCEPTION_SHA256`)."""
+    expected = (expected or INCEPTION_SHA256).lower()
+    found = file_sha256(path)
+    if found != expected:
+        raise InceptionWeightsMismatch(path, expected, found)
+    return found
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,15 +288,18 @@ def _check_one_pass(base: torch.nn.Module, extractor: InceptionFeaturesAndProbs,
     return int(want_feats.shape[1]), int(want_probs.shape[1])
 
 
-def inception_source(weights_path: str | Path, device: torch.device | str = "cpu") -> FeatureSource:
+def inception_source(
+    weights_path: str | Path, device: torch.device | str = "cpu", sha256: str | None = None
+) -> FeatureSource:
     """clean-fid's TorchScript Inception from ``weights_path`` (the .pt file, or a folder holding
     ``inception-2015-12-05.pt`` as clean-fid's own ``InceptionV3W`` takes), loaded onto
-    ``device``. Raises :class:`InceptionWeightsMissing` if absent; never downloads."""
-    path = Path(weights_path).expanduser()
-    if path.is_dir():
-        path = path / INCEPTION_FILENAME
+    ``device``. Raises :class:`InceptionWeightsMissing` if absent and
+    :class:`InceptionWeightsMismatch` unless its sha256 is ``sha256`` (default: the published
+    :data:`INCEPTION_SHA256`), checked before the file is loaded; never downloads."""
+    path = inception_file(weights_path)
     if not path.is_file():
         raise InceptionWeightsMissing(path)
+    digest = check_inception_file(path, sha256)
     try:
         base = torch.jit.load(str(path), map_location=device).eval()
     except Exception as err:  # a truncated download, an HTML error page, ...
@@ -269,7 +330,7 @@ def inception_source(weights_path: str | Path, device: torch.device | str = "cpu
         ),
         feature_dim=feature_dim,
         n_classes=n_classes,
-        provenance={"inception_weights": str(path), "inception_sha256": _sha256(path)},
+        provenance={"inception_weights": str(path), "inception_sha256": digest},
     )
 
 
