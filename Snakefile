@@ -3,12 +3,13 @@
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from mfgstudy import plan  # noqa: E402
+from mfgstudy import plan, strict_yaml  # noqa: E402
 
 # A config given with --configfile replaces the default study instead of being merged onto it
 # (Snakemake would otherwise deep-merge the two, leaking default sweeps into other scales);
@@ -18,13 +19,19 @@ if not workflow.config_settings.configfiles:
     configfile: "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
-
 report: "workflow/report/workflow.rst"
 
 
-plan.check_config(config)
+# the config, checked before any job: a mistake stops here with one message naming its key
+try:
+    # YAML would keep the last of two equal keys without a word: read the files strictly
+    for path in workflow.config_settings.configfiles or ["config.yaml"]:
+        strict_yaml.load(path)
+    plan.check_names(config)  # before the schema, whose message would not say why
+    validate(config, "workflow/schemas/config.schema.yaml")
+    plan.check_config(config)
+except (plan.ConfigError, strict_yaml.DuplicateKeyError) as e:
+    raise WorkflowError(str(e)) from None
 
 
 include: "workflow/rules/common.smk"

@@ -1,4 +1,5 @@
 import os
+import time
 
 import pytest
 import torch
@@ -15,3 +16,17 @@ def _one_thread():
 @pytest.fixture
 def root():
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """The one real end-to-end run of the smoke config, shared by the tests that need finished
+    results (session scope: it runs once however many modules use it)."""
+    from tests.workflow.helpers import snakemake
+
+    wd = tmp_path_factory.mktemp("smoke")
+    t0 = time.time()
+    res = snakemake(wd, "--cores", "2", timeout=1200)
+    print(f"smoke run: {time.time() - t0:.0f}s")
+    assert res.returncode == 0, res.stderr[-5000:]
+    return wd

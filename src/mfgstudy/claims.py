@@ -66,8 +66,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from mfgstudy import strict_yaml
 from mfgstudy.rates import MIN_SEEDS, RateSpec, fit_rate, rate_columns, seed_interval
 from mfgstudy.store import atomic_path, open_groups, open_store
 
@@ -400,7 +400,8 @@ def _per_eps_ratios(ctx, method: str, perturbation: str) -> np.ndarray:
         if method not in cube["method"].values or perturbation not in cube["perturbation"]:
             continue
         da = cube["w2_to_clean_coupled"].sel({"method": method, "perturbation": perturbation})
-        da = da.isel(steps=-1).squeeze(drop=True)
+        da = da.isel(steps=-1)
+        da = da.squeeze([d for d in da.dims if d not in ("seed", "eps")], drop=True)
         da = da.sel(eps=(da["eps"] > 0) & (da["eps"] <= ctx.eps_fit_max))
         r = (da / da["eps"]).mean("eps").values
         return r[np.isfinite(r)]
@@ -815,7 +816,7 @@ def _read_csv(path: str) -> pd.DataFrame:
 
 
 def load_claims(claims_file: str, min_seeds: int = MIN_SEEDS) -> tuple[list[dict], Settings]:
-    spec = yaml.safe_load(Path(claims_file).read_text())
+    spec = strict_yaml.load(claims_file)
     for key in ("claims", "fidelity"):
         if key not in spec:
             raise ValueError(f"{claims_file}: missing top-level key {key!r}")

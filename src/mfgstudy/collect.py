@@ -38,6 +38,7 @@ def _rows(metric_dirs: list[str]):
         for p in stores:
             ds = open_store(p)
             row = {k: ds.attrs[k] for k in DIMS}
+            row["store"] = str(p)
             row.update({k: float(v.values) for k, v in ds.data_vars.items()})
             yield row
 
@@ -47,10 +48,16 @@ def build_cubes(metric_dirs: list[str], floor_paths: list[str]) -> dict[str, xr.
     df["seed"] = df["seed"].astype(int)
     df["steps"] = df["steps"].astype(int)
     df["eps"] = df["eps"].astype(float)
-    if df.duplicated(DIMS).any():
+    dup = df[df.duplicated(DIMS, keep=False)].sort_values(DIMS)
+    if len(dup):
+        first = dup.iloc[0]
+        same = dup[(dup[DIMS] == first[DIMS]).all(axis=1)]["store"].tolist()
         raise ValueError(
-            f"duplicate metric rows for {df[df.duplicated(DIMS)][DIMS].to_dict('records')[:3]}"
+            f"{len(dup)} metric stores measure the same cell of the cube "
+            f"({', '.join(f'{k}={first[k]}' for k in DIMS)}): {', '.join(same)}; two units of "
+            "the config map to one value (e.g. two eps that print alike): make them distinct"
         )
+    df = df.drop(columns="store")
     floors: dict[str, list[xr.Dataset]] = {}
     for p in floor_paths:
         ds = open_store(p)

@@ -11,7 +11,6 @@ every kind reduces to the unperturbed sampler there. Paths are built here and no
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -90,8 +89,10 @@ def store_name(perturbation: str, steps: int) -> str:
 
 
 def eps_label(eps: float) -> str:
-    """The path form of a perturbation size: 0.05 -> "0.05", 1e-3 -> "0.001"."""
-    return f"{float(eps):g}"
+    """The path form of a perturbation size: 0.05 -> "0.05", 1e-3 -> "0.001". Lossless: two
+    different sizes never share a folder (0.5 and 0.5000001 -> "0.5" and "0.5000001")."""
+    short = f"{float(eps):g}"
+    return short if float(short) == float(eps) else repr(float(eps))
 
 
 def sweep_eps(sweep: dict) -> list[str]:
@@ -115,6 +116,15 @@ def study_outputs(study: str) -> dict[str, str]:
     return out
 
 
+def cli_option(flag: str, paths) -> str:
+    """``--flag path ...`` for a job's shell line, every path shell-quoted (names come from the
+    config: never let one become shell syntax); "" when there is no path."""
+    import shlex
+
+    paths = [paths] if isinstance(paths, str) else [str(p) for p in paths]
+    return " ".join([flag, *map(shlex.quote, paths)]) if paths else ""
+
+
 def log_path(rule: str, pattern: str) -> str:
     """Log file of a rule's job, e.g. log_path("sample", UNIT_DIR)."""
     return f"{R}/logs/{rule}/{pattern}.log"
@@ -125,57 +135,42 @@ def benchmark_path(rule: str, pattern: str) -> str:
 
 
 # --- code each job depends on ---------------------------------------------------------------
-# Snakemake's "code" trigger sees only a rule's own shell line, not the package it calls. Each
-# rule passes a hash of the package modules its job runs as a param, so editing a sampler reruns
-# sampling and what follows, but not training. (store.py and cli.py only move data around.)
-SAMPLE_METRICS = [
-    "metrics/__init__.py",
-    "metrics/fd.py",
-    "metrics/features.py",
-    "metrics/gaussian.py",
-    "metrics/memorisation.py",
-    "metrics/support.py",
-    "metrics/w2.py",
-]  # what evaluate imports
-CODE = {
-    "prepare_data": ["data.py", "kinds.py", "exact.py"],
-    "train": ["train.py", "methods", "diffops.py", "nets.py", "sde.py", "data.py", "kinds.py"],
-    "train_classifier": ["classifier.py", "nets.py", "data.py", "kinds.py"],
-    "sample": ["sample.py", "samplers.py", "perturb.py", "sde.py", "methods", "diffops.py",
-               "exact.py", "nets.py", "data.py", "kinds.py"],
-    "evaluate": ["evaluate.py", *SAMPLE_METRICS, "classifier.py", "samplers.py", "perturb.py",
-                 "sde.py", "methods", "diffops.py", "exact.py", "nets.py", "data.py", "kinds.py"],
-    "floor": ["evaluate.py", *SAMPLE_METRICS, "classifier.py", "data.py", "kinds.py"],
-    "collect": ["collect.py"],
-    "report": ["report.py", "rates.py"],
-    "report_hjb": ["report.py", "report_hjb.py", "rates.py"],
-    "report_pde": ["report.py", "report_pde.py", "rates.py"],
-    "report_robustness": ["report.py", "report_robustness.py", "rates.py"],
-    "claims": ["report.py", "report_robustness.py", "claims.py", "rates.py"],
-    "report_robustness_exact": ["report.py", "report_robustness.py", "rates.py"],
-    "convergence": ["convergence.py", "mixtures.py", "rates.py", "evaluate.py", "metrics",
-                    "samplers.py", "perturb.py", "sde.py", "methods", "diffops.py", "exact.py",
-                    "data.py", "kinds.py"],
-    "robustness_exact": ["robustness_exact.py", "mixtures.py", "metrics", "samplers.py",
-                         "perturb.py", "sde.py", "methods", "diffops.py", "exact.py"],
-    "mfg_equilibrium": ["mfg_equilibrium.py", "metrics/gaussian.py", "samplers.py", "sde.py",
-                        "exact.py", "data.py", "kinds.py"],
-    "report_mfg": ["report.py", "report_mfg.py", "rates.py"],
-    "injection": ["injection.py", "perturb.py", "samplers.py", "sde.py", "methods", "diffops.py",
-                  "exact.py", "nets.py", "data.py", "kinds.py", "classifier.py", "evaluate.py"],
-}  # fmt: skip
-PACKAGE_DIR = Path(__file__).resolve().parent
+def code_hash(verb: str) -> str:
+    """The hash of the package code a rule's ``python -m mfgstudy <verb>`` job runs: a rule
+    param (so editing a module reruns the jobs that import it) and the job's ``--code``, which
+    the job checks against the package it imported (``mfgstudy.code_closure``)."""
+    from mfgstudy.code_closure import code_hash as closure_hash
+
+    return closure_hash(verb)
 
 
-def code_hash(rule: str) -> str:
-    """Hash of the source of the modules that ``rule``'s job runs."""
-    h = hashlib.sha256()
-    for entry in CODE[rule]:
-        path = PACKAGE_DIR / entry
-        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            h.update(f.relative_to(PACKAGE_DIR).as_posix().encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+# --- names -------------------------------------------------------------------------------------
+# Every name in the config becomes a folder name and a shell argument: letters, digits, "_", "-"
+# and "."; not "." or ".."; not starting with "-" (an option) or "." (hidden). The schema's
+# $defs.name carries the same pattern (tests/unit/test_plan.py checks that they agree).
+NAME_PATTERN = r"^(?![.-])[A-Za-z0-9_.-]+$"
+NAME_WILDCARD = NAME_PATTERN[1:-1]  # the same, as a Snakemake wildcard constraint
+NAME_RULE = "letters, digits, '_', '-' and '.', not starting with '.' or '-'"
+# the tables whose keys are names, as (config path, table); None: the config root
+NAME_TABLES = (("datasets",), ("methods",), ("samplers",), ("grids",), ("perturbations",),
+               ("sweeps",), ("robustness_exact", "laws"))  # fmt: skip
+
+
+def check_names(config: dict) -> None:
+    """Reject a name that could escape ``results/`` or become shell syntax, naming its key;
+    run before the schema, whose own message would not say why."""
+    import re
+
+    for keys in NAME_TABLES:
+        table = config
+        for k in keys:
+            table = table.get(k) if isinstance(table, dict) else None
+        for name in table if isinstance(table, dict) else ():
+            if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+                raise ConfigError(
+                    f"{'.'.join(keys)}: the name {name!r} is not allowed (names become folder "
+                    f"names and command-line arguments): use {NAME_RULE}"
+                )
 
 
 # --- checks beyond the JSON schema ------------------------------------------------------------
@@ -278,7 +273,10 @@ def check_config(config: dict) -> None:
                 "success is judged by the pipeline's digits classifier)"
             )
         for m in inj["methods"]:
-            nets = config["methods"].get(m, {}).get("net", {})
+            if m not in config["methods"]:
+                raise ConfigError(f"injection.methods: {m!r} is not defined under 'methods' "
+                                  f"(defined: {sorted(config['methods'])})")  # fmt: skip
+            nets = config["methods"][m].get("net", {})
             net = nets.get(inj["dataset"], nets.get("images", {}))
             if not net.get("n_classes"):
                 raise ConfigError(
@@ -331,11 +329,23 @@ def check_config(config: dict) -> None:
                 f"{len(law['means'])} means (one weight per mode)"
             )
     _check_mfg_trial(config)
+    _check_unit_paths(config)
     fig = config["report"]["figure1"]
     if fig["sweep"] not in config["sweeps"]:
         raise ConfigError(f"report.figure1.sweep: {fig['sweep']!r} is not a sweep")
     if fig["method"] not in config["sweeps"][fig["sweep"]]["methods"]:
         raise ConfigError(f"report.figure1.method: {fig['method']!r} is not in that sweep")
+
+
+def _check_unit_paths(config: dict) -> None:
+    """Two units never share a folder (their results would overwrite each other)."""
+    seen: dict[str, Unit] = {}
+    for u in units(config):
+        path = SAMPLES.format(**u.wildcards)
+        if path in seen:
+            raise ConfigError(f"sweeps.{u.sweep}: units {seen[path]} and {u} share the folder "
+                              f"{path}; make their values distinct")  # fmt: skip
+        seen[path] = u
 
 
 def _check_mfg_trial(config: dict) -> None:

@@ -86,7 +86,8 @@ def concentration_fits(cube, spec: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(long table of mean distance per method, t_stop and seed; the rate towards t -> 0)."""
     rows, fits = [], []
     for method, var in spec["distance"].items():
-        da = cube[var].sel({"method": method}).isel(steps=-1).squeeze(drop=True)
+        da = cube[var].sel({"method": method}).isel(steps=-1)
+        da = da.squeeze([d for d in da.dims if d not in ("grid", "seed")], drop=True)
         for g in da.grid.values:
             for s in da.seed.values:
                 v = float(da.sel(grid=g, seed=s))

@@ -41,7 +41,8 @@ def _perturbed(cubes: dict, var: str) -> dict:
 
 def _curves(cube, var: str, **sel) -> tuple[np.ndarray, np.ndarray]:
     """(seed, eps) array of ``var`` at the last N, and the eps values (> 0)."""
-    da = cube[var].sel(sel).isel(steps=-1).squeeze(drop=True)
+    da = cube[var].sel(sel).isel(steps=-1)
+    da = da.squeeze([d for d in da.dims if d not in ("seed", "eps")], drop=True)  # one seed: kept
     da = da.sel(eps=da["eps"] > 0).transpose("seed", "eps")
     keep = da.notnull().any("eps").values
     return da.values[keep], da["eps"].values

@@ -1,21 +1,6 @@
-import shutil
+from pathlib import Path
 
 from mfgstudy import plan
-
-
-def test_code_hash_follows_the_modules_a_rule_runs(tmp_path, monkeypatch):
-    pkg = tmp_path / "mfgstudy"
-    shutil.copytree(plan.PACKAGE_DIR, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(plan, "PACKAGE_DIR", pkg)
-    before = {rule: plan.code_hash(rule) for rule in plan.CODE}
-    with open(pkg / "samplers.py", "a") as f:
-        f.write("\n# an edit to a sampler\n")
-    after = {rule: plan.code_hash(rule) for rule in plan.CODE}
-    changed = {rule for rule in plan.CODE if before[rule] != after[rule]}
-    # sampling and what reads samplers (the injection attack, the convergence curves, the
-    # exact-score perturbation study and the closed-form MFG equilibrium sample too); not training
-    assert changed == {"sample", "evaluate", "injection", "convergence", "robustness_exact",
-                       "mfg_equilibrium"}  # fmt: skip
 
 
 def test_units_enumerate_the_product_of_a_sweep():
@@ -51,7 +36,7 @@ def test_a_method_may_bring_its_own_forward_process():
 
     from mfgstudy import plan
 
-    with open(plan.PACKAGE_DIR.parents[1] / "config.yaml") as f:
+    with open(Path(plan.__file__).resolve().parents[2] / "config.yaml") as f:
         cfg = yaml.safe_load(f)
     wc = {"sweep": "hjb_checkerboard", "dataset": "checkerboard", "method": "hjb_terminal",
           "sampler": "em", "grid": "uniform", "eps": "0"}  # fmt: skip

@@ -3,11 +3,11 @@ import json
 
 
 wildcard_constraints:
-    sweep=r"[^/]+",
-    dataset=r"[^/]+",
-    method=r"[^/]+",
-    sampler=r"[^/]+",
-    grid=r"[^/]+",
+    sweep=plan.NAME_WILDCARD,
+    dataset=plan.NAME_WILDCARD,
+    method=plan.NAME_WILDCARD,
+    sampler=plan.NAME_WILDCARD,
+    grid=plan.NAME_WILDCARD,
     seed=r"\d+",
     eps=r"[0-9][0-9.e+-]*",
     features=r"digits|inception",
@@ -42,9 +42,9 @@ def classifier_of(wc):
     )
 
 
-def opt(flag, path):
-    """A command-line option only when the input exists for this job."""
-    return f"{flag} {path}" if path else ""
+def opt(flag, paths):
+    """A command-line option only when the input exists for this job (paths shell-quoted)."""
+    return plan.cli_option(flag, paths)
 
 
 STUDIES = config["report"].get("studies", {})

@@ -22,11 +22,11 @@ if "gaussian" in CONVERGENCE:
             mem_mb=2000,
             runtime=30,
         params:
-            code=plan.code_hash("convergence"),
+            code=plan.code_hash("convergence-gaussian"),
             spec=as_json(plan.convergence_spec(config, "gaussian")),
         shell:
-            "python -m mfgstudy convergence-gaussian --spec {params.spec:q} --data {input:q} "
-            "--out {output:q} 2> {log:q}"
+            "python -m mfgstudy convergence-gaussian --code {params.code} --spec {params.spec:q} "
+            "--data {input:q} --out {output:q} 2> {log:q}"
 
 
 if "mixture" in CONVERGENCE:
@@ -46,11 +46,11 @@ if "mixture" in CONVERGENCE:
             mem_mb=8000,
             runtime=720,  # minutes: the paper config's 1e6 samples up to N = 4096 on one core
         params:
-            code=plan.code_hash("convergence"),
+            code=plan.code_hash("convergence-mixture"),
             spec=as_json(plan.convergence_spec(config, "mixture")),
         shell:
-            "python -m mfgstudy convergence-mixture --spec {params.spec:q} --out {output:q} "
-            "2> {log:q}"
+            "python -m mfgstudy convergence-mixture --code {params.code} --spec {params.spec:q} "
+            "--out {output:q} 2> {log:q}"
 
 
 if CONVERGENCE:
@@ -75,7 +75,7 @@ if CONVERGENCE:
             mem_mb=2000,
             runtime=10,
         params:
-            code=plan.code_hash("report"),
+            code=plan.code_hash("convergence-table"),
         shell:
-            "python -m mfgstudy convergence-table --convergence {input:q} --csv {output.csv:q} "
-            "--md {output.md:q} 2> {log:q}"
+            "python -m mfgstudy convergence-table --code {params.code} --convergence {input:q} "
+            "--csv {output.csv:q} --md {output.md:q} 2> {log:q}"

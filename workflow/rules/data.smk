@@ -14,8 +14,8 @@ rule prepare_data:
     resources:
         **job_resources("data"),  # gpu, mem_mb, runtime: config resources.data
     params:
-        code=plan.code_hash("prepare_data"),
+        code=plan.code_hash("prepare-data"),
         spec=lambda wc: as_json(plan.data_spec(config, wc.dataset)),
     shell:
-        "python -m mfgstudy prepare-data --spec {params.spec:q} --out {output:q} "
-        "--threads {threads} 2> {log:q}"
+        "python -m mfgstudy prepare-data --code {params.code} --spec {params.spec:q} "
+        "--out {output:q} --threads {threads} 2> {log:q}"

@@ -26,11 +26,10 @@ rule evaluate:
         references=lambda wc, input: opt("--references", input.references),
         model=lambda wc, input: opt("--model", input.model),
     shell:
-        "python -m mfgstudy evaluate --spec {params.spec:q} --data {input.data:q} "
-        "--samples {input.samples:q} {params.model} {params.classifier} {params.clean} "
-        "{params.references} "
-        "--seed {wildcards.seed} "
-        "--out {output:q} --threads {threads} 2> {log:q}"
+        "python -m mfgstudy evaluate --code {params.code} --spec {params.spec:q} "
+        "--data {input.data:q} --samples {input.samples:q} {params.model} {params.classifier} "
+        "{params.clean} {params.references} --seed {wildcards.seed} --out {output:q} "
+        "--threads {threads} 2> {log:q}"
 
 
 rule floor:
@@ -56,15 +55,18 @@ rule floor:
         classifier=lambda wc, input: opt("--classifier", input.classifier),
         references=lambda wc, input: opt("--references", input.references),
     shell:
-        "python -m mfgstudy floor --spec {params.spec:q} --data {input.data:q} "
-        "{params.classifier} {params.references} --out {output:q} --threads {threads} 2> {log:q}"
+        "python -m mfgstudy floor --code {params.code} --spec {params.spec:q} "
+        "--data {input.data:q} {params.classifier} {params.references} --out {output:q} "
+        "--threads {threads} 2> {log:q}"
 
 
 rule reference:
     input:
         data=plan.DATA,
         classifier=lambda wc: classifier_of(wc) if wc.features == "digits" else [],
-        inception=lambda wc: plan.inception_input(config) if wc.features == "inception" else [],
+        inception=lambda wc: (
+            plan.inception_input(config) if wc.features == "inception" else []
+        ),
     output:
         directory(plan.REFERENCE),
     log:
@@ -77,9 +79,9 @@ rule reference:
     resources:
         **job_resources("evaluate"),  # gpu, mem_mb, runtime: config resources.evaluate
     params:
-        code=plan.code_hash("floor"),
+        code=plan.code_hash("reference"),
         spec=lambda wc: as_json(plan.reference_spec(config, wc.dataset, wc.features)),
         classifier=lambda wc, input: opt("--classifier", input.classifier),
     shell:
-        "python -m mfgstudy reference --spec {params.spec:q} --data {input.data:q} "
-        "{params.classifier} --out {output:q} --threads {threads} 2> {log:q}"
+        "python -m mfgstudy reference --code {params.code} --spec {params.spec:q} "
+        "--data {input.data:q} {params.classifier} --out {output:q} --threads {threads} 2> {log:q}"

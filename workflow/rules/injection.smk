@@ -23,9 +23,9 @@ if "injection" in config:
             code=plan.code_hash("injection"),
             spec=lambda wc: as_json(plan.injection_spec(config, wc.dataset, wc.method)),
         shell:
-            "python -m mfgstudy injection --spec {params.spec:q} --data {input.data:q} "
-            "--seed {wildcards.seed} --model {input.model:q} --classifier {input.classifier:q} "
-            "--out {output:q} --threads {threads} 2> {log:q}"
+            "python -m mfgstudy injection --code {params.code} --spec {params.spec:q} "
+            "--data {input.data:q} --seed {wildcards.seed} --model {input.model:q} "
+            "--classifier {input.classifier:q} --out {output:q} --threads {threads} 2> {log:q}"
 
     rule injection_figure:
         input:
@@ -45,7 +45,7 @@ if "injection" in config:
             mem_mb=2000,
             runtime=10,
         params:
-            code=plan.code_hash("report_robustness"),
+            code=plan.code_hash("injection-figure"),
         shell:
-            "python -m mfgstudy injection-figure --stores {input:q} --png {output.png:q} "
-            "--pdf {output.pdf:q} 2> {log:q}"
+            "python -m mfgstudy injection-figure --code {params.code} --stores {input:q} "
+            "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"

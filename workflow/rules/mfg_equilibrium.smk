@@ -22,11 +22,11 @@ if MFG_EQUILIBRIUM:
             mem_mb=2000,
             runtime=10,
         params:
-            code=plan.code_hash("mfg_equilibrium"),
+            code=plan.code_hash("mfg-equilibrium"),
             spec=as_json(plan.mfg_equilibrium_spec(config)),
         shell:
-            "python -m mfgstudy mfg-equilibrium --spec {params.spec:q} --data {input:q} "
-            "--out {output:q} 2> {log:q}"
+            "python -m mfgstudy mfg-equilibrium --code {params.code} --spec {params.spec:q} "
+            "--data {input:q} --out {output:q} 2> {log:q}"
 
     rule mfg_equilibrium_report:
         input:
@@ -54,11 +54,12 @@ if MFG_EQUILIBRIUM:
             mem_mb=2000,
             runtime=10,
         params:
-            code=plan.code_hash("report_mfg"),
+            code=plan.code_hash("mfg-equilibrium-table"),
         shell:
-            "(python -m mfgstudy mfg-equilibrium-table --store {input:q} --csv {output.csv:q} "
-            "--md {output.md:q} && python -m mfgstudy mfg-equilibrium-figure --store {input:q} "
-            "--png {output.png:q} --pdf {output.pdf:q}) 2> {log:q}"
+            "(python -m mfgstudy mfg-equilibrium-table --code {params.code} --store {input:q} "
+            "--csv {output.csv:q} --md {output.md:q} && python -m mfgstudy mfg-equilibrium-figure "
+            "--code {params.code} --store {input:q} --png {output.png:q} --pdf {output.pdf:q}) "
+            "2> {log:q}"
 
 
 if config["report"].get("mfg_readings"):
@@ -83,8 +84,8 @@ if config["report"].get("mfg_readings"):
             mem_mb=2000,
             runtime=10,
         params:
-            code=plan.code_hash("report_mfg"),
+            code=plan.code_hash("mfg-readings-table"),
             spec=as_json(plan.mfg_readings_spec(config)),
         shell:
-            "python -m mfgstudy mfg-readings-table --spec {params.spec:q} --cube {input:q} "
-            "--csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+            "python -m mfgstudy mfg-readings-table --code {params.code} --spec {params.spec:q} "
+            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"

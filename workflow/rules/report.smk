@@ -18,8 +18,8 @@ rule collect:
     params:
         code=plan.code_hash("collect"),
     shell:
-        "python -m mfgstudy collect --metrics {input.metrics:q} --floors {input.floors:q} "
-        "--out {output:q} 2> {log:q}"
+        "python -m mfgstudy collect --code {params.code} --metrics {input.metrics:q} "
+        "--floors {input.floors:q} --out {output:q} 2> {log:q}"
 
 
 REPORT_SPEC = {
@@ -49,12 +49,13 @@ rule figure1:
         mem_mb=2000,
         runtime=10,
     params:
-        code=plan.code_hash("report"),
+        code=plan.code_hash("figure1"),
         spec=as_json(REPORT_SPEC),
         convergence=lambda wc, input: opt("--convergence", input.convergence),
     shell:
-        "python -m mfgstudy figure1 --spec {params.spec:q} --cube {input.cube:q} "
-        "{params.convergence} --png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
+        "python -m mfgstudy figure1 --code {params.code} --spec {params.spec:q} "
+        "--cube {input.cube:q} {params.convergence} --png {output.png:q} --pdf {output.pdf:q} "
+        "2> {log:q}"
 
 
 rule slopes_table:
@@ -76,12 +77,13 @@ rule slopes_table:
         mem_mb=2000,
         runtime=10,
     params:
-        code=plan.code_hash("report"),
+        code=plan.code_hash("slopes"),
         spec=as_json(REPORT_SPEC),
         convergence=lambda wc, input: opt("--convergence", input.convergence),
     shell:
-        "python -m mfgstudy slopes --spec {params.spec:q} --cube {input.cube:q} "
-        "{params.convergence} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+        "python -m mfgstudy slopes --code {params.code} --spec {params.spec:q} "
+        "--cube {input.cube:q} {params.convergence} --csv {output.csv:q} --md {output.md:q} "
+        "2> {log:q}"
 
 
 rule table1:
@@ -103,10 +105,10 @@ rule table1:
         mem_mb=2000,
         runtime=10,
     params:
-        code=plan.code_hash("report"),
+        code=plan.code_hash("table1"),
     shell:
-        "python -m mfgstudy table1 --cube {input:q} --csv {output.csv:q} --md {output.md:q} "
-        "--tex {output.tex:q} 2> {log:q}"
+        "python -m mfgstudy table1 --code {params.code} --cube {input:q} --csv {output.csv:q} "
+        "--md {output.md:q} --tex {output.tex:q} 2> {log:q}"
 
 
 rule table2:
@@ -128,10 +130,10 @@ rule table2:
         mem_mb=2000,
         runtime=10,
     params:
-        code=plan.code_hash("report_robustness"),
+        code=plan.code_hash("table2"),
     shell:
-        "python -m mfgstudy table2 --cube {input:q} --csv {output.csv:q} --md {output.md:q} "
-        "--tex {output.tex:q} 2> {log:q}"
+        "python -m mfgstudy table2 --code {params.code} --cube {input:q} --csv {output.csv:q} "
+        "--md {output.md:q} --tex {output.tex:q} 2> {log:q}"
 
 
 rule robustness_table:
@@ -153,11 +155,11 @@ rule robustness_table:
         mem_mb=2000,
         runtime=10,
     params:
-        code=plan.code_hash("report_robustness"),
+        code=plan.code_hash("robustness-table"),
         spec=as_json(REPORT_SPEC),
     shell:
-        "python -m mfgstudy robustness-table --spec {params.spec:q} --cube {input:q} "
-        "--csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} 2> {log:q}"
+        "python -m mfgstudy robustness-table --code {params.code} --spec {params.spec:q} "
+        "--cube {input:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} 2> {log:q}"
 
 
 rule robustness_figure:
@@ -178,11 +180,11 @@ rule robustness_figure:
         mem_mb=2000,
         runtime=10,
     params:
-        code=plan.code_hash("report_robustness"),
+        code=plan.code_hash("robustness-figure"),
         spec=as_json(REPORT_SPEC),
     shell:
-        "python -m mfgstudy robustness-figure --spec {params.spec:q} --cube {input:q} "
-        "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
+        "python -m mfgstudy robustness-figure --code {params.code} --spec {params.spec:q} "
+        "--cube {input:q} --png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
 
 
 rule claims:
@@ -226,9 +228,8 @@ rule claims:
         dirac=lambda wc, input: opt("--dirac", input.dirac),
         concentration=lambda wc, input: opt("--concentration", input.concentration),
     shell:
-        "python -m mfgstudy claims --spec {params.spec:q} "
-        "--claims-files {input.claims_files:q} "
-        "--cube {input.cube:q} --slopes {input.slopes:q} --exponents {input.exponents:q} "
-        "--table2 {input.table2:q} {params.exact} {params.train_logs} {params.injection} "
-        "{params.dirac} {params.concentration} --md {output.md:q} "
-        "--json {output.json:q} 2> {log:q}"
+        "python -m mfgstudy claims --code {params.code} --spec {params.spec:q} "
+        "--claims-files {input.claims_files:q} --cube {input.cube:q} --slopes {input.slopes:q} "
+        "--exponents {input.exponents:q} --table2 {input.table2:q} {params.exact} "
+        "{params.train_logs} {params.injection} {params.dirac} {params.concentration} "
+        "--md {output.md:q} --json {output.json:q} 2> {log:q}"

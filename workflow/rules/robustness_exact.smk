@@ -20,13 +20,13 @@ if ROBUSTNESS_EXACT:
             mem_mb=8000,
             runtime=240,  # minutes: the paper config's 2e5 samples per seed on one core
         params:
-            code=plan.code_hash("robustness_exact"),
+            code=plan.code_hash("robustness-exact"),
             spec=lambda wc: as_json(
                 plan.robustness_exact_spec(config, wc.law, wc.perturbation)
             ),
         shell:
-            "python -m mfgstudy robustness-exact --spec {params.spec:q} --out {output:q} "
-            "2> {log:q}"
+            "python -m mfgstudy robustness-exact --code {params.code} --spec {params.spec:q} "
+            "--out {output:q} 2> {log:q}"
 
     rule robustness_exact_table:
         input:
@@ -49,10 +49,10 @@ if ROBUSTNESS_EXACT:
             mem_mb=2000,
             runtime=10,
         params:
-            code=plan.code_hash("report_robustness_exact"),
+            code=plan.code_hash("robustness-exact-table"),
             spec=as_json(REPORT_SPEC),
         shell:
-            "python -m mfgstudy robustness-exact-table --spec {params.spec:q} "
+            "python -m mfgstudy robustness-exact-table --code {params.code} --spec {params.spec:q} "
             "--stores {input:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} "
             "2> {log:q}"
 
@@ -76,7 +76,7 @@ if ROBUSTNESS_EXACT:
             mem_mb=2000,
             runtime=10,
         params:
-            code=plan.code_hash("report_robustness_exact"),
+            code=plan.code_hash("robustness-exact-figure"),
         shell:
-            "python -m mfgstudy robustness-exact-figure --stores {input:q} "
+            "python -m mfgstudy robustness-exact-figure --code {params.code} --stores {input:q} "
             "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"

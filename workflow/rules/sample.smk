@@ -18,5 +18,6 @@ rule sample:
         spec=lambda wc: as_json(plan.sample_spec(config, wc)),
         model=lambda wc, input: opt("--model", input.model),
     shell:
-        "python -m mfgstudy sample --spec {params.spec:q} --data {input.data:q} {params.model} "
-        "--seed {wildcards.seed} --out {output:q} --threads {threads} 2> {log:q}"
+        "python -m mfgstudy sample --code {params.code} --spec {params.spec:q} "
+        "--data {input.data:q} {params.model} --seed {wildcards.seed} --out {output:q} "
+        "--threads {threads} 2> {log:q}"

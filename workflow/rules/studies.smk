@@ -25,11 +25,11 @@ if "hjb" in STUDIES:
             mem_mb=2000,
             runtime=10,
         params:
-            code=plan.code_hash("report_hjb"),
+            code=plan.code_hash("hjb-table"),
             spec=study_params("hjb"),
         shell:
-            "python -m mfgstudy hjb-table --spec {params.spec:q} --cube {input:q} "
-            "--csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+            "python -m mfgstudy hjb-table --code {params.code} --spec {params.spec:q} "
+            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
     rule hjb_figure:
         input:
@@ -53,12 +53,12 @@ if "hjb" in STUDIES:
             mem_mb=2000,
             runtime=10,
         params:
-            code=plan.code_hash("report_hjb"),
+            code=plan.code_hash("hjb-figure"),
             spec=study_params("hjb"),
         shell:
-            "python -m mfgstudy hjb-figure --spec {params.spec:q} --data {input.data:q} "
-            "--samples {input.samples:q} --table {input.table:q} --png {output.png:q} "
-            "--pdf {output.pdf:q} 2> {log:q}"
+            "python -m mfgstudy hjb-figure --code {params.code} --spec {params.spec:q} "
+            "--data {input.data:q} --samples {input.samples:q} --table {input.table:q} "
+            "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
 
 
 if "dirac" in STUDIES:
@@ -83,11 +83,11 @@ if "dirac" in STUDIES:
             mem_mb=2000,
             runtime=10,
         params:
-            code=plan.code_hash("report_pde"),
+            code=plan.code_hash("dirac-table"),
             spec=study_params("dirac"),
         shell:
-            "python -m mfgstudy dirac-table --spec {params.spec:q} --cube {input:q} "
-            "--csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+            "python -m mfgstudy dirac-table --code {params.code} --spec {params.spec:q} "
+            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
 if "memorisation" in STUDIES:
@@ -114,11 +114,11 @@ if "memorisation" in STUDIES:
             mem_mb=2000,
             runtime=10,
         params:
-            code=plan.code_hash("report_pde"),
+            code=plan.code_hash("memorisation-table"),
             spec=study_params("memorisation"),
         shell:
-            "python -m mfgstudy memorisation-table --spec {params.spec:q} --cube {input:q} "
-            "--csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+            "python -m mfgstudy memorisation-table --code {params.code} --spec {params.spec:q} "
+            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
 if "concentration" in STUDIES:
@@ -151,9 +151,9 @@ if "concentration" in STUDIES:
             mem_mb=2000,
             runtime=10,
         params:
-            code=plan.code_hash("report_pde"),
+            code=plan.code_hash("concentration"),
             spec=study_params("concentration"),
         shell:
-            "python -m mfgstudy concentration --spec {params.spec:q} --cube {input:q} "
-            "--csv {output.csv:q} --md {output.md:q} --png {output.png:q} --pdf {output.pdf:q} "
-            "2> {log:q}"
+            "python -m mfgstudy concentration --code {params.code} --spec {params.spec:q} "
+            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} --png {output.png:q} "
+            "--pdf {output.pdf:q} 2> {log:q}"

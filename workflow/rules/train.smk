@@ -27,11 +27,11 @@ rule train:
     # Inside a SLURM job (SLURM_JOB_ID set) training stops cleanly before the job's runtime and
     # its rerun resumes; a local run has no time limit. Torch threads are per process.
     shell:
-        "{params.launch} -m mfgstudy train --spec {params.spec:q} --data {input.data:q} "
-        "--seed {wildcards.seed} --out-model {output.model:q} --out-log {output.log:q} "
-        "--checkpoint-dir {params.checkpoints:q} --checkpoint-every {params.every} "
-        "${{SLURM_JOB_ID:+--walltime-min {resources.runtime} --stop-margin-min {params.margin}}} "
-        "--threads {params.threads} 2> {log:q}"
+        "{params.launch} -m mfgstudy train --code {params.code} --spec {params.spec:q} "
+        "--data {input.data:q} --seed {wildcards.seed} --out-model {output.model:q} "
+        "--out-log {output.log:q} --checkpoint-dir {params.checkpoints:q} "
+        "--checkpoint-every {params.every} ${{SLURM_JOB_ID:+--walltime-min {resources.runtime} "
+        "--stop-margin-min {params.margin}}} --threads {params.threads} 2> {log:q}"
 
 
 rule train_classifier:
@@ -51,8 +51,9 @@ rule train_classifier:
     resources:
         **job_resources("evaluate"),  # gpu, mem_mb, runtime: config resources.evaluate
     params:
-        code=plan.code_hash("train_classifier"),
+        code=plan.code_hash("train-classifier"),
         spec=lambda wc: as_json(config["classifier"]),
     shell:
-        "python -m mfgstudy train-classifier --spec {params.spec:q} --data {input.data:q} "
-        "--out-model {output.model:q} --out-report {output.report:q} --threads {threads} 2> {log:q}"
+        "python -m mfgstudy train-classifier --code {params.code} --spec {params.spec:q} "
+        "--data {input.data:q} --out-model {output.model:q} --out-report {output.report:q} "
+        "--threads {threads} 2> {log:q}"

@@ -1,0 +1,112 @@
+"""Which package code a job runs: the import closure of its entry module, and its hash.
+
+Snakemake's "code" trigger sees only a rule's own shell line, not the package it calls. Each
+rule therefore passes, as a parameter, the hash of every ``mfgstudy`` module its job can import
+(found by reading the ``import`` statements, functions' lazy imports included, from the verb's
+module outward), so editing a module reruns exactly the jobs that import it. The job checks the
+hash again against the package Python actually imported (:func:`verify`): a job never runs other
+code than the one its results will be recorded under.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from mfgstudy.errors import UserError
+from mfgstudy.verbs import VERBS
+
+PACKAGE = "mfgstudy"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# the bookkeeping that computes this hash is not part of any job's science: adding a verb or
+# changing how the hash is taken must not rerun every job
+NOT_SCIENCE = {f"{PACKAGE}.code_closure", f"{PACKAGE}.verbs"}
+
+
+class CodeMismatchError(UserError):
+    """The package a job imported is not the code the workflow planned it with."""
+
+
+def _module_file(root: Path, name: str) -> Path | None:
+    """The source file of module ``name`` (dotted, inside the package at ``root``), if any."""
+    parts = name.split(".")[1:]
+    base = root.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported(root: Path, name: str, path: Path) -> set[str]:
+    """The package modules that module ``name`` (file ``path``) imports, anywhere in its body."""
+    out: set[str] = set()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: from . import x / from .a import b
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                mod = f"{base}.{node.module}" if node.module else base
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out.update(f"{mod}.{a.name}" for a in node.names)  # kept if it is a module
+    found = set()
+    for mod in out:
+        if mod == PACKAGE or mod.startswith(PACKAGE + "."):
+            parts = mod.split(".")
+            for i in range(1, len(parts) + 1):  # importing a.b.c runs a and a.b first
+                if _module_file(root, ".".join(parts[:i])) is not None:
+                    found.add(".".join(parts[:i]))
+    return found
+
+
+def closure(module: str, root: Path = PACKAGE_DIR) -> list[Path]:
+    """Source files of ``mfgstudy.<module>`` and of every package module it imports,
+    transitively (the package's ``__init__`` included), sorted."""
+    todo, seen = [f"{PACKAGE}.{module}"], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name in NOT_SCIENCE:
+            continue
+        seen.add(name)
+        path = _module_file(root, name)
+        if path is None:
+            raise ModuleNotFoundError(f"{name}: no such module under {root}")
+        todo.extend(_imported(root, name, path) - seen)
+    return sorted(_module_file(root, n) for n in seen)
+
+
+@cache
+def _hash(module: str, root: Path) -> str:
+    h = hashlib.sha256()
+    for f in closure(module, root):
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def code_hash(verb: str, root: Path = PACKAGE_DIR) -> str:
+    """Hash of the source a ``python -m mfgstudy <verb>`` job runs (the import closure of the
+    verb's module)."""
+    if verb not in VERBS:
+        raise KeyError(f"{verb!r} is not a CLI verb (mfgstudy.verbs.VERBS)")
+    return _hash(VERBS[verb][0], root)
+
+
+def verify(verb: str, expected: str) -> None:
+    """Refuse to run when the imported package's code is not the code the job was planned with
+    (an install of another checkout, or a module edited after Snakemake built its DAG)."""
+    _hash.cache_clear()
+    found = code_hash(verb)
+    if found != expected:
+        raise CodeMismatchError(
+            f"this {verb} job was planned with code {expected}, but Python imported "
+            f"{PACKAGE} from {PACKAGE_DIR}, whose code for it is {found}: either that is not "
+            "the checkout whose Snakefile you ran (install the checkout with "
+            "`pip install -e <checkout>`), or its source changed after Snakemake planned the "
+            "job (run snakemake again: the changed jobs rerun)"
+        )

@@ -1,0 +1,10 @@
+"""The one base class of the errors a user can fix.
+
+A ``UserError``'s message names the file or config key at fault and the fix; the CLI reports it
+as that one message, without a traceback (``mfgstudy.cli``). Anything else is a bug and keeps its
+traceback.
+"""
+
+
+class UserError(Exception):
+    """An error in the user's inputs, config, files or environment: the message says what to do."""
