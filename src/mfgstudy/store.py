@@ -1,9 +1,22 @@
-"""Results are data: zarr stores with provenance, written atomically.
+"""Results are data: zarr stores with provenance, written atomically and checked on reading.
 
 Every store is written to a temporary sibling path and renamed into place only once complete,
 with ``attrs["complete"] = True`` set as the last attribute. A job killed half-way leaves at most
 a ``*.tmp-<pid>`` directory, never a store at the final path; :func:`open_store` refuses a store
 that lacks the completion mark.
+
+Damage after the write is caught too. Every chunk of every array (coordinates included) ends
+with a crc32c checksum (zarr's ``Crc32cCodec``, after the compressor), and the root attrs carry
+a chunk manifest, ``attrs["chunk_manifest"] = {array: {chunk file: size in bytes}}``, written
+just before the completion mark. :func:`open_store` and :func:`open_groups` check that every
+listed chunk file is there at its size (zarr would read a missing one as the fill value, NaN),
+then load variable by variable, so a failed checksum or decompression raises
+:class:`CorruptStoreError` naming the store, the variable and the fix (delete the store, rerun
+the job that writes it). With ``load=False`` only the manifest and the index coordinates are
+checked up front; the caller reads the data later, and a checksum failure then raises zarr's own
+error, which does not name the store. Stores written before the manifest and checksums still
+open, without those checks. Files in a store that are not zarr's (Snakemake's
+``.snakemake_timestamp``) are ignored.
 """
 
 from __future__ import annotations
@@ -23,6 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 import xarray as xr
+import zarr
+from zarr.abc.codec import Codec
+from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from mfgstudy import __version__
 
@@ -32,6 +48,10 @@ _ZARR_KW = {"consolidated": False}
 
 class IncompleteStoreError(RuntimeError):
     """A store exists but was never marked complete (a killed or failed job)."""
+
+
+class CorruptStoreError(RuntimeError):
+    """A complete store whose files changed afterwards: a chunk lost, cut short or altered."""
 
 
 def canonical_json(obj: Any) -> str:
@@ -113,12 +133,13 @@ def write_store(
     started: float,
     extra_attrs: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write ``ds`` to ``path`` atomically with provenance attrs and the completion mark."""
-    ds = ds.copy()
+    """Write ``ds`` to ``path`` atomically with provenance attrs, the chunk manifest and the
+    completion mark."""
+    ds = _checksummed(ds)
     ds.attrs = {**ds.attrs, **provenance(spec, seed, started), **dict(extra_attrs or {})}
-    ds.attrs["complete"] = True
     with atomic_path(path) as tmp:
         ds.to_zarr(tmp, mode="w", zarr_format=3, **_ZARR_KW)
+        _seal(tmp)
 
 
 def write_groups(
@@ -128,38 +149,119 @@ def write_groups(
     started: float,
     extra_attrs: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write several datasets as groups of one store, atomically; provenance, the group names
-    and the completion mark live on the root."""
-    attrs = {**provenance(spec, None, started), **dict(extra_attrs or {})}
-    attrs.update(groups=sorted(groups), complete=True)
+    """Write several datasets as groups of one store, atomically; provenance, the group names,
+    the chunk manifest and the completion mark live on the root."""
+    attrs = {**provenance(spec, None, started), **dict(extra_attrs or {}), "groups": sorted(groups)}
     with atomic_path(path) as tmp:
         xr.Dataset(attrs=attrs).to_zarr(tmp, mode="w", zarr_format=3, **_ZARR_KW)
         for name, ds in groups.items():
-            ds.to_zarr(tmp, group=name, mode="w", zarr_format=3, **_ZARR_KW)
+            _checksummed(ds).to_zarr(tmp, group=name, mode="w", zarr_format=3, **_ZARR_KW)
+        _seal(tmp)
+
+
+def _checksummed(ds: xr.Dataset) -> xr.Dataset:
+    """A shallow copy of ``ds`` whose arrays (coordinates too) end their codecs with a crc32c
+    checksum, after the caller's compressors (zarr's default, zstd, if none were set); the
+    attrs that :func:`_seal` writes are dropped (``ds`` may come from another store)."""
+    ds = ds.copy()
+    ds.attrs = {k: v for k, v in ds.attrs.items() if k not in ("chunk_manifest", "complete")}
+    for var in ds.variables.values():
+        compressors = var.encoding.get("compressors", (ZstdCodec(),))
+        compressors = [compressors] if isinstance(compressors, Codec) else list(compressors or ())
+        if not any(isinstance(c, Crc32cCodec) for c in compressors):
+            compressors.append(Crc32cCodec())
+        var.encoding = {**var.encoding, "compressors": tuple(compressors)}
+    return ds
+
+
+def _seal(tmp: Path) -> None:
+    """Record the chunk manifest in the root attrs of the store at ``tmp``, then, last, the
+    completion mark."""
+    manifest = {}
+    for meta in sorted(tmp.rglob("zarr.json")):
+        if json.loads(meta.read_text())["node_type"] == "array":
+            files = (f for f in sorted(meta.parent.rglob("*")) if f.is_file() and f != meta)
+            manifest[meta.parent.relative_to(tmp).as_posix()] = {
+                f.relative_to(meta.parent).as_posix(): f.stat().st_size for f in files
+            }
+    zarr.open_group(tmp, mode="r+").attrs.update(chunk_manifest=manifest, complete=True)
+
+
+def open_store(path: str | os.PathLike, load: bool = True) -> xr.Dataset:
+    """Open a store written by :func:`write_store`; refuse incomplete and corrupt ones (with
+    ``load=False``, only the chunk manifest and the index coordinates are checked up front)."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no store at {p}")
+    with _reading(p, ""):
+        attrs = zarr.open_group(p, mode="r").attrs.asdict()
+    if not attrs.get("complete", False):
+        raise IncompleteStoreError(f"{p} was never marked complete; rerun the job that writes it")
+    _check_manifest(p, attrs.get("chunk_manifest", {}))  # a store older than the manifest: {}
+    return _open(p, None, load)
 
 
 def open_groups(path: str | os.PathLike) -> dict[str, xr.Dataset]:
     """The groups of a store written by :func:`write_groups`, loaded, by name."""
     root = open_store(path)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
-        return {
-            g: xr.open_zarr(Path(path), group=g, **_ZARR_KW).load() for g in root.attrs["groups"]
-        }
+    return {g: _open(Path(path), g, load=True) for g in root.attrs["groups"]}
 
 
-def open_store(path: str | os.PathLike, load: bool = True) -> xr.Dataset:
-    """Open a store written by :func:`write_store`; refuse incomplete ones."""
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no store at {p}")
+def _check_manifest(p: Path, manifest: Mapping[str, Mapping[str, int]]) -> None:
+    for array, chunks in manifest.items():
+        for key, size in chunks.items():
+            f = p / array / key
+            if not f.is_file():
+                raise _corrupt(p, _where(array), f"chunk file {array}/{key} is missing")
+            if f.stat().st_size != size:
+                problem = f"chunk file {array}/{key} has {f.stat().st_size} bytes, not {size}"
+                raise _corrupt(p, _where(array), problem)
+
+
+def _open(p: Path, group: str | None, load: bool) -> xr.Dataset:
+    """Open ``group`` of the store at ``p`` and load it variable by variable, so that a failed
+    checksum or decompression names its variable."""
+    prefix = f"{group}/" if group else ""
     with warnings.catch_warnings():
         # Snakemake drops a .snakemake_timestamp file into directory outputs; zarr notes it.
-        warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
-        ds = xr.open_zarr(p, **_ZARR_KW)
-    if not ds.attrs.get("complete", False):
-        raise IncompleteStoreError(f"{p} was never marked complete; rerun the job that writes it")
-    return ds.load() if load else ds
+        warnings.filterwarnings("ignore", message=".*not recognized as a component of a Zarr")
+        try:
+            ds = xr.open_zarr(p, group=group, **_ZARR_KW)  # this reads the index coordinates
+        except Exception as e:
+            # Name the array that fails to read, if one does.
+            with _reading(p, f"group {group!r}" if group else ""):
+                for name, array in zarr.open_group(p, path=group or "", mode="r").arrays():
+                    with _reading(p, _where(prefix + name)):
+                        array[...]
+                raise e
+        for name, var in ds.variables.items() if load else ():
+            with _reading(p, _where(prefix + name)):
+                var.load()
+    return ds
+
+
+def _where(array: str) -> str:
+    group, _, name = array.rpartition("/")
+    return (f"group {group!r}, " if group else "") + f"variable {name!r}"
+
+
+@contextmanager
+def _reading(p: Path, where: str):
+    """Re-raise a failure to read (a part of) the store at ``p`` as a CorruptStoreError."""
+    try:
+        yield
+    except (CorruptStoreError, MemoryError):
+        raise
+    except Exception as e:
+        raise _corrupt(p, where, f"unreadable ({type(e).__name__}: {str(e).rstrip('.')})") from e
+
+
+def _corrupt(p: Path, where: str, problem: str) -> CorruptStoreError:
+    return CorruptStoreError(
+        ": ".join(filter(None, [f"corrupt store {p}", where, problem]))
+        + f". Delete {p} and rerun the job that writes it "
+        "(snakemake --forcerun <rule>, or just rerun: Snakemake reruns a missing output)"
+    )
 
 
 def save_torch(obj: Any, path: str | os.PathLike) -> None:
