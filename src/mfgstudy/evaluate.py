@@ -35,15 +35,25 @@ CONFIDENCE = 0.9
 
 
 def load_classifier(path: str, device="cpu"):
-    """The digits classifier of the checkpoint at ``path``, in eval mode on ``device``."""
+    """The digits classifier of the checkpoint at ``path``, in eval mode on ``device``. A file
+    that does not load raises ``mfgstudy.store.UnreadableTorchFile``, one that is not a digits
+    classifier ``mfgstudy.methods.ModelMismatchError``, each naming the file and the fix."""
     import json
 
+    from mfgstudy.methods import ModelMismatchError
     from mfgstudy.nets import DigitsClassifier
 
     ckpt = load_torch(path)
-    spec = json.loads(ckpt["spec"])
-    net = DigitsClassifier(width=int(spec["width"]), feat_dim=int(spec["feat_dim"]))
-    net.load_state_dict(ckpt["state_dict"])
+    try:
+        spec = json.loads(ckpt["spec"])
+        net = DigitsClassifier(width=int(spec["width"]), feat_dim=int(spec["feat_dim"]))
+        net.load_state_dict(ckpt["state_dict"])
+    except (TypeError, KeyError, ValueError, RuntimeError) as e:
+        raise ModelMismatchError(
+            f"{path} is not a digits classifier written by the train_classifier job "
+            f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}): delete it "
+            f"and rerun the job that writes it, e.g. snakemake --forcerun {path}"
+        ) from e
     return net.to(device).eval()
 
 
@@ -176,7 +186,7 @@ def evaluate_unit(
     data = load_data(open_store(data_path))
     samples_dir = Path(samples_dir)
     closed = closed_form_w2(spec, data) if data.kind == "points" else None
-    scores = stopping_scores(spec, data, model_path) if data.kind == "points" else None
+    scores = stopping_scores(spec, data, model_path, seed) if data.kind == "points" else None
     clf = ImageMetrics(spec, reference_paths, classifier_path) if data.kind == "images" else None
     ref = spec.get("reference_steps")
     with atomic_path(out_dir) as tmp:
@@ -197,10 +207,11 @@ def evaluate_unit(
                      ", ".join(f"{k}={v:.4g}" for k, v in vals.items()))  # fmt: skip
 
 
-def stopping_scores(spec: dict, data, model_path: str | None) -> dict:
+def stopping_scores(spec: dict, data, model_path: str | None, seed: int | None = None) -> dict:
     """What the Tweedie step at the end of sampling needs: the method's SDE, the stopping time
-    (the grid's last point), the sampler's own (unperturbed) score and the data law's exact
-    score (None where the law is not known in closed form)."""
+    (the grid's last point), the sampler's own (unperturbed) score (a model checked against the
+    job, ``seed`` included) and the data law's exact score (None where the law is not known in
+    closed form)."""
     from mfgstudy.methods import METHODS, build_method, load_score
     from mfgstudy.sde import VPSDE, stopped
 
@@ -212,8 +223,9 @@ def stopping_scores(spec: dict, data, model_path: str | None) -> dict:
     law = None
     if data.law is not None:
         law = build_method({"kind": "exact", "score": "law"}, sde).score_fn(data)
-    return {"sde": sde, "t_stop": stopped(sde, spec["grid"]).t_min,
-            "score": load_score(spec, data, model_path, "cpu"), "law_score": law}  # fmt: skip
+    score = load_score(spec, data, model_path, "cpu", seed)
+    return {"sde": sde, "t_stop": stopped(sde, spec["grid"]).t_min, "score": score,
+            "law_score": law}  # fmt: skip
 
 
 def _points_of(path: Path) -> np.ndarray | None:

@@ -246,7 +246,7 @@ def injection_job(
     if data.kind != "images":
         raise ValueError(f"the injection analog runs on digits, not {data.kind} data")
     device = for_data(data.kind)  # images: the job's device
-    net = load_net(spec, data, model_path, device)
+    net = load_net(spec, data, model_path, device, seed)
     if not is_conditional(net):
         raise ValueError(
             f"method {spec['method']['kind']!r}: the injection job needs a class-conditional "

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 def sample_unit(spec: dict, seed: int, data_path: str, model_path: str | None, out: str) -> None:
     data = load_data(open_store(data_path))
     device = for_data(data.kind)  # points: the CPU; images: the job's device
-    score = load_score(spec, data, model_path, device)
+    score = load_score(spec, data, model_path, device, seed)
     sde = VPSDE.from_spec(spec["sde"])
     ref = spec.get("reference_steps")
     all_steps = list(spec["steps"]) + ([ref] if ref else [])

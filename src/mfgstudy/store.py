@@ -270,5 +270,63 @@ def save_torch(obj: Any, path: str | os.PathLike) -> None:
         torch.save(obj, tmp)
 
 
+class UnreadableTorchFile(ValueError):
+    """A file that is there but does not load as a torch file; ``what`` says what it looks like
+    (empty, not a torch archive, a truncated or damaged archive, contents torch refuses)."""
+
+    def __init__(self, path: str | os.PathLike, what: str, cause: BaseException):
+        self.path, self.what = Path(path), what
+        first = (str(cause).strip().splitlines() or [""])[0].split(". ")[0][:160]
+        super().__init__(
+            f"{path} cannot be loaded: it is {what} ({type(cause).__name__}: {first}). Delete it "
+            f"and rerun the job that writes it, e.g. snakemake --forcerun {path}"
+        )
+
+
 def load_torch(path: str | os.PathLike) -> Any:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """``torch.load`` on the CPU, weights only. A file that is there but does not load raises
+    :class:`UnreadableTorchFile` (naming it, what it looks like, the fix); an intact archive is
+    read twice before it is called unreadable. I/O errors (OSError) and MemoryError pass."""
+    import errno
+    import zipfile
+
+    def attempt():
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True), None
+        except OSError as e:  # EINVAL: miniz seeking to an offset a damaged archive gives
+            if e.errno != errno.EINVAL:
+                raise
+            return None, e
+        except MemoryError:
+            raise
+        except Exception as e:  # noqa: BLE001 - told apart below
+            return None, e
+
+    obj, cause = attempt()
+    if cause is None:
+        return obj
+    with open(path, "rb") as f:  # an OSError here is the file system's, not the file's
+        head, size, bad = f.read(4), os.fstat(f.fileno()).st_size, ""
+        try:
+            if head == b"PK\x03\x04":
+                with zipfile.ZipFile(f) as z:
+                    bad = z.testzip()  # the first member failing its CRC, None: intact
+        except OSError as e:
+            if e.errno not in (None, errno.EINVAL):
+                raise
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - any other failure: a broken archive
+            pass
+    if size == 0:
+        what = "an empty file (a killed or failed write)"
+    elif head != b"PK\x03\x04":
+        what = f"not a torch archive ({size} bytes starting {head!r})"
+    elif bad is not None:
+        what = f"a truncated or damaged archive ({size} bytes{f', {bad} damaged' if bad else ''})"
+    else:  # intact: a passing read error inside torch, or contents it refuses
+        obj, cause = attempt()
+        if cause is None:
+            return obj
+        what = "an intact archive whose contents torch refuses to load"
+    raise UnreadableTorchFile(path, what, cause) from cause

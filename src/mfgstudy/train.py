@@ -24,11 +24,20 @@ generator (network initialisation, ``diffops.divergence``'s probes, MFG's termin
 ranks draw the same there), the log rows and the current log window, and the training wall time
 so far. A rerun of the same job resumes from it; a checkpoint written for another spec, seed,
 training code (``plan.code_hash("train")``: what makes Snakemake rerun the job) or number of
-processes is reported in the log and discarded: the run starts fresh and overwrites it. Given a
+processes, or one that does not load as a torch file (truncated, damaged), is never deleted: it is
+moved aside (``checkpoint.pt.mismatch-<UTC time>``, ``checkpoint.pt.corrupt-<UTC time>`` in the
+same folder), the log names where and why (the keys that differ), and the run starts fresh. An
+error that may pass (an I/O error, MemoryError, an interrupt) leaves the checkpoint where it is
+and fails the job, naming it. Train-spec keys that change no number (``COSMETIC_TRAIN_KEYS``: the
+log cadence) are not part of the key: a checkpoint differing only there is resumed. Given a
 walltime, the trainer stops once the job's elapsed time plus the margin plus its longest step
 (or outer iteration) so far would pass it: it writes a checkpoint, logs "stopping before the
 walltime; rerun to continue from step k" and exits with ``EXIT_WALLTIME`` (75, EX_TEMPFAIL); the
-rerun continues. The job removes the checkpoint once its outputs are written.
+rerun continues. The job removes the checkpoint once its outputs are written and synced to disk.
+
+The model (``model.pt``) records what it was trained for: the train spec (``spec``), the seed and
+the data store's ``config_hash`` (``data``); ``mfgstudy.methods.load_net`` compares them with
+the job that loads it (``check_model``) and refuses another job's model.
 
 Several processes (torchrun sets WORLD_SIZE > 1): data parallel training, one process per device
 (``cuda:LOCAL_RANK`` and NCCL on GPUs, gloo on CPUs). ``batch_size`` is the global batch; it
@@ -46,6 +55,7 @@ rank 0 writes checkpoints, the model and the log.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import os
@@ -70,6 +80,49 @@ CHECKPOINT_NAME = "checkpoint.pt"
 DEFAULT_EVERY = 1000  # steps between checkpoints of the shared loop
 
 
+# Train-spec keys that change no number of the run (weights, optimiser, generators): only how
+# often the loss log writes a row. A checkpoint or model differing from a job only in these is
+# that job's: resumed (the log keeps the old cadence up to the checkpoint) and accepted. Every
+# other key (steps, batch size, lr, warmup, ema, grad_clip, label_dropout, MFG's iterations and
+# batches) changes the computation.
+COSMETIC_TRAIN_KEYS = frozenset({"log_every"})
+
+
+def computational(train_spec: dict) -> dict:
+    """``train_spec`` without its cosmetic keys (``COSMETIC_TRAIN_KEYS``)."""
+    return {k: v for k, v in train_spec.items() if k not in COSMETIC_TRAIN_KEYS}
+
+
+def _flat(obj, prefix: str = "") -> dict:
+    if isinstance(obj, dict) and obj:
+        out = {}
+        for k, v in obj.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: obj}
+
+
+_ABSENT = object()
+
+
+def _short(v, width: int = 40) -> str:
+    text = "absent" if v is _ABSENT else json.dumps(v, sort_keys=True)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def spec_differences(have, want, names=("there", "here"), limit: int = 6) -> list[str]:
+    """The leaves in which two specs (nested dicts) differ, as "key: <have> <names[0]>, <want>
+    <names[1]>", at most ``limit`` of them (then "and n more")."""
+    have, want = _flat(have), _flat(want)
+    keys = sorted(k for k in have.keys() | want.keys()
+                  if have.get(k, _ABSENT) != want.get(k, _ABSENT))  # fmt: skip
+    out = [f"{k or 'spec'}: {_short(have.get(k, _ABSENT))} {names[0]}, "
+           f"{_short(want.get(k, _ABSENT))} {names[1]}" for k in keys[:limit]]  # fmt: skip
+    if len(keys) > limit:
+        out.append(f"and {len(keys) - limit} more")
+    return out
+
+
 class WalltimeReached(SystemExit):
     """The trainer stopped before the walltime after writing a checkpoint; the process exits
     with ``EXIT_WALLTIME`` and a rerun continues from ``step``."""
@@ -79,14 +132,41 @@ class WalltimeReached(SystemExit):
         self.step, self.path = step, path
 
 
+class CheckpointReadError(OSError):
+    """A checkpoint could not be read for a reason that may pass (the file system): it is left
+    where it is and the job fails; a rerun resumes from it."""
+
+
+def _utc_stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def _fsync(path: str | os.PathLike) -> None:
+    """Flush ``path`` (a file, or a directory's files and folders) to disk."""
+    p = Path(path)
+    for f in [*sorted(p.rglob("*")), p] if p.is_dir() else [p]:
+        flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if f.is_dir() else 0)
+        fd = os.open(f, flags)
+        try:
+            os.fsync(fd)
+        except OSError as e:  # some file systems refuse fsync on a directory
+            if not f.is_dir():
+                raise
+            log.debug("fsync of folder %s: %s", f, e)
+        finally:
+            os.close(fd)
+
+
 class Checkpointer:
     """Where and when a training run checkpoints, and when it stops before its walltime.
 
-    ``key`` identifies the run (spec, seed, code, world size: ``train_job``); a checkpoint is
-    resumed only by a run with the same key and loop (``"shared"`` or ``"mfg"``). ``every`` is
-    in the loop's unit (steps, or MFG outer iterations; None: the loop's default).
-    ``walltime_s`` (None: no limit) counts from ``started`` (the job's start); the run stops
-    ``margin_s`` before it."""
+    ``key`` identifies the run (spec without its cosmetic keys, seed, code, world size:
+    ``train_job``); a checkpoint is resumed only by a run with the same key and loop
+    (``"shared"`` or ``"mfg"``). ``every`` is in the loop's unit (steps, or MFG outer
+    iterations; None: the loop's default). ``walltime_s`` (None: no limit) counts from
+    ``started`` (the job's start); the run stops ``margin_s`` before it. ``main``: whether this
+    process (rank 0) tidies the folder (moves checkpoints aside, removes a killed save's
+    temporary file); the other ranks only read."""
 
     def __init__(
         self,
@@ -96,6 +176,7 @@ class Checkpointer:
         walltime_s: float | None = None,
         margin_s: float = 0.0,
         started: float | None = None,
+        main: bool = True,
     ):
         if every is not None and int(every) < 1:
             raise ValueError(f"checkpoint_every must be a positive number of steps, got {every}")
@@ -103,6 +184,7 @@ class Checkpointer:
         self.key, self.every = dict(key), None if every is None else int(every)
         self.walltime_s, self.margin_s = walltime_s, float(margin_s)
         self.started = time.time() if started is None else started
+        self.main = main
 
     def due(self, i: int, last: int, default: int) -> bool:
         """Whether to checkpoint after unit ``i`` of ``last`` (never after the last one)."""
@@ -115,31 +197,73 @@ class Checkpointer:
         return time.time() - self.started + self.margin_s + unit_s >= self.walltime_s
 
     def load(self, loop: str) -> dict | None:
-        """The checkpoint of this run, or None (none there, unreadable, or another run's:
-        reported, and removed so that this run's first checkpoint replaces it)."""
-        for stale in self.path.parent.glob(f"{self.path.name}.tmp-*"):  # from a killed save
-            stale.unlink(missing_ok=True)
-        if not self.path.exists():
-            return None
+        """The checkpoint of this run, or None: none there, or one that is not this run's
+        (another run's, or not a loadable torch file), which is moved aside (never deleted),
+        reported with where it went, and the run starts fresh. Any other failure to read it
+        (I/O, memory) raises, naming it, and leaves it in place."""
+        from mfgstudy.store import UnreadableTorchFile, load_torch
+
+        if self.main:  # a save killed between its temporary file and the rename; never a
+            for stale in self.path.parent.glob(f"{self.path.name}.tmp-*"):  # checkpoint
+                stale.unlink(missing_ok=True)
         try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable file: start fresh
-            log.warning("checkpoint %s cannot be read (%s): starting fresh", self.path, e)
-            self.path.unlink(missing_ok=True)
+            if not self.path.exists():
+                return None
+            state = load_torch(self.path)
+        except FileNotFoundError:  # moved aside by rank 0 meanwhile
             return None
+        except UnreadableTorchFile as e:
+            if self.main:
+                where = self._set_aside("corrupt")
+                log.warning("checkpoint %s cannot be loaded (it is %s): moved it aside to %s; "
+                            "starting fresh", self.path, e.what, where)  # fmt: skip
+            return None
+        except MemoryError as e:
+            raise MemoryError(
+                f"out of memory reading the checkpoint {self.path}; it is left in place: rerun "
+                "the job with more memory to resume from it"
+            ) from e
+        except OSError as e:
+            raise CheckpointReadError(
+                f"the checkpoint {self.path} could not be read ({type(e).__name__}: {e}); it is "
+                "left in place: rerun the job to resume from it once the file system answers "
+                "(or move the file away to start fresh)"
+            ) from e
         want = {**self.key, "loop": loop}
         have = state.get("key") if isinstance(state, dict) else None
-        if have != want:
+        if have == want:
+            return state
+        if self.main:
             differ = sorted(k for k in want if not isinstance(have, dict) or have.get(k) != want[k])
+            details = []
+            if "spec" in differ and isinstance(have, dict):
+                try:
+                    details = spec_differences(
+                        json.loads(have["spec"]),
+                        json.loads(want["spec"]),
+                        ("in the checkpoint", "in this run"),
+                    )
+                except (TypeError, ValueError):
+                    pass
+            where = self._set_aside("mismatch")
             log.warning(
-                "checkpoint %s was written by another run (%s differ): not resuming; starting "
-                "fresh and overwriting it",
+                "checkpoint %s was written by another run (%s differ%s): not resuming; moved it "
+                "aside to %s; starting fresh",
                 self.path,
                 ", ".join(differ),
+                "".join(f"; {d}" for d in details),
+                where,
             )
-            self.path.unlink(missing_ok=True)
-            return None
-        return state
+        return None
+
+    def _set_aside(self, why: str) -> Path:
+        """Rename the checkpoint to ``<name>.<why>-<UTC time>`` beside it (never overwriting)."""
+        dest = self.path.with_name(f"{self.path.name}.{why}-{_utc_stamp()}")
+        n = 1
+        while dest.exists():
+            dest, n = dest.with_name(f"{self.path.name}.{why}-{_utc_stamp()}-{n}"), n + 1
+        os.rename(self.path, dest)
+        return dest
 
     def save(self, state: dict, loop: str) -> None:
         """Write ``state`` atomically: a temporary sibling, fsync, then ``os.replace``."""
@@ -171,8 +295,12 @@ class Checkpointer:
         )
         return WalltimeReached(step, self.path)
 
-    def finish(self) -> None:
-        """Remove the checkpoint (the job's outputs are written) and its directory if empty."""
+    def finish(self, outputs=()) -> None:
+        """Remove the checkpoint once the job's ``outputs`` are written, after syncing them to
+        disk (a crash just after must not lose both), and its directory if empty (what was
+        moved aside stays)."""
+        for out in outputs:
+            _fsync(out)
         self.path.unlink(missing_ok=True)
         try:
             self.path.parent.rmdir()
@@ -514,10 +642,11 @@ def train_job(
                 margin_s = 0.0 if walltime_s is None else min(300.0, 0.1 * walltime_s)
             else:
                 margin_s = 60.0 * float(stop_margin_min)
-            key = {"spec": canonical_json(spec), "seed": int(seed), "code": code_hash("train"),
-                   "world_size": run.world}  # fmt: skip
+            resumable = {**spec, "train": computational(spec["train"])}
+            key = {"spec": canonical_json(resumable), "seed": int(seed),
+                   "code": code_hash("train"), "world_size": run.world}  # fmt: skip
             run.ckpt = Checkpointer(
-                checkpoint_dir, key, checkpoint_every, walltime_s, margin_s, started=t0
+                checkpoint_dir, key, checkpoint_every, walltime_s, margin_s, t0, run.main
             )
         data = load_data(open_store(data_path))
         method = build_method(spec["method"], VPSDE.from_spec(spec["sde"]))
@@ -536,13 +665,15 @@ def train_job(
             checkpoint = {
                 "state_dict": to_cpu(ema.state_dict()),
                 "extra": to_cpu(extra),
-                "spec": canonical_json(spec),
+                "spec": canonical_json(spec),  # what it was trained for: check_model
+                "seed": int(seed),
+                "data": data.ds.attrs.get("config_hash"),  # the data store's identity
                 "event_shape": list(data.event_shape),
             }
             save_torch(checkpoint, out_model)
             tlog.attrs["n_parameters"] = n_params
             write_store(tlog, out_log, spec, seed, t0)
             if run.ckpt is not None:
-                run.ckpt.finish()
+                run.ckpt.finish(outputs=(out_model, out_log))
     finally:
         run.close()
