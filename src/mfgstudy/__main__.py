@@ -41,6 +41,19 @@ def run_job() -> int:
     return main()
 
 
+def die_with(parent: int) -> None:
+    """Linux: the job is killed when its parent is (a SIGKILL to the parent cannot be forwarded;
+    an orphaned trainer would go on writing checkpoints under its rerun)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(128 + signal.SIGKILL)
+
+
 def supervise(child: int) -> int:
     """Wait for the job; forward termination signals to it; report a death by signal."""
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -62,5 +75,9 @@ def supervise(child: int) -> int:
 
 if not hasattr(os, "fork"):  # no fork (Windows): run in this process
     raise SystemExit(run_job())
+parent = os.getpid()
 pid = os.fork()
-raise SystemExit(run_job() if pid == 0 else supervise(pid))
+if pid == 0:
+    die_with(parent)
+    raise SystemExit(run_job())
+raise SystemExit(supervise(pid))

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from mfgstudy.errors import UserError
 from mfgstudy.exact import GaussianMixture
 from mfgstudy.kinds import IMAGE_KINDS, data_kind  # noqa: F401  (data_kind: re-exported)
 
@@ -178,7 +179,7 @@ def _image_store(
     return xr.Dataset(data, attrs={"data_kind": "images", **attrs})
 
 
-class DatasetSourceError(OSError):
+class DatasetSourceError(UserError, OSError):
     """The local source files of an image data set are missing or not in the expected format."""
 
     def __init__(self, dataset: str, path, problem: str, expected: str, where: str):

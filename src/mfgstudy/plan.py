@@ -15,12 +15,13 @@ import itertools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mfgstudy.errors import UserError
 from mfgstudy.kinds import data_kind
 
 R = "results"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config that passed the schema but refers to something undefined or inconsistent."""
 
 

@@ -41,16 +41,17 @@ from zarr.abc.codec import Codec
 from zarr.codecs import Crc32cCodec, ZstdCodec
 
 from mfgstudy import __version__
+from mfgstudy.errors import UserError
 
 # zarr 3: keep metadata unconsolidated (consolidation warns or fails with xarray on zarr v3).
 _ZARR_KW = {"consolidated": False}
 
 
-class IncompleteStoreError(RuntimeError):
+class IncompleteStoreError(UserError, RuntimeError):
     """A store exists but was never marked complete (a killed or failed job)."""
 
 
-class CorruptStoreError(RuntimeError):
+class CorruptStoreError(UserError, RuntimeError):
     """A complete store whose files changed afterwards: a chunk lost, cut short or altered."""
 
 
@@ -270,7 +271,7 @@ def save_torch(obj: Any, path: str | os.PathLike) -> None:
         torch.save(obj, tmp)
 
 
-class UnreadableTorchFile(ValueError):
+class UnreadableTorchFile(UserError, ValueError):
     """A file that is there but does not load as a torch file; ``what`` says what it looks like
     (empty, not a torch archive, a truncated or damaged archive, contents torch refuses)."""
 

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import yaml
 
+from mfgstudy.errors import UserError
 
-class DuplicateKeyError(ValueError):
+
+class DuplicateKeyError(UserError, ValueError):
     """A mapping of a YAML file gives one key twice."""
 
 

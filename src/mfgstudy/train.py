@@ -70,6 +70,8 @@ import torch.distributed as dist
 import xarray as xr
 from tqdm import tqdm
 
+from mfgstudy.errors import UserError
+
 if TYPE_CHECKING:
     from mfgstudy.methods.base import Method
 
@@ -132,7 +134,7 @@ class WalltimeReached(SystemExit):
         self.step, self.path = step, path
 
 
-class CheckpointReadError(OSError):
+class CheckpointReadError(UserError, OSError):
     """A checkpoint could not be read for a reason that may pass (the file system): it is left
     where it is and the job fails; a rerun resumes from it."""
 
@@ -621,11 +623,11 @@ def train_job(
     (the rule's ``runtime``), before which the trainer stops ``stop_margin_min`` early (default
     10% of the walltime, at most 5 minutes), writing a checkpoint and exiting with
     ``EXIT_WALLTIME``. Under torchrun (WORLD_SIZE > 1) every rank runs this and rank 0 writes."""
+    from mfgstudy.code_closure import code_hash
     from mfgstudy.data import load_data
     from mfgstudy.device import current
     from mfgstudy.methods import build_method
     from mfgstudy.nets import count_parameters, is_conditional
-    from mfgstudy.plan import code_hash
     from mfgstudy.sde import VPSDE
     from mfgstudy.store import canonical_json, open_store, save_torch, write_store
 

@@ -2,6 +2,7 @@
 
 import torch
 
+from mfgstudy.errors import UserError
 from mfgstudy.methods.base import Method, ScoreFn
 from mfgstudy.methods.ddpm import DDPM
 from mfgstudy.methods.edm import EDM
@@ -28,7 +29,7 @@ def build_method(spec: dict, sde: VPSDE) -> Method:
     return METHODS[kind](spec, sde)
 
 
-class ModelMismatchError(ValueError):
+class ModelMismatchError(UserError, ValueError):
     """A model file that was not trained for the job that loads it (another method, SDE,
     training spec, seed or data set), or is not a model at all."""
 

@@ -61,6 +61,7 @@ from PIL import Image
 
 from mfgstudy.cleanfid_compat import import_cleanfid
 from mfgstudy.device import of
+from mfgstudy.errors import UserError
 from mfgstudy.metrics.fd import ClassifierFeatures
 
 INCEPTION_FILENAME = "inception-2015-12-05.pt"
@@ -79,7 +80,7 @@ METRICS = ("fd", "is", "precision", "recall", "density", "coverage")
 _PROBE_RTOL = 1e-3  # relative L2 tolerance of the one-pass check (float32 grid_sample round-off)
 
 
-class InceptionWeightsMissing(FileNotFoundError):
+class InceptionWeightsMissing(UserError, FileNotFoundError):
     """clean-fid's TorchScript Inception weights are not at the configured path."""
 
     def __init__(self, path: str | Path):
@@ -92,7 +93,7 @@ class InceptionWeightsMissing(FileNotFoundError):
         )
 
 
-class InceptionWeightsMismatch(ValueError):
+class InceptionWeightsMismatch(UserError, ValueError):
     """The file at the configured path is not the published Inception (its sha256 differs)."""
 
     def __init__(self, path: str | Path, expected: str, found: str):
