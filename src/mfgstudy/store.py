@@ -260,8 +260,8 @@ def _reading(p: Path, where: str):
 def _corrupt(p: Path, where: str, problem: str) -> CorruptStoreError:
     return CorruptStoreError(
         ": ".join(filter(None, [f"corrupt store {p}", where, problem]))
-        + f". Delete {p} and rerun the job that writes it "
-        "(snakemake --forcerun <rule>, or just rerun: Snakemake reruns a missing output)"
+        + f". Delete {p} (where it lies inside a job's output folder, that folder) and run "
+        "snakemake again: it recreates a missing output"
     )
 
 

@@ -40,7 +40,7 @@ def _raises_naming(store: Path, variable: str, **kw) -> str:
     with pytest.raises(CorruptStoreError) as err:
         open_store(store, **kw)
     msg = str(err.value)
-    assert str(store) in msg and repr(variable) in msg and "rerun" in msg
+    assert str(store) in msg and repr(variable) in msg and "run snakemake again" in msg
     return msg
 
 
