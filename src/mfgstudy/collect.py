@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from mfgstudy.plan import UNPERTURBED, store_name
+from mfgstudy.layout import UNPERTURBED, store_name
 from mfgstudy.store import open_store, write_groups
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ Where sampling and evaluation compute (``for_data``): **points stay on the CPU i
 go to ``current()``.** 2-D points are tiny (a GPU only adds launch and transfer costs) and their
 closed-form scores (``mfgstudy.exact``) and W2 metrics are CPU float64 code, so a points sample
 or evaluate job computes on the CPU whatever ``--device`` says (a trained network is loaded
-there; training itself runs on ``current()``, see ``mfgstudy.train``). Image jobs (sampling, the
+there; training itself runs on ``current()``, see ``mfgstudy.training``). Image jobs (sampling, the
 injection attack, the digits classifier, Inception / digits features through clean-fid) put
 their networks and batches on ``current()``. A module's device is read from its
 parameters (``of``), so helpers that take a loaded network follow it without a device argument.

@@ -26,12 +26,11 @@ import xarray as xr
 
 from mfgstudy.data import load_data
 from mfgstudy.device import for_data
-from mfgstudy.plan import UNPERTURBED, store_name
+from mfgstudy.layout import UNPERTURBED, store_name
+from mfgstudy.metrics.fd import CONFIDENCE
 from mfgstudy.store import atomic_path, load_torch, open_store, write_store
 
 log = logging.getLogger(__name__)
-
-CONFIDENCE = 0.9
 
 
 def load_classifier(path: str, device="cpu"):
@@ -40,7 +39,7 @@ def load_classifier(path: str, device="cpu"):
     classifier ``mfgstudy.methods.ModelMismatchError``, each naming the file and the fix."""
     import json
 
-    from mfgstudy.methods import ModelMismatchError
+    from mfgstudy.models import ModelMismatchError
     from mfgstudy.nets import DigitsClassifier
 
     ckpt = load_torch(path)
@@ -61,7 +60,7 @@ def closed_form_w2(spec: dict, data):
     """Closed-form W2 per N for the exact oracle on a one-component Gaussian law (a Dirac
     included), else None: to the sampler's continuous-time limit (for a Dirac and a stochastic
     sampler, Theorem 2's law), and to the data law."""
-    from mfgstudy.methods import build_method
+    from mfgstudy.methods.registry import build_method
     from mfgstudy.metrics.gaussian import continuous_law, sampler_law, theorem2_law, w2_gaussians
     from mfgstudy.samplers import build_sampler
     from mfgstudy.sde import VPSDE, grid_from_spec, stopped
@@ -212,7 +211,8 @@ def stopping_scores(spec: dict, data, model_path: str | None, seed: int | None =
     (the grid's last point), the sampler's own (unperturbed) score (a model checked against the
     job, ``seed`` included) and the data law's exact score (None where the law is not known in
     closed form)."""
-    from mfgstudy.methods import METHODS, build_method, load_score
+    from mfgstudy.methods.registry import METHODS, build_method
+    from mfgstudy.models import load_score
     from mfgstudy.sde import VPSDE, stopped
 
     if model_path is None and METHODS[spec["method"]["kind"]].trainable:

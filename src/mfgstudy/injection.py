@@ -237,7 +237,8 @@ def injection_job(
     """
     from mfgstudy.data import load_data
     from mfgstudy.evaluate import load_classifier
-    from mfgstudy.methods import build_method, load_net
+    from mfgstudy.methods.registry import build_method
+    from mfgstudy.models import load_net
     from mfgstudy.sde import VPSDE
     from mfgstudy.store import open_store, write_store
 

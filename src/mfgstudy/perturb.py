@@ -33,7 +33,7 @@ import math
 import numpy as np
 import torch
 
-from mfgstudy.methods.base import ScoreFn
+from mfgstudy.sde import ScoreFn
 
 log = logging.getLogger(__name__)
 

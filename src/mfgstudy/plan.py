@@ -17,8 +17,7 @@ from pathlib import Path
 
 from mfgstudy.errors import UserError
 from mfgstudy.kinds import data_kind
-
-R = "results"
+from mfgstudy.layout import UNPERTURBED
 
 
 class ConfigError(UserError, ValueError):
@@ -42,51 +41,75 @@ class Unit:
 
 # --- paths -----------------------------------------------------------------------------------
 UNIT_DIR = "{sweep}/{dataset}/{method}/seed{seed}/{sampler}/{grid}/eps{eps}"
-UNPERTURBED = "none"  # the perturbation kind of eps = 0, reserved
-DATA = R + "/data/{dataset}.zarr"
-MODEL = R + "/models/{dataset}/{method}/seed{seed}/model.pt"
-TRAIN_LOG = R + "/models/{dataset}/{method}/seed{seed}/train_log.zarr"
-CLASSIFIER = R + "/models/{dataset}/classifier/model.pt"
-CLASSIFIER_REPORT = R + "/models/{dataset}/classifier/report.zarr"
-SAMPLES = R + "/samples/" + UNIT_DIR
-METRICS = R + "/metrics/" + UNIT_DIR
-FLOOR = R + "/metrics/floors/{sweep}/{dataset}.zarr"
-REFERENCE = R + "/metrics/reference/{dataset}/{features}.zarr"  # image features of the train split
-CUBE = R + "/metrics.zarr"
-FIG1_PNG, FIG1_PDF = (R + "/figures/fig1_w2_vs_N." + ext for ext in ("png", "pdf"))
-SLOPES_CSV, SLOPES_MD = (R + "/tables/w2_slopes." + ext for ext in ("csv", "md"))
-TABLE1 = {ext: R + "/tables/table1_images." + ext for ext in ("csv", "md", "tex")}
-TABLE2 = {ext: R + "/tables/table2_perturbed_images." + ext for ext in ("csv", "md", "tex")}
-ROBUSTNESS = {ext: R + "/tables/robustness_eps_exponents." + ext for ext in ("csv", "md", "tex")}
-FIG_ROBUSTNESS = {ext: R + "/figures/fig_robustness_eps." + ext for ext in ("png", "pdf")}
-INJECTION = R + "/injection/{dataset}/{method}/seed{seed}.zarr"
-FIG_INJECTION = {ext: R + "/figures/fig_injection_analog." + ext for ext in ("png", "pdf")}
-CLAIMS = {ext: R + "/claims." + ext for ext in ("md", "json")}
-CONVERGENCE = R + "/convergence/{name}.zarr"  # Theorem 2's curves (gaussian, mixture)
-ROBUSTNESS_EXACT = R + "/robustness_exact/{law}/{perturbation}.zarr"
-ROBUSTNESS_EXACT_TABLE = {ext: R + "/tables/robustness_exact_exponents." + ext
-                          for ext in ("csv", "md", "tex")}  # fmt: skip
-FIG_ROBUSTNESS_EXACT = {ext: R + "/figures/fig_robustness_exact." + ext for ext in ("png", "pdf")}
-CONVERGENCE_TABLE = {ext: R + "/tables/theorem2_convergence." + ext for ext in ("csv", "md")}
-MFG_EQUILIBRIUM = R + "/mfg_equilibrium/gaussian.zarr"  # Algorithm 1's closed-form equilibrium
-MFG_EQUILIBRIUM_TABLE = {ext: R + "/tables/mfg_equilibrium_gaussian." + ext
-                         for ext in ("csv", "md")}  # fmt: skip
-FIG_MFG_EQUILIBRIUM = {ext: R + "/figures/fig_mfg_equilibrium_gaussian." + ext
-                       for ext in ("png", "pdf")}  # fmt: skip
-MFG_READINGS_TABLE = {ext: R + "/tables/mfg_readings." + ext for ext in ("csv", "md")}
-# the studies of the companion papers (report.studies in the config), table and figure stems
-STUDY_OUTPUTS = {
-    "hjb": {"table": R + "/tables/hjb_checkerboard", "figure": R + "/figures/fig_hjb_checkerboard"},
-    "dirac": {"table": R + "/tables/dirac_theorem2"},
-    "memorisation": {"table": R + "/tables/memorisation"},
-    "concentration": {"table": R + "/tables/concentration",
-                      "figure": R + "/figures/fig_concentration"},
-}  # fmt: skip
 
 
-def store_name(perturbation: str, steps: int) -> str:
-    """A unit's store of one perturbation kind and N, inside its sample or metrics directory."""
-    return f"{perturbation}/N{steps}.zarr"
+class Table(dict):
+    """A table also read as attributes: ``paths.data``, ``paths.table1.csv``."""
+
+    def __getattr__(self, key: str):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+class Files(Table):
+    """Files that differ only in their extension, by extension; ``name`` is their file name
+    without it (the value of a generic rule's wildcard, workflow/rules/common.smk)."""
+
+    def __init__(self, stem: str, *exts: str):
+        super().__init__({ext: f"{stem}.{ext}" for ext in exts})
+        self.name = stem.rpartition("/")[2]
+
+
+# Every file and folder the study writes, one template each and nowhere else: the rules name
+# them (``paths.samples``; workflow/rules/common.smk) and the target lists below format them.
+# A job's log and benchmark: log_path and benchmark_path.
+paths = Table(
+    data="results/data/{dataset}.zarr",
+    model="results/models/{dataset}/{method}/seed{seed}/model.pt",
+    train_log="results/models/{dataset}/{method}/seed{seed}/train_log.zarr",
+    # a training run's checkpoints: no output, so Snakemake never deletes them (mfgstudy.train)
+    checkpoints="results/checkpoints/train/{dataset}/{method}/seed{seed}",
+    classifier="results/models/{dataset}/classifier/model.pt",
+    classifier_report="results/models/{dataset}/classifier/report.zarr",
+    samples="results/samples/" + UNIT_DIR,  # a store per perturbation kind and N inside
+    metrics="results/metrics/" + UNIT_DIR,
+    floor="results/metrics/floors/{sweep}/{dataset}.zarr",
+    reference="results/metrics/reference/{dataset}/{features}.zarr",  # the train split's
+    cube="results/metrics.zarr",
+    convergence="results/convergence/{name}.zarr",  # Theorem 2's curves: gaussian, mixture
+    robustness_exact="results/robustness_exact/{law}/{perturbation}.zarr",
+    mfg_equilibrium="results/mfg_equilibrium/gaussian.zarr",  # Algorithm 1's closed form
+    injection="results/injection/{dataset}/{method}/seed{seed}.zarr",
+    # tables and figures
+    figure1=Files("results/figures/fig1_w2_vs_N", "png", "pdf"),
+    slopes_table=Files("results/tables/w2_slopes", "csv", "md"),
+    table1=Files("results/tables/table1_images", "csv", "md", "tex"),
+    table2=Files("results/tables/table2_perturbed_images", "csv", "md", "tex"),
+    robustness_table=Files("results/tables/robustness_eps_exponents", "csv", "md", "tex"),
+    robustness_figure=Files("results/figures/fig_robustness_eps", "png", "pdf"),
+    injection_figure=Files("results/figures/fig_injection_analog", "png", "pdf"),
+    convergence_table=Files("results/tables/theorem2_convergence", "csv", "md"),
+    robustness_exact_table=Files("results/tables/robustness_exact_exponents", "csv", "md", "tex"),
+    robustness_exact_figure=Files("results/figures/fig_robustness_exact", "png", "pdf"),
+    mfg_equilibrium_table=Files("results/tables/mfg_equilibrium_gaussian", "csv", "md"),
+    mfg_equilibrium_figure=Files("results/figures/fig_mfg_equilibrium_gaussian", "png", "pdf"),
+    mfg_readings_table=Files("results/tables/mfg_readings", "csv", "md"),
+    hjb_table=Files("results/tables/hjb_checkerboard", "csv", "md"),
+    hjb_figure=Files("results/figures/fig_hjb_checkerboard", "png", "pdf"),
+    dirac_table=Files("results/tables/dirac_theorem2", "csv", "md"),
+    memorisation_table=Files("results/tables/memorisation", "csv", "md"),
+    concentration_table=Files("results/tables/concentration", "csv", "md"),
+    concentration_figure=Files("results/figures/fig_concentration", "png", "pdf"),
+    claims=Files("results/claims", "md", "json"),
+    # the generic rules' outputs: the tables above that differ only in a name (common.smk)
+    paper_table=Files("results/tables/{paper_table}", "csv", "md", "tex"),
+    study_table=Files("results/tables/{study_table}", "csv", "md"),
+    logs="results/logs",
+    benchmarks="results/benchmarks",
+)
+SAMPLES, METRICS, FLOOR = paths.samples, paths.metrics, paths.floor  # the tests' names
 
 
 def eps_label(eps: float) -> str:
@@ -108,13 +131,9 @@ def perturbations_at(config: dict, sweep: str, eps: str) -> dict[str, dict]:
     return {p: config["perturbations"][p] for p in config["sweeps"][sweep]["perturbations"]}
 
 
-def study_outputs(study: str) -> dict[str, str]:
-    """{csv, md[, png, pdf]} paths of a study's table (and figure)."""
-    stems = STUDY_OUTPUTS[study]
-    out = {"csv": stems["table"] + ".csv", "md": stems["table"] + ".md"}
-    if "figure" in stems:
-        out.update(png=stems["figure"] + ".png", pdf=stems["figure"] + ".pdf")
-    return out
+def study_outputs(study: str) -> list[str]:
+    """The files of a study's table (and figure)."""
+    return [p for part in ("table", "figure") for p in paths.get(f"{study}_{part}", {}).values()]
 
 
 def cli_option(flag: str, paths) -> str:
@@ -126,13 +145,14 @@ def cli_option(flag: str, paths) -> str:
     return " ".join([flag, *map(shlex.quote, paths)]) if paths else ""
 
 
-def log_path(rule: str, pattern: str) -> str:
-    """Log file of a rule's job, e.g. log_path("sample", UNIT_DIR)."""
-    return f"{R}/logs/{rule}/{pattern}.log"
+def log_path(job: str) -> str:
+    """A job's log file, named by its rule and wildcards: log_path("train/{dataset}")."""
+    return f"{paths.logs}/{job}.log"
 
 
-def benchmark_path(rule: str, pattern: str) -> str:
-    return f"{R}/benchmarks/{rule}/{pattern}.tsv"
+def benchmark_path(job: str) -> str:
+    """A job's Snakemake benchmark file, named as its log."""
+    return f"{paths.benchmarks}/{job}.tsv"
 
 
 # --- code each job depends on ---------------------------------------------------------------
@@ -342,7 +362,7 @@ def _check_unit_paths(config: dict) -> None:
     """Two units never share a folder (their results would overwrite each other)."""
     seen: dict[str, Unit] = {}
     for u in units(config):
-        path = SAMPLES.format(**u.wildcards)
+        path = paths.samples.format(**u.wildcards)
         if path in seen:
             raise ConfigError(f"sweeps.{u.sweep}: units {seen[path]} and {u} share the folder "
                               f"{path}; make their values distinct")  # fmt: skip
@@ -399,38 +419,39 @@ def trained_models(config: dict) -> list[dict]:
 
 
 def sample_dirs(config: dict) -> list[str]:
-    return [SAMPLES.format(**u.wildcards) for u in units(config)]
+    return [paths.samples.format(**u.wildcards) for u in units(config)]
 
 
 def metric_dirs(config: dict) -> list[str]:
-    return [METRICS.format(**u.wildcards) for u in units(config)]
+    return [paths.metrics.format(**u.wildcards) for u in units(config)]
 
 
 def floors(config: dict) -> list[str]:
-    return sorted({FLOOR.format(sweep=u.sweep, dataset=u.dataset) for u in units(config)})
+    return sorted({paths.floor.format(sweep=u.sweep, dataset=u.dataset) for u in units(config)})
 
 
 def final_targets(config: dict) -> list[str]:
     """Every configured data set (used by a sweep or not), the cube, the tables and figures."""
-    data = [DATA.format(dataset=d) for d in config["datasets"]]
-    studies = [p for s in config["report"].get("studies", {}) for p in study_outputs(s).values()]
-    main = [CUBE, FIG1_PNG, FIG1_PDF, SLOPES_CSV, SLOPES_MD, *TABLE1.values(), *TABLE2.values(),
-            *ROBUSTNESS.values(), *FIG_ROBUSTNESS.values(), *CLAIMS.values()]  # fmt: skip
-    injection = list(FIG_INJECTION.values()) if "injection" in config else []
-    conv = list(CONVERGENCE_TABLE.values()) if config.get("convergence") else []
-    exact = ([*ROBUSTNESS_EXACT_TABLE.values(), *FIG_ROBUSTNESS_EXACT.values()]
-             if config.get("robustness_exact") else [])  # fmt: skip
-    mfg = ([*MFG_EQUILIBRIUM_TABLE.values(), *FIG_MFG_EQUILIBRIUM.values()]
-           if config.get("mfg_equilibrium") else [])  # fmt: skip
-    mfg += list(MFG_READINGS_TABLE.values()) if config["report"].get("mfg_readings") else []
+
+    def files(*names: str, when=True) -> list[str]:
+        return [p for n in names for p in paths[n].values()] if when else []
+
+    data = [paths.data.format(dataset=d) for d in config["datasets"]]
+    studies = [p for s in config["report"].get("studies", {}) for p in study_outputs(s)]
+    main = [paths.cube, *files("figure1", "slopes_table", "table1", "table2", "robustness_table",
+                               "robustness_figure", "claims")]  # fmt: skip
+    injection = files("injection_figure", when="injection" in config)
+    conv = files("convergence_table", when=bool(config.get("convergence")))
+    exact = files("robustness_exact_table", "robustness_exact_figure",
+                  when=bool(config.get("robustness_exact")))  # fmt: skip
+    mfg = files("mfg_equilibrium_table", "mfg_equilibrium_figure",
+                when=bool(config.get("mfg_equilibrium")))  # fmt: skip
+    mfg += files("mfg_readings_table", when=bool(config["report"].get("mfg_readings")))
     return data + main + injection + studies + conv + exact + mfg
 
 
 # --- compute per job --------------------------------------------------------------------------
 RESOURCE_FAMILIES = ("data", "train", "sample", "evaluate")
-# Training checkpoints: outside every output, so Snakemake never deletes them; a killed or
-# timed-out train job resumes from its last one when rerun (mfgstudy.train).
-CHECKPOINTS = R + "/checkpoints/train/{dataset}/{method}/seed{seed}"
 
 
 def job_resources(config: dict, family: str) -> dict:
@@ -559,7 +580,8 @@ def image_metrics_spec(config: dict) -> dict:
 
 def references(config: dict, dataset: str) -> list[str]:
     """The reference statistics an image data set is measured against (one per feature source)."""
-    return [REFERENCE.format(dataset=dataset, features=f) for f in features_of(config, dataset)]
+    feats = features_of(config, dataset)
+    return [paths.reference.format(dataset=dataset, features=f) for f in feats]
 
 
 def has_classifier(config: dict, dataset: str) -> bool:
@@ -609,7 +631,7 @@ def clean_samples(wc) -> list[str]:
     if float(wc["eps"]) == 0:
         return []
     fields = ("sweep", "dataset", "method", "seed", "sampler", "grid")
-    return [SAMPLES.format(eps="0", **{k: wc[k] for k in fields})]
+    return [paths.samples.format(eps="0", **{k: wc[k] for k in fields})]
 
 
 def floor_spec(config: dict, sweep: str, dataset: str) -> dict:
@@ -628,11 +650,11 @@ def report_spec(config: dict) -> dict:
 
 # --- Theorem 2's convergence curves (closed form, N extended) -------------------------------
 def convergence_stores(config: dict) -> list[str]:
-    return [CONVERGENCE.format(name=n) for n in config.get("convergence", {})]
+    return [paths.convergence.format(name=n) for n in config.get("convergence", {})]
 
 
 def convergence_data(config: dict) -> str:
-    return DATA.format(dataset=config["convergence"]["gaussian"]["dataset"])
+    return paths.data.format(dataset=config["convergence"]["gaussian"]["dataset"])
 
 
 def convergence_spec(config: dict, name: str) -> dict:
@@ -661,7 +683,7 @@ def convergence_spec(config: dict, name: str) -> dict:
 
 # --- MFG-Diffusion's fair trial ---------------------------------------------------------------
 def mfg_equilibrium_data(config: dict) -> str:
-    return DATA.format(dataset=config["mfg_equilibrium"]["dataset"])
+    return paths.data.format(dataset=config["mfg_equilibrium"]["dataset"])
 
 
 def mfg_equilibrium_spec(config: dict) -> dict:
@@ -695,7 +717,7 @@ def robustness_exact_stores(config: dict) -> list[str]:
     r = config.get("robustness_exact")
     if not r:
         return []
-    return [ROBUSTNESS_EXACT.format(law=law, perturbation=p)
+    return [paths.robustness_exact.format(law=law, perturbation=p)
             for law in r["laws"] for p in r["perturbations"]]  # fmt: skip
 
 
@@ -715,7 +737,7 @@ def injection_stores(config: dict) -> list[str]:
     inj = config.get("injection")
     if not inj:
         return []
-    return [INJECTION.format(dataset=inj["dataset"], method=m, seed=s)
+    return [paths.injection.format(dataset=inj["dataset"], method=m, seed=s)
             for m in inj["methods"] for s in inj["seeds"]]  # fmt: skip
 
 
@@ -735,7 +757,7 @@ def injection_spec(config: dict, dataset: str, method: str) -> dict:
 
 def mfg_train_logs(config: dict) -> list[str]:
     """Training logs of every Algorithm 1 model (Proposition 6's violation against K)."""
-    return [TRAIN_LOG.format(**m) for m in trained_models(config)
+    return [paths.train_log.format(**m) for m in trained_models(config)
             if config["methods"][m["method"]]["kind"] == "mfg"]  # fmt: skip
 
 
@@ -753,9 +775,14 @@ def claims_spec(config: dict) -> dict:
             "studies": studies}  # fmt: skip
 
 
+def claims_exact_table(config: dict) -> list[str]:
+    """The exact score's exponents table (csv) the ledger reads, where that study is run."""
+    return [paths.robustness_exact_table.csv] if config.get("robustness_exact") else []
+
+
 def claims_study_table(config: dict, study: str) -> list[str]:
     """A companion study's table (csv) the ledger reads, where the study is run."""
-    return [study_outputs(study)["csv"]] if study in config["report"].get("studies", {}) else []
+    return [paths[f"{study}_table"].csv] if study in config["report"].get("studies", {}) else []
 
 
 # --- the companion papers' studies ------------------------------------------------------------
@@ -778,12 +805,12 @@ def hjb_samples(config: dict) -> list[str]:
     seed = s.get("seeds", config["seeds"])[0]
     unit = dict(sweep=name, dataset=s["datasets"][0], seed=seed, sampler=s["samplers"][0],
                 grid=s["grids"][0], eps="0")  # fmt: skip
-    return [SAMPLES.format(method=m, **unit) for m in s["methods"]]
+    return [paths.samples.format(method=m, **unit) for m in s["methods"]]
 
 
 def hjb_data(config: dict) -> str:
     _, s = _study_sweep(config, "hjb")
-    return DATA.format(dataset=s["datasets"][0])
+    return paths.data.format(dataset=s["datasets"][0])
 
 
 def study_spec(config: dict, study: str) -> dict:

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from mfgstudy.evaluate import CONFIDENCE  # noqa: E402
+from mfgstudy.metrics.fd import CONFIDENCE  # noqa: E402
 from mfgstudy.rates import Rate, RateSpec, fit_rate, rate_columns  # noqa: E402
 from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
 

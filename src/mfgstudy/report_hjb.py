@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from mfgstudy.plan import UNPERTURBED, store_name  # noqa: E402
+from mfgstudy.layout import UNPERTURBED, store_name  # noqa: E402
 from mfgstudy.report import mean_sd, save_figure, write_table  # noqa: E402
 from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
 

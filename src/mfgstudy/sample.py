@@ -12,9 +12,9 @@ import xarray as xr
 
 from mfgstudy.data import image_dims, load_data, model_to_images
 from mfgstudy.device import for_data
-from mfgstudy.methods import load_score
+from mfgstudy.layout import store_name
+from mfgstudy.models import load_score
 from mfgstudy.perturb import build_perturbation
-from mfgstudy.plan import store_name
 from mfgstudy.samplers import generate, progress_bar
 from mfgstudy.sde import VPSDE
 from mfgstudy.store import atomic_path, open_store, write_store

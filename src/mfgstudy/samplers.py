@@ -33,14 +33,16 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from mfgstudy.methods.base import ScoreFn
-from mfgstudy.perturb import Perturbation
-from mfgstudy.sde import VPSDE, check_nested, grid_from_spec, log_ratio_alpha
+from mfgstudy.sde import VPSDE, ScoreFn, check_nested, grid_from_spec, log_ratio_alpha
+
+if TYPE_CHECKING:  # a type only: perturb drives samplers, not the other way round
+    from mfgstudy.perturb import Perturbation
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,15 @@ this to drive coarse and fine grids with one Brownian path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
+
+# A score grad_x log p_t(x) as a function of (x, t) with scalar t: what every sampler, perturbation
+# and closed-form metric sees of a method (mfgstudy.methods.base.Method.score_fn gives one).
+ScoreFn = Callable[[torch.Tensor, float], torch.Tensor]
 
 
 @dataclass(frozen=True)

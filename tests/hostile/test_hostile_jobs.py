@@ -17,6 +17,7 @@ import xarray as xr
 
 from mfgstudy import plan
 from mfgstudy.collect import build_cubes, collect
+from mfgstudy.layout import store_name
 from mfgstudy.store import write_store
 
 SPEC = {"rates": {"tail": 3, "regime_tol": 0.25, "min_seeds": 5}, "eps_fit_max": 0.1,
@@ -37,7 +38,7 @@ def _metric_store(root, seeds, eps_values, sweep="rob", label=None):
                 w2 = 0.3 * eps * (1 + 0.01 * seed)
                 ds = xr.Dataset({"w2_to_clean_coupled": w2, "w2_to_clean": w2 + 0.01,
                                  "w2_uncoupled": 0.3}, attrs=attrs)  # fmt: skip
-                write_store(ds, unit / plan.store_name(kind, 64), {"t": 1}, seed, time.time())
+                write_store(ds, unit / store_name(kind, 64), {"t": 1}, seed, time.time())
             dirs.append(str(unit))
     return dirs
 

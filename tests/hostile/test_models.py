@@ -19,13 +19,14 @@ from mfgstudy import plan
 from mfgstudy import train as train_mod
 from mfgstudy.data import load_data, prepare
 from mfgstudy.evaluate import load_classifier
-from mfgstudy.methods import load_net, load_score
+from mfgstudy.models import load_net, load_score
 from mfgstudy.nets import DigitsClassifier
 from mfgstudy.store import load_torch, open_store, save_torch
-from mfgstudy.train import CHECKPOINT_NAME, Checkpointer, WalltimeReached, train_job
+from mfgstudy.train import train_job
+from mfgstudy.training.checkpoint import CHECKPOINT_NAME, Checkpointer, WalltimeReached
 
 try:
-    from mfgstudy.methods import ModelMismatchError
+    from mfgstudy.models import ModelMismatchError
 except ImportError:  # the code before the checks: the tests fail on their assertions instead
 
     class ModelMismatchError(Exception):

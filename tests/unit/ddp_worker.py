@@ -18,7 +18,8 @@ import torch
 from mfgstudy.methods.ddpm import DDPM
 from mfgstudy.methods.hjb_sgm import HJBSGM
 from mfgstudy.sde import VPSDE
-from mfgstudy.train import Runtime, train
+from mfgstudy.training.distributed import Runtime
+from mfgstudy.training.loop import train
 
 STEPS = 3
 SPEC = {"steps": STEPS, "batch_size": 64, "lr": 1e-2, "ema": 0.9, "warmup": 0, "log_every": 1,

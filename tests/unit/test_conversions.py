@@ -8,7 +8,7 @@ import torch
 from scipy.optimize import brentq
 
 from mfgstudy.exact import GaussianMixture
-from mfgstudy.methods import build_method
+from mfgstudy.methods.registry import build_method
 from mfgstudy.samplers import tweedie_x0
 from mfgstudy.sde import VPSDE
 

@@ -29,7 +29,9 @@ import torch
 
 from mfgstudy.data import prepare
 from mfgstudy.store import load_torch, open_store
-from mfgstudy.train import Runtime, local_batch, train_job
+from mfgstudy.train import train_job
+from mfgstudy.training.distributed import Runtime, local_batch
+from mfgstudy.training.fit import fit
 
 HERE = Path(__file__).resolve().parent
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
@@ -118,11 +120,11 @@ def test_the_global_batch_must_divide_by_the_number_of_processes():
 
 
 def test_mfg_refuses_several_processes():
-    from mfgstudy.methods import build_method
+    from mfgstudy.methods.registry import build_method
     from mfgstudy.sde import VPSDE
 
     net = {"points": {"kind": "mlp", "width": 8, "depth": 1, "emb_dim": 4}}
     method = build_method({"kind": "mfg", "net": net, "value_net": net}, VPSDE())
     with pytest.raises(ValueError, match="Algorithm 1 trains on one device here; set gpus"):
-        method.fit(method.build_net("points", (2,)), torch.zeros(8, 2), {}, 0, "points",
+        fit(method, method.build_net("points", (2,)), torch.zeros(8, 2), {}, 0, "points",
                    run=Runtime(world=2))  # fmt: skip

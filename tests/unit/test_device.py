@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from mfgstudy import device
-from mfgstudy.methods import build_method, load_score
+from mfgstudy.methods.registry import build_method
+from mfgstudy.models import load_score
 from mfgstudy.nets import BalancedLabels, TinyUNet
 from mfgstudy.perturb import build_perturbation
 from mfgstudy.samplers import generate, sample_noise

@@ -8,7 +8,7 @@ import xarray as xr
 
 from mfgstudy.data import build_dataset
 from mfgstudy.evaluate import evaluate_unit
-from mfgstudy.plan import UNPERTURBED, store_name
+from mfgstudy.layout import UNPERTURBED, store_name
 from mfgstudy.store import open_store, write_store
 
 UNIT = {"sweep": "s", "dataset": "g", "method": "m", "sampler": "x", "grid": "u"}

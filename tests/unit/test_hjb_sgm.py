@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from mfgstudy.diffops import divergence_and_laplacian, probe_directions
-from mfgstudy.methods import build_method
+from mfgstudy.methods.registry import build_method
 from mfgstudy.sde import VPSDE
-from mfgstudy.train import train
+from mfgstudy.training.loop import train
 
 OU = VPSDE(beta_min=1.0, beta_max=1.0, T=3.0, t_min=1e-3)  # the paper's f = x/2, sigma = 1
 VP = VPSDE()  # linear beta: the residual must vanish for a time-dependent beta too

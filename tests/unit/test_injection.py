@@ -14,11 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mfgstudy.injection import attack, class_embeddings, embedding_scale, injection_job, project
-from mfgstudy.methods import build_method, load_net, load_score
+from mfgstudy.methods.registry import build_method
+from mfgstudy.models import load_net, load_score
 from mfgstudy.nets import Conditioned, DigitsClassifier, build_net, is_conditional
 from mfgstudy.samplers import build_sampler, integrate, sample_noise
 from mfgstudy.sde import VPSDE, grid_from_spec
-from mfgstudy.train import drop_labels, train
+from mfgstudy.training.fit import fit
+from mfgstudy.training.loop import train
+from mfgstudy.training.shared import drop_labels
 
 SDE = VPSDE()
 K = 10
@@ -162,7 +165,7 @@ def test_mfg_fit_runs_with_labels_on_tiny_images():
     before = net.label_emb.weight.detach().clone()
     labels = torch.arange(32) % 3  # classes 0..2 only
     x = torch.rand(32, 1, 8, 8) * 2 - 1
-    ema, log, extra = method.fit(net, x, cfg, 0, "images", labels=labels)
+    ema, log, extra = fit(method, net, x, cfg, 0, "images", labels=labels)
     assert np.isfinite(log["fp_loss"].values).all() and "value_net" in extra
     moved = (ema.label_emb.weight - before).norm(dim=1) > 0
     assert moved[:3].all() and not moved[3:K].any()  # only the labels it saw were trained

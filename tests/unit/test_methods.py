@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from mfgstudy.methods import build_method
+from mfgstudy.methods.registry import build_method
 from mfgstudy.sde import VPSDE
-from mfgstudy.train import train
+from mfgstudy.training.loop import train
 
 SDE = VPSDE()
 DDPM_SPEC = {

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from mfgstudy.diffops import divergence
-from mfgstudy.methods import build_method
 from mfgstudy.methods.mfg import READINGS, kde_score
+from mfgstudy.methods.registry import build_method
 from mfgstudy.sde import VPSDE
+from mfgstudy.training.fit import fit
 
 SDE = VPSDE()
 NET = {"points": {"kind": "mlp", "width": 32, "depth": 2, "emb_dim": 16}}
@@ -25,7 +26,7 @@ def _fit(readings, train=TRAIN, seed=0):
     method = build_method({**SPEC, "readings": readings}, SDE)
     torch.manual_seed(0)
     net = method.build_net("points", (2,))
-    ema, log, extra = method.fit(net, _data(), train, seed, "points")
+    ema, log, extra = fit(method, net, _data(), train, seed, "points")
     return ema, log, extra
 
 
@@ -135,7 +136,7 @@ def test_closed_form_violation_is_logged_with_its_floor_and_does_not_change_trai
     method = build_method({**SPEC, "readings": {}}, SDE)
     torch.manual_seed(0)
     net = method.build_net("points", (2,))
-    ema, log, _ = method.fit(net, _data(), TRAIN, 0, "points", law=law)
+    ema, log, _ = fit(method, net, _data(), TRAIN, 0, "points", law=law)
     _, plain, _ = _fit({})
     for k in ("hjb_residual_exact", "fp_residual_exact", "score_error_exact"):
         rms, se = log[f"{k}_rms"].values, log[f"{k}_se"].values
@@ -185,23 +186,23 @@ def test_control_learns_the_score_as_ddpm_does():
             out.append(float((s - true).norm(dim=1).mean() / true.norm(dim=1).mean()))
         return np.array(out)
 
-    def fit(spec, train):
+    def trained_error(spec, train):
         method = build_method(spec, SDE)
         torch.manual_seed(1)
         net = method.build_net("points", (2,))
-        ema, _, _ = method.fit(net, x, train, 0, "points")
+        ema, _, _ = fit(method, net, x, train, 0, "points")
         return error(method, ema)
 
     mfg_train = {"outer_iters": 15, "time_points": 11, "hjb_batches": 1, "fp_batches": 4,
                  "batch_size": 256, "measure_size": 2000, "lr": 2e-3, "ema": 0.99}  # fmt: skip
     steps = 15 * 10 * 4  # the same number of score updates
-    ddpm = fit(
+    ddpm = trained_error(
         {"kind": "ddpm", "net": net_spec},
         {"steps": steps, "batch_size": 256, "lr": 2e-3, "ema": 0.99, "warmup": 0, "log_every": 100},
     )
     mfg = {"kind": "mfg", "net": net_spec, "value_net": net_spec, "gamma": 0.0, "lambda": 1.0}
-    control = fit({**mfg, "readings": {"value_target": "off"}}, mfg_train)
-    earlier = fit({**mfg, "readings": {"value_target": "off", "weighting": "constant",
+    control = trained_error({**mfg, "readings": {"value_target": "off"}}, mfg_train)
+    earlier = trained_error({**mfg, "readings": {"value_target": "off", "weighting": "constant",
                                        "time_sampling": "fixed"}}, mfg_train)  # fmt: skip
     assert (control[1:] <= 1.5 * ddpm[1:] + 0.02).all(), (control, ddpm)
     assert earlier[0] > 1.5 * ddpm[0] + 0.02, (earlier, ddpm)

@@ -8,12 +8,13 @@ import torch
 from scipy.integrate import solve_ivp
 
 from mfgstudy.exact import GaussianMixture
-from mfgstudy.methods import build_method
 from mfgstudy.methods.mfg import ValueNet
+from mfgstudy.methods.registry import build_method
 from mfgstudy.metrics.gaussian import sampler_law
 from mfgstudy.mfg_equilibrium import equilibrium_rows, output_law, solve
 from mfgstudy.samplers import build_sampler
 from mfgstudy.sde import VPSDE, grid_from_spec
+from mfgstudy.training.fit import fit
 
 SDE = VPSDE()
 MEAN, VAR = 0.5, 0.8
@@ -181,7 +182,7 @@ def test_trained_networks_reach_the_closed_form_equilibrium():
     x = gauss.sample((4000,)).float()
     method = build_method(spec, SDE)
     net = method.build_net("points", (2,))
-    _, _, extra = method.fit(net, x, train, 0, "points")
+    _, _, extra = fit(method, net, x, train, 0, "points")
     V = ValueNet(net_spec["points"], (2,))
     V.load_state_dict(extra["value_net"])
     eq = solve(SDE, mean, cov, "algorithm1", "constant", 10.0)

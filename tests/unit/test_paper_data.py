@@ -21,6 +21,7 @@ from mfgstudy.data import (
     model_to_images,
     prepare,
 )
+from mfgstudy.layout import store_name
 from mfgstudy.nets import (
     AttnBlock,
     BalancedLabels,
@@ -29,7 +30,6 @@ from mfgstudy.nets import (
     count_parameters,
     is_conditional,
 )
-from mfgstudy.plan import store_name
 from mfgstudy.store import open_store
 from tests.paper_fixtures import GREEN, RED, write_celebahq, write_cifar_tarball
 

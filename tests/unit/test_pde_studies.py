@@ -9,7 +9,7 @@ import xarray as xr
 
 from mfgstudy.data import build_dataset, load_data
 from mfgstudy.exact import GaussianMixture
-from mfgstudy.methods import build_method
+from mfgstudy.methods.registry import build_method
 from mfgstudy.metrics.gaussian import continuous_law, sampler_law, theorem2_law, w2_gaussians
 from mfgstudy.report_pde import concentration_fits
 from mfgstudy.samplers import build_sampler

@@ -18,7 +18,8 @@ import torch
 from mfgstudy import train as train_mod
 from mfgstudy.data import prepare
 from mfgstudy.store import load_torch, open_store
-from mfgstudy.train import CHECKPOINT_NAME, EXIT_WALLTIME, WalltimeReached, train_job
+from mfgstudy.train import train_job
+from mfgstudy.training.checkpoint import CHECKPOINT_NAME, EXIT_WALLTIME, WalltimeReached
 
 SDE = {"kind": "vp", "beta_min": 0.1, "beta_max": 20.0, "T": 1.0, "t_min": 1e-3}
 NET = {"points": {"kind": "mlp", "width": 16, "depth": 2, "emb_dim": 8}}

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from mfgstudy.methods.base import Method, ScoreFn
+from mfgstudy.methods.base import Method
+from mfgstudy.sde import ScoreFn
 
 
 class DDPM(Method):

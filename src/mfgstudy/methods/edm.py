@@ -16,7 +16,8 @@ import math
 
 import torch
 
-from mfgstudy.methods.base import Method, ScoreFn
+from mfgstudy.methods.base import Method
+from mfgstudy.sde import ScoreFn
 
 
 class EDM(Method):

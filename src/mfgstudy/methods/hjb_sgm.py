@@ -37,7 +37,8 @@ from mfgstudy.diffops import (
     probe_directions,
     time_derivative,
 )
-from mfgstudy.methods.base import Method, ScoreFn
+from mfgstudy.methods.base import Method
+from mfgstudy.sde import ScoreFn
 
 
 class HJBSGM(Method):

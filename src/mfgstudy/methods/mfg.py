@@ -88,48 +88,34 @@ equilibrium condition) and the distance to the true score, RMS || s_theta - s* |
 (``score_error_exact_rms``). Each closed-form metric comes with its Monte-Carlo standard error
 over the batch (``*_se``), the floor below which a decay cannot be read.
 
-Class conditioning (a score network with ``n_classes`` > 0, labels given to ``fit``): re-noised
-particles carry the label of their data point, and the score network sees it in the FP step
-(lines 13-19) after classifier-free label dropout (``label_dropout`` of the training spec); the
-violation's score gap uses the particles' labels without dropout. The value network V stays
-unconditional (the HJB step and s_eq are those of the label-free game). Under ``model_rollout``
-the rolled-out particles have no label: the rollout runs the null-label score, and the score
-network then trains on the null label only.
+Class conditioning (a score network with ``n_classes`` > 0, labels given to the training loop):
+re-noised particles carry the label of their data point, and the score network sees it in the FP
+step (lines 13-19) after classifier-free label dropout (``label_dropout`` of the training spec);
+the violation's score gap uses the particles' labels without dropout. The value network V stays
+unconditional (the HJB step and s_eq are those of the label-free game). Under ``model_rollout`` the
+rolled-out particles have no label: the rollout runs the null-label score, and the score network
+then trains on the null label only.
 
-Device and resume (``mfgstudy.train``): the networks and the measure estimates live on the run's
-device, every draw comes from the CPU generator ``gen`` and is moved there. The loop checkpoints
-after every ``every``-th outer iteration (default 1): networks, EMA, both optimisers, ``gen`` and
-torch's global generator, the measure estimates and the log rows, so that a resumed run ends
-bit-identical on the CPU; a stop before the walltime happens between outer iterations. Algorithm
-1 runs in one process: torch.distributed (WORLD_SIZE > 1) is refused.
-"""
+Device and resume (``mfgstudy.training.algorithm1``): the networks and the measure estimates live
+on the run's device, every draw comes from the CPU generator ``gen`` and is moved there. The loop
+checkpoints after every ``every``-th outer iteration (default 1): networks, EMA, both optimisers,
+``gen`` and torch's global generator, the measure estimates and the log rows, so that a resumed run
+ends bit-identical on the CPU; a stop before the walltime happens between outer iterations.
+Algorithm 1 runs in one process: torch.distributed (WORLD_SIZE > 1) is refused."""
 
 from __future__ import annotations
 
-import copy
 import logging
-import time
 
 import numpy as np
 import torch
-import xarray as xr
 from torch import nn
-from tqdm import tqdm
 
 from mfgstudy.diffops import divergence
 from mfgstudy.exact import kernel_mean
-from mfgstudy.methods.base import Method, ScoreFn
+from mfgstudy.methods.base import Method
 from mfgstudy.nets import Conditioned, build_net
-from mfgstudy.train import (
-    check_labels,
-    default_runtime,
-    drop_labels,
-    dropout_rate,
-    ema_update,
-    rng_state,
-    set_rng_state,
-    to_cpu,
-)
+from mfgstudy.sde import ScoreFn
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +144,8 @@ class ValueNet(nn.Module):
 
 
 class MFGDiffusion(Method):
+    loop = "algorithm1"  # trained by mfgstudy.training.algorithm1, not on a loss
+
     def __init__(self, spec: dict, sde):
         super().__init__(spec, sde)
         self.readings = {k: spec.get("readings", {}).get(k, v[0]) for k, v in READINGS.items()}
@@ -215,7 +203,7 @@ class MFGDiffusion(Method):
         return score
 
     def loss(self, net, x0, gen):  # pragma: no cover - Algorithm 1 has its own loop
-        raise TypeError("MFG-Diffusion trains with Algorithm 1 (MFGDiffusion.fit)")
+        raise TypeError("MFG-Diffusion trains with Algorithm 1 (mfgstudy.training.algorithm1)")
 
     # --- measure estimates --------------------------------------------------------------------
     def renoised(self, x_train, t, m: int, gen, labels=None, device="cpu") -> dict:
@@ -334,132 +322,6 @@ class MFGDiffusion(Method):
         v = V(x, tt)
         return torch.autograd.grad(v.sum(), x, create_graph=create_graph)[0]
 
-    def fit(
-        self,
-        net: nn.Module,
-        x_train: torch.Tensor,
-        spec: dict,
-        seed: int,
-        data_kind: str,
-        labels: torch.Tensor | None = None,
-        run=None,
-        law=None,
-    ):
-        """Run Algorithm 1; return (EMA score net, log Dataset, {"value_net": state dict}).
-        ``labels`` (aligned with ``x_train``) for a class-conditional score net, else None;
-        ``run`` (``mfgstudy.train.Runtime``): device and checkpointing, in outer iterations."""
-        run = run or default_runtime()
-        if run.world > 1:
-            raise ValueError(
-                "MFG-Diffusion's Algorithm 1 trains on one device here; set gpus for train to 1 "
-                f"(this job runs {run.world} processes)"
-            )
-        dev = run.device
-        labels = check_labels(net, x_train, labels)
-        p_drop = dropout_rate(spec, labels)
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed)
-        shape = tuple(x_train.shape[1:])
-        V = ValueNet(self.spec["value_net"][data_kind], shape).to(dev)
-        net.to(dev)
-        times = self.time_points(int(spec["time_points"]))
-        K, bs, m = int(spec["outer_iters"]), int(spec["batch_size"]), int(spec["measure_size"])
-        opt_v = torch.optim.Adam(V.parameters(), lr=float(spec["lr"]))
-        opt_s = torch.optim.Adam(net.parameters(), lr=float(spec["lr"]))
-        ascend_fp = self.readings["update"] == "printed"
-        ema, decay = copy.deepcopy(net).eval(), float(spec["ema"])
-        state = run.ckpt.load("mfg") if run.ckpt is not None else None
-        if state is None:  # mu^(0)
-            measures = [self.renoised(x_train, float(t), m, gen, labels, dev) for t in times]
-            rows, start, wall = [], 0, 0.0
-        else:
-            net.load_state_dict(state["net"])
-            V.load_state_dict(state["value_net"])
-            ema.load_state_dict(state["ema"])
-            opt_v.load_state_dict(state["opt_v"])
-            opt_s.load_state_dict(state["opt_s"])
-            gen.set_state(state["gen"])
-            set_rng_state(state, dev)
-            measures = [{k: v.to(dev) for k, v in mu.items()} for mu in state["measures"]]
-            rows, start, wall = state["rows"], state["outer_iter"], state["wall_s"]
-            log.info("resuming from checkpoint %s at outer iteration %d of %d",
-                     run.ckpt.path, start, K)  # fmt: skip
-        t0, unit_s = time.time() - wall, 0.0
-        outer = tqdm(range(start + 1, K + 1), initial=start, total=K,
-                     desc="MFG outer iterations", mininterval=10.0)  # fmt: skip
-        for k in outer:
-            tic = time.time()
-            lr = float(spec["lr"]) / (k if self.readings["lr_schedule"] == "inverse_k" else 1)
-            for opt in (opt_v, opt_s):
-                for group in opt.param_groups:
-                    group["lr"] = lr
-            losses = {"hjb_loss": [], "fp_loss": []}
-            hjb_batches = 0 if self.readings["value_target"] == "off" else int(spec["hjb_batches"])
-            for i, t in enumerate(times):
-                t = float(t)
-                for _ in range(hjb_batches):  # lines 5-12
-                    x, tt, glm, _ = self.draw(measures[i], t, bs, gen, x_train, labels, dev)
-                    loss = self.value_loss(V, x, glm, tt)
-                    _check(loss, k, t, "hjb")
-                    opt_v.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt_v.step()
-                    losses["hjb_loss"].append(float(loss.detach()))
-                for _ in range(int(spec["fp_batches"])):  # lines 13-19
-                    x, tt, glm, y = self.draw(measures[i], t, bs, gen, x_train, labels, dev)
-                    if y is not None:
-                        y = drop_labels(y, p_drop, net.null_label, gen)
-                    s = self.score_of(_bind(net, y), x, tt)
-                    target = self.s_eq(V, x, glm, tt)
-                    weight = self.coefficients(tt, x)["weight"]
-                    per = (s - target).flatten(1).square().sum(1)
-                    per = per + self.gamma * s.flatten(1).square().sum(1)
-                    loss = (weight * per).mean()
-                    _check(loss, k, t, "fp")
-                    opt_s.zero_grad(set_to_none=True)
-                    (-loss if ascend_fp else loss).backward()
-                    opt_s.step()
-                    ema_update(ema, net, decay)
-                    losses["fp_loss"].append(float(loss.detach()))
-            if self.readings["measure_update"] == "model_rollout":  # lines 21-28
-                measures = self.rollout(net, times, m, shape, gen, dev)
-            else:
-                measures = [self.renoised(x_train, float(t), m, gen, labels, dev) for t in times]
-            rows.append({"outer_iter": k, "wall_s": time.time() - t0,
-                         **{n: float(np.mean(v)) if v else np.nan for n, v in losses.items()},
-                         **self.violation(net, V, measures, times, bs, gen, law)})  # fmt: skip
-            unit_s = max(unit_s, time.time() - tic)
-            if run.ckpt is None:
-                continue
-            stop = k < K and run.ckpt.time_is_up(unit_s)
-            if stop or run.ckpt.due(k, K, 1):
-                state = {
-                    "outer_iter": k,
-                    "net": to_cpu(net.state_dict()),
-                    "value_net": to_cpu(V.state_dict()),
-                    "ema": to_cpu(ema.state_dict()),
-                    "opt_v": to_cpu(opt_v.state_dict()),
-                    "opt_s": to_cpu(opt_s.state_dict()),
-                    "gen": gen.get_state(),
-                    **rng_state(dev),
-                    "measures": to_cpu(measures),
-                    "rows": rows,
-                    "wall_s": time.time() - t0,
-                }
-                run.ckpt.save(state, "mfg")
-            if stop:
-                raise run.ckpt.stop(k, "outer iteration")
-        ds = xr.Dataset(
-            {
-                c: (("outer_iter",), np.array([r[c] for r in rows]))
-                for c in rows[0]
-                if c != "outer_iter"
-            },
-            coords={"outer_iter": [r["outer_iter"] for r in rows]},
-            attrs={f"reading_{k}": v for k, v in self.readings.items()},
-        )
-        return ema, ds, {"value_net": V.state_dict()}
-
     def violation(self, net, V, measures, times, bs, gen, law=None) -> dict:
         """RMS residual of the reading's HJB and RMS ||s_theta - s_eq|| at the grid times, with the
         one-sample estimate of grad log mu; with a closed-form ``law``, the same residuals with
@@ -471,7 +333,7 @@ class MFGDiffusion(Method):
             x, _, glm, y = self.batch(measures[i], t, bs, gen)
             res.append(self.hjb_residual(V, x, glm, t).detach().square().mean())
             with torch.no_grad():
-                s = self.score_of(_bind(net, y), x, t)
+                s = self.score_of(bind_labels(net, y), x, t)
             gap.append((s - self.s_eq(V, x, glm, t)).flatten(1).square().sum(1).mean())
             if law is None:
                 continue
@@ -501,12 +363,12 @@ def _rms_and_se(sq: torch.Tensor) -> tuple[float, float]:
     return rms, float(var.sqrt() / (2 * rms)) if rms > 0 else 0.0
 
 
-def _bind(net: nn.Module, y: torch.Tensor | None) -> nn.Module:
+def bind_labels(net: nn.Module, y: torch.Tensor | None) -> nn.Module:
     """``net`` with labels ``y`` bound (None: ``net`` itself, the null class if conditional)."""
     return net if y is None else Conditioned(net, y=y)
 
 
-def _check(loss: torch.Tensor, k: int, t: float, term: str) -> None:
+def check_finite(loss: torch.Tensor, k: int, t: float, term: str) -> None:
     if not torch.isfinite(loss):
         raise FloatingPointError(f"non-finite {term} loss at outer iteration {k}, t={t:.4f}")
 

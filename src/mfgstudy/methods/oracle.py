@@ -9,11 +9,16 @@ measured W2 error is the sampler's discretisation error alone.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from mfgstudy.data import Data
 from mfgstudy.exact import empirical_score
-from mfgstudy.methods.base import Method, ScoreFn
+from mfgstudy.methods.base import Method
+from mfgstudy.sde import ScoreFn
+
+if TYPE_CHECKING:  # the data set is given; methods read no files
+    from mfgstudy.data import Data
 
 
 class ExactScore(Method):

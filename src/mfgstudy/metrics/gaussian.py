@@ -20,9 +20,8 @@ import torch
 from scipy.integrate import solve_ivp
 
 from mfgstudy.exact import GaussianMixture
-from mfgstudy.methods.base import ScoreFn
 from mfgstudy.samplers import Sampler
-from mfgstudy.sde import VPSDE
+from mfgstudy.sde import VPSDE, ScoreFn
 
 
 def affine_step(sampler: Sampler, sde: VPSDE, score: ScoreFn, t: float, t_next: float, d: int):

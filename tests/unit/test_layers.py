@@ -1,0 +1,84 @@
+"""The package's layers import one way: each module imports only from its own layer or below, no
+import circle, and the workflow planner is imported by no module of the package (only by the
+Snakefile). Imports are read the way the code hashes read them (mfgstudy.code_closure: every
+import statement, lazy ones inside functions too; `if TYPE_CHECKING:` blocks are annotations)."""
+
+from mfgstudy import code_closure
+
+# bottom to top; a module may import from its own layer and the ones before it
+LAYERS = {
+    "infrastructure": ["", "errors", "kinds", "layout", "device", "specs", "strict_yaml",
+                       "cleanfid_compat", "store", "rates", "verbs", "code_closure"],
+    "math core (no I/O)": ["sde", "diffops", "metrics", "metrics.support", "exact", "mixtures",
+                           "samplers", "perturb"],
+    "networks": ["nets"],
+    "metrics": ["metrics.w2", "metrics.mixture_w2", "metrics.gaussian", "metrics.memorisation",
+                "metrics.fd", "metrics.features"],
+    "methods (loss and score)": ["methods", "methods.base", "methods.ddpm", "methods.edm",
+                                 "methods.flow_matching", "methods.hjb_sgm", "methods.mfg",
+                                 "methods.oracle", "methods.registry"],
+    "training": ["training", "training.checkpoint", "training.distributed", "training.shared",
+                 "training.loop", "training.algorithm1", "training.fit"],
+    "data sources": ["data"],
+    "models on disk": ["models"],
+    "jobs": ["train", "classifier", "sample", "evaluate", "convergence", "robustness_exact",
+             "mfg_equilibrium", "injection", "collect"],
+    "report (reads stores)": ["report", "report_robustness", "report_hjb", "report_pde",
+                              "report_mfg", "claims"],
+    "command line": ["cli", "__main__"],
+    "workflow planner (the Snakefile's)": ["plan"],
+}  # fmt: skip
+LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
+
+
+def _name(path):
+    parts = list(path.relative_to(code_closure.PACKAGE_DIR).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _graph():
+    root, graph = code_closure.PACKAGE_DIR, {}
+    for path in sorted(root.rglob("*.py")):
+        name = _name(path)
+        full = f"mfgstudy.{name}".rstrip(".")
+        imported = code_closure._imported(root, full, path) - {full}
+        graph[name] = {m.removeprefix("mfgstudy").removeprefix(".") for m in imported}
+    return graph
+
+
+def test_every_module_has_a_layer():
+    assert set(_graph()) == set(LEVEL), set(_graph()) ^ set(LEVEL)
+
+
+def test_nothing_imports_upward():
+    layer = {m: list(LAYERS)[level] for m, level in LEVEL.items()}
+    upward = [
+        f"{m} ({layer[m]}) imports {i} ({layer[i]})"
+        for m, imports in _graph().items()
+        for i in imports
+        if LEVEL[i] > LEVEL[m]
+    ]
+    assert not upward, "\n".join(upward)
+
+
+def test_no_import_circle():
+    graph, state, circles = _graph(), {}, []
+
+    def visit(m, path):
+        state[m] = "open"
+        for i in sorted(graph[m]):
+            if state.get(i) == "open":
+                circles.append(path[path.index(i) :] + [i])
+            elif i not in state:
+                visit(i, [*path, i])
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not circles, circles
+
+
+def test_only_the_snakefile_imports_the_planner():
+    importers = [m for m, imports in _graph().items() if "plan" in imports]
+    assert not importers, importers
