@@ -145,14 +145,15 @@ def cli_option(flag: str, paths) -> str:
     return " ".join([flag, *map(shlex.quote, paths)]) if paths else ""
 
 
-def log_path(job: str) -> str:
-    """A job's log file, named by its rule and wildcards: log_path("train/{dataset}")."""
-    return f"{paths.logs}/{job}.log"
+def log_path(*job: str) -> str:
+    """A job's log file, named by its rule and wildcards: log_path("train/{dataset}"),
+    log_path("sample", UNIT_DIR)."""
+    return f"{paths.logs}/{'/'.join(job)}.log"
 
 
-def benchmark_path(job: str) -> str:
+def benchmark_path(*job: str) -> str:
     """A job's Snakemake benchmark file, named as its log."""
-    return f"{paths.benchmarks}/{job}.tsv"
+    return f"{paths.benchmarks}/{'/'.join(job)}.tsv"
 
 
 # --- code each job depends on ---------------------------------------------------------------

@@ -18,16 +18,12 @@ AGGREGATION = {  # the jobs downstream of every sample: the cube and what reads 
     "collect",
     "figure1",
     "slopes_table",
-    "table1",
-    "table2",
+    "paper_table",
     "robustness_table",
     "robustness_figure",
     "claims",
-    "hjb_table",
     "hjb_figure",  # its panels name each variant's fidelity from the table
-    "mfg_readings_table",
-    "dirac_table",
-    "memorisation_table",
+    "study_table",  # hjb, dirac, memorisation and MFG readings tables
     "concentration",
     "all",
 }
@@ -79,5 +75,5 @@ def test_changing_report_code_reruns_only_reports(smoke_run, tmp_path):
     """Each rule's code hash is the import closure of its job's module: an edit to the
     companion studies' report module reruns their tables, nothing upstream."""
     counts = planned(smoke_run, root=_edited_copy(tmp_path, "report_pde.py"))
-    assert set(counts) == {"dirac_table", "memorisation_table", "concentration", "claims",
-                           "all"}, counts  # fmt: skip
+    assert set(counts) == {"study_table", "concentration", "claims", "all"}, counts
+    assert counts["study_table"] == 2, counts  # dirac and memorisation: not hjb, MFG readings

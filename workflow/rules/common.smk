@@ -1,5 +1,8 @@
-# Helpers shared by the rules: parameter specs as JSON, and model inputs per method.
+# What the rules share: where files live (`paths`), the resources of a small job, the jobs'
+# specs as JSON, input functions, the report's sections, and the tables that differ only in a
+# name (one generic rule per shape).
 import json
+import re
 
 
 wildcard_constraints:
@@ -13,6 +16,12 @@ wildcard_constraints:
     features=r"digits|inception",
 
 
+# Every file and folder the jobs read or write, one template each: mfgstudy.plan.paths, e.g.
+# paths.data = "results/data/{dataset}.zarr", paths.table1.csv = "results/tables/table1_images.csv"
+# (the planner's target lists format the same templates). A job's log and benchmark are named
+# after its rule and wildcards, as in plan.log_path("train/{dataset}/{method}/seed{seed}").
+paths = plan.paths
+
 # the conda env of every job (--sdm conda): envs/cpu.yaml or envs/cuda.yaml
 ENV = f"../../envs/{config['environment']}.yaml"
 THREADS = config["threads"]
@@ -23,28 +32,44 @@ def job_resources(family):
     return plan.job_resources(config, family)
 
 
+def cpu_job(mem_mb=2000, runtime=10):
+    """The resources of a job that needs little (a table, a figure, a closed form): no GPU,
+    mem_mb, runtime in minutes."""
+    return {"gpu": 0, "mem_mb": mem_mb, "runtime": runtime}
+
+
+def torch_threads(wildcards, threads):
+    """A train job's torch threads per process: its threads shared by its GPUs' processes."""
+    return plan.threads_per_process(config, wildcards.dataset, threads)
+
+
 def as_json(spec):
     return json.dumps(spec, sort_keys=True)
+
+
+def shown(spec, key):
+    """A param showing the reader one value of a job's spec: spec(config, wildcards)[key]. The
+    spec param passes it to the job, and reruns the job when it changes; so this one is left
+    out of Snakemake's params trigger, which skips params computed from `input`."""
+    return lambda wildcards, input: spec(config, wildcards)[key]
 
 
 def model_of(wc):
     """The trained model a sample job needs ([] for methods that are not trained)."""
     if plan.is_trainable(config, wc.method):
-        return plan.MODEL.format(dataset=wc.dataset, method=wc.method, seed=wc.seed)
+        return paths.model.format(dataset=wc.dataset, method=wc.method, seed=wc.seed)
     return []
 
 
 def classifier_of(wc):
-    return (
-        plan.CLASSIFIER.format(dataset=wc.dataset)
-        if plan.has_classifier(config, wc.dataset)
-        else []
-    )
+    if plan.has_classifier(config, wc.dataset):
+        return paths.classifier.format(dataset=wc.dataset)
+    return []
 
 
-def opt(flag, paths):
+def opt(flag, files):
     """A command-line option only when the input exists for this job (paths shell-quoted)."""
-    return plan.cli_option(flag, paths)
+    return plan.cli_option(flag, files)
 
 
 STUDIES = config["report"].get("studies", {})
@@ -55,6 +80,96 @@ def study_params(study):
     return as_json(plan.study_spec(config, study))
 
 
-def reported(path, caption, category):
-    """An output shown in `snakemake --report` with its caption (workflow/report/*.rst)."""
-    return report(path, caption=f"../report/{caption}.rst", category=category)
+# the claims ledger's optional inputs (none where their study is not run), each with its option
+CLAIMS_OPTIONS = {
+    "exact": "--exact-exponents",
+    "train_logs": "--train-logs",
+    "injection": "--injection",
+    "dirac": "--dirac",
+    "concentration": "--concentration",
+}
+# the repository's claims files (not workflow.source_path's temporary copies, whose deleted
+# paths claims.json would record as its claims_file)
+CLAIMS_FILES = [str(Path(workflow.basedir) / f) for f in plan.CLAIMS_FILES]
+
+
+def claims_options(wildcards, input):
+    options = (opt(flag, getattr(input, name)) for name, flag in CLAIMS_OPTIONS.items())
+    return " ".join(options)
+
+
+# --- the report --------------------------------------------------------------------------------
+# its sections, by caption (workflow/report/<caption>.rst)
+REPORT_SECTIONS = {
+    "claims": "0. Claims ledger",
+    "figure1": "1. Convergence in N",
+    "slopes": "1. Convergence in N",
+    "convergence": "1. Convergence in N",
+    "robustness_table": "3. Robustness",
+    "robustness_figure": "3. Robustness",
+    "robustness_exact": "3. Robustness",
+    "injection": "3. Robustness",
+    "study": "4. Companion papers",
+    "mfg_equilibrium": "4. MFG-Diffusion",
+}
+
+
+def reported(path, caption, section=None):
+    """An output shown in `snakemake --report` with its caption, in the caption's section."""
+    section = section or REPORT_SECTIONS[caption]
+    return report(path, caption=f"../report/{caption}.rst", category=section)
+
+
+# --- the tables that differ only in a name: one generic rule each shape --------------------
+class Tables(dict):
+    """The tables that one generic rule writes, by file name (the value of its wildcard, which
+    is named after the rule, as is the `paths` entry of its outputs). Each table has its own
+    `paths` entry, the CLI verb that writes it (and its code hash), its report section and,
+    where the verb takes one, its JSON spec."""
+
+    def __init__(self, rule):
+        super().__init__()
+        self.rule = rule
+
+    def add(self, key, verb, section, spec=None):
+        """The table at paths[key], which must be the generic outputs at its file name."""
+        files, generic = paths[key], paths[self.rule]
+        there = {e: p.format(**{self.rule: files.name}) for e, p in generic.items()}
+        if files != there:
+            raise WorkflowError(f"paths.{key} is not paths.{self.rule}")
+        code = plan.code_hash(verb)
+        self[files.name] = dict(verb=verb, code=code, section=section, spec=spec)
+
+    def pattern(self):
+        """The names, as the wildcard's constraint."""
+        return "|".join(map(re.escape, self)) or "(?!)"
+
+    def per_job(self, key):
+        """A function of a job's wildcards: its table's `key`."""
+        return lambda wildcards: self[wildcards[self.rule]][key]
+
+
+# the paper's Tables 1 and 2 at this scale: the metrics cube -> csv, md, tex
+PAPER_TABLES = Tables("paper_table")
+PAPER_TABLES.add("table1", "table1", "2. Image metrics")
+PAPER_TABLES.add("table2", "table2", "3. Robustness")
+# a study's table: the metrics cube and the table's spec -> csv, md (where the study is run)
+STUDY_TABLES = Tables("study_table")
+COMPANION = REPORT_SECTIONS["study"]
+if "hjb" in STUDIES:
+    STUDY_TABLES.add("hjb_table", "hjb-table", COMPANION, study_params("hjb"))
+if "dirac" in STUDIES:
+    STUDY_TABLES.add("dirac_table", "dirac-table", COMPANION, study_params("dirac"))
+if "memorisation" in STUDIES:
+    spec = study_params("memorisation")
+    STUDY_TABLES.add("memorisation_table", "memorisation-table", COMPANION, spec)
+if config["report"].get("mfg_readings"):
+    spec = as_json(plan.mfg_readings_spec(config))
+    STUDY_TABLES.add(
+        "mfg_readings_table", "mfg-readings-table", "4. MFG-Diffusion", spec
+    )
+
+
+wildcard_constraints:
+    paper_table=PAPER_TABLES.pattern(),
+    study_table=STUDY_TABLES.pattern(),

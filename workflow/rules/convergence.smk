@@ -9,18 +9,16 @@ if "gaussian" in CONVERGENCE:
         input:
             plan.convergence_data(config),
         output:
-            directory(plan.CONVERGENCE.format(name="gaussian")),
+            directory(paths.convergence.format(name="gaussian")),
         log:
-            "results/logs/convergence/gaussian.log",
+            plan.log_path("convergence/gaussian"),
         benchmark:
-            "results/benchmarks/convergence/gaussian.tsv"
+            plan.benchmark_path("convergence/gaussian")
         conda:
             ENV
         threads: 1
         resources:
-            gpu=0,
-            mem_mb=2000,
-            runtime=30,
+            **cpu_job(runtime=30),
         params:
             code=plan.code_hash("convergence-gaussian"),
             spec=as_json(plan.convergence_spec(config, "gaussian")),
@@ -33,18 +31,16 @@ if "mixture" in CONVERGENCE:
 
     rule convergence_mixture:
         output:
-            directory(plan.CONVERGENCE.format(name="mixture")),
+            directory(paths.convergence.format(name="mixture")),
         log:
-            "results/logs/convergence/mixture.log",
+            plan.log_path("convergence/mixture"),
         benchmark:
-            "results/benchmarks/convergence/mixture.tsv"
+            plan.benchmark_path("convergence/mixture")
         conda:
             ENV
         threads: 1
         resources:
-            gpu=0,
-            mem_mb=8000,
-            runtime=720,  # minutes: the paper config's 1e6 samples up to N = 4096 on one core
+            **cpu_job(mem_mb=8000, runtime=720),  # the paper's 1e6 samples to N = 4096
         params:
             code=plan.code_hash("convergence-mixture"),
             spec=as_json(plan.convergence_spec(config, "mixture")),
@@ -59,21 +55,17 @@ if CONVERGENCE:
         input:
             plan.convergence_stores(config),
         output:
-            csv=reported(
-                plan.CONVERGENCE_TABLE["csv"], "convergence", "1. Convergence in N"
-            ),
-            md=plan.CONVERGENCE_TABLE["md"],
+            csv=reported(paths.convergence_table.csv, "convergence"),
+            md=paths.convergence_table.md,
         log:
-            "results/logs/convergence/table.log",
+            plan.log_path("convergence/table"),
         benchmark:
-            "results/benchmarks/convergence/table.tsv"
+            plan.benchmark_path("convergence/table")
         conda:
             ENV
         threads: 1
         resources:
-            gpu=0,
-            mem_mb=2000,
-            runtime=10,
+            **cpu_job(),
         params:
             code=plan.code_hash("convergence-table"),
         shell:

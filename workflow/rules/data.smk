@@ -2,17 +2,17 @@ rule prepare_data:
     input:
         source=lambda wc: plan.data_source(config, wc.dataset),  # a local file, if any
     output:
-        directory(plan.DATA),
+        directory(paths.data),
     log:
-        "results/logs/prepare_data/{dataset}.log",
+        plan.log_path("prepare_data/{dataset}"),
     benchmark:
-        "results/benchmarks/prepare_data/{dataset}.tsv"
+        plan.benchmark_path("prepare_data/{dataset}")
     priority: 100
     conda:
         ENV
     threads: 1
     resources:
-        **job_resources("data"),  # gpu, mem_mb, runtime: config resources.data
+        **job_resources("data"),
     params:
         code=plan.code_hash("prepare-data"),
         spec=lambda wc: as_json(plan.data_spec(config, wc.dataset)),

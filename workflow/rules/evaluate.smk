@@ -1,14 +1,14 @@
 rule evaluate:
     input:
-        data=plan.DATA,
-        samples=plan.SAMPLES,
+        data=paths.data,
+        samples=paths.samples,
         model=model_of,
         classifier=classifier_of,
         clean=plan.clean_samples,
         references=lambda wc: plan.references(config, wc.dataset),
         inception=lambda wc: plan.inception_input(config, wc.dataset),
     output:
-        directory(plan.METRICS),
+        directory(paths.metrics),
     log:
         plan.log_path("evaluate", plan.UNIT_DIR),
     benchmark:
@@ -17,7 +17,7 @@ rule evaluate:
         ENV
     threads: THREADS
     resources:
-        **job_resources("evaluate"),  # gpu, mem_mb, runtime: config resources.evaluate
+        **job_resources("evaluate"),
     params:
         code=plan.code_hash("evaluate"),
         spec=lambda wc: as_json(plan.evaluate_spec(config, wc)),
@@ -34,21 +34,21 @@ rule evaluate:
 
 rule floor:
     input:
-        data=plan.DATA,
+        data=paths.data,
         classifier=classifier_of,
         references=lambda wc: plan.references(config, wc.dataset),
         inception=lambda wc: plan.inception_input(config, wc.dataset),
     output:
-        directory(plan.FLOOR),
+        directory(paths.floor),
     log:
-        "results/logs/floor/{sweep}/{dataset}.log",
+        plan.log_path("floor/{sweep}/{dataset}"),
     benchmark:
-        "results/benchmarks/floor/{sweep}/{dataset}.tsv"
+        plan.benchmark_path("floor/{sweep}/{dataset}")
     conda:
         ENV
     threads: THREADS
     resources:
-        **job_resources("evaluate"),  # gpu, mem_mb, runtime: config resources.evaluate
+        **job_resources("evaluate"),
     params:
         code=plan.code_hash("floor"),
         spec=lambda wc: as_json(plan.floor_spec(config, wc.sweep, wc.dataset)),
@@ -62,22 +62,22 @@ rule floor:
 
 rule reference:
     input:
-        data=plan.DATA,
+        data=paths.data,
         classifier=lambda wc: classifier_of(wc) if wc.features == "digits" else [],
         inception=lambda wc: (
             plan.inception_input(config) if wc.features == "inception" else []
         ),
     output:
-        directory(plan.REFERENCE),
+        directory(paths.reference),
     log:
-        "results/logs/reference/{dataset}/{features}.log",
+        plan.log_path("reference/{dataset}/{features}"),
     benchmark:
-        "results/benchmarks/reference/{dataset}/{features}.tsv"
+        plan.benchmark_path("reference/{dataset}/{features}")
     conda:
         ENV
     threads: THREADS
     resources:
-        **job_resources("evaluate"),  # gpu, mem_mb, runtime: config resources.evaluate
+        **job_resources("evaluate"),
     params:
         code=plan.code_hash("reference"),
         spec=lambda wc: as_json(plan.reference_spec(config, wc.dataset, wc.features)),

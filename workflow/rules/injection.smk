@@ -5,20 +5,20 @@ if "injection" in config:
 
     rule injection:
         input:
-            data=plan.DATA,
-            model=plan.MODEL,
-            classifier=plan.CLASSIFIER,
+            data=paths.data,
+            model=paths.model,
+            classifier=paths.classifier,
         output:
-            directory(plan.INJECTION),
+            directory(paths.injection),
         log:
-            "results/logs/injection/{dataset}/{method}/seed{seed}.log",
+            plan.log_path("injection/{dataset}/{method}/seed{seed}"),
         benchmark:
-            "results/benchmarks/injection/{dataset}/{method}/seed{seed}.tsv"
+            plan.benchmark_path("injection/{dataset}/{method}/seed{seed}")
         conda:
             ENV
         threads: THREADS
         resources:
-            **job_resources("sample"),  # gpu, mem_mb, runtime: config resources.sample
+            **job_resources("sample"),
         params:
             code=plan.code_hash("injection"),
             spec=lambda wc: as_json(plan.injection_spec(config, wc.dataset, wc.method)),
@@ -31,19 +31,17 @@ if "injection" in config:
         input:
             plan.injection_stores(config),
         output:
-            png=reported(plan.FIG_INJECTION["png"], "injection", "3. Robustness"),
-            pdf=plan.FIG_INJECTION["pdf"],
+            png=reported(paths.injection_figure.png, "injection"),
+            pdf=paths.injection_figure.pdf,
         log:
-            "results/logs/injection_figure.log",
+            plan.log_path("injection_figure"),
         benchmark:
-            "results/benchmarks/injection_figure.tsv"
+            plan.benchmark_path("injection_figure")
         conda:
             ENV
         threads: 1
         resources:
-            gpu=0,
-            mem_mb=2000,
-            runtime=10,
+            **cpu_job(),
         params:
             code=plan.code_hash("injection-figure"),
         shell:

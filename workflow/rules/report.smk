@@ -3,18 +3,16 @@ rule collect:
         metrics=plan.metric_dirs(config),
         floors=plan.floors(config),
     output:
-        directory(plan.CUBE),
+        directory(paths.cube),
     log:
-        "results/logs/collect.log",
+        plan.log_path("collect"),
     benchmark:
-        "results/benchmarks/collect.tsv"
+        plan.benchmark_path("collect")
     conda:
         ENV
     threads: 1
     resources:
-        gpu=0,
-        mem_mb=2000,
-        runtime=10,
+        **cpu_job(),
     params:
         code=plan.code_hash("collect"),
     shell:
@@ -32,22 +30,20 @@ REPORT_SPEC = {
 
 rule figure1:
     input:
-        cube=plan.CUBE,
+        cube=paths.cube,
         convergence=plan.convergence_stores(config),
     output:
-        png=reported(plan.FIG1_PNG, "figure1", "1. Convergence in N"),
-        pdf=plan.FIG1_PDF,
+        png=reported(paths.figure1.png, "figure1"),
+        pdf=paths.figure1.pdf,
     log:
-        "results/logs/figure1.log",
+        plan.log_path("figure1"),
     benchmark:
-        "results/benchmarks/figure1.tsv"
+        plan.benchmark_path("figure1")
     conda:
         ENV
     threads: 1
     resources:
-        gpu=0,
-        mem_mb=2000,
-        runtime=10,
+        **cpu_job(),
     params:
         code=plan.code_hash("figure1"),
         spec=as_json(REPORT_SPEC),
@@ -60,22 +56,20 @@ rule figure1:
 
 rule slopes_table:
     input:
-        cube=plan.CUBE,
+        cube=paths.cube,
         convergence=plan.convergence_stores(config),
     output:
-        csv=reported(plan.SLOPES_CSV, "slopes", "1. Convergence in N"),
-        md=plan.SLOPES_MD,
+        csv=reported(paths.slopes_table.csv, "slopes"),
+        md=paths.slopes_table.md,
     log:
-        "results/logs/slopes_table.log",
+        plan.log_path("slopes_table"),
     benchmark:
-        "results/benchmarks/slopes_table.tsv"
+        plan.benchmark_path("slopes_table")
     conda:
         ENV
     threads: 1
     resources:
-        gpu=0,
-        mem_mb=2000,
-        runtime=10,
+        **cpu_job(),
     params:
         code=plan.code_hash("slopes"),
         spec=as_json(REPORT_SPEC),
@@ -86,74 +80,49 @@ rule slopes_table:
         "2> {log:q}"
 
 
-rule table1:
+# the paper's Tables 1 and 2 at this scale (PAPER_TABLES in common.smk: name -> CLI verb)
+rule paper_table:
     input:
-        plan.CUBE,
+        paths.cube,
     output:
-        csv=reported(plan.TABLE1["csv"], "table1", "2. Image metrics"),
-        md=plan.TABLE1["md"],
-        tex=plan.TABLE1["tex"],
+        csv=reported(
+            paths.paper_table.csv, "paper_table", PAPER_TABLES.per_job("section")
+        ),
+        md=paths.paper_table.md,
+        tex=paths.paper_table.tex,
     log:
-        "results/logs/table1.log",
+        plan.log_path("paper_table/{paper_table}"),
     benchmark:
-        "results/benchmarks/table1.tsv"
+        plan.benchmark_path("paper_table/{paper_table}")
     conda:
         ENV
     threads: 1
     resources:
-        gpu=0,
-        mem_mb=2000,
-        runtime=10,
+        **cpu_job(),
     params:
-        code=plan.code_hash("table1"),
+        verb=PAPER_TABLES.per_job("verb"),
+        code=PAPER_TABLES.per_job("code"),
     shell:
-        "python -m mfgstudy table1 --code {params.code} --cube {input:q} --csv {output.csv:q} "
-        "--md {output.md:q} --tex {output.tex:q} 2> {log:q}"
-
-
-rule table2:
-    input:
-        plan.CUBE,
-    output:
-        csv=reported(plan.TABLE2["csv"], "table2", "3. Robustness"),
-        md=plan.TABLE2["md"],
-        tex=plan.TABLE2["tex"],
-    log:
-        "results/logs/table2.log",
-    benchmark:
-        "results/benchmarks/table2.tsv"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        gpu=0,
-        mem_mb=2000,
-        runtime=10,
-    params:
-        code=plan.code_hash("table2"),
-    shell:
-        "python -m mfgstudy table2 --code {params.code} --cube {input:q} --csv {output.csv:q} "
-        "--md {output.md:q} --tex {output.tex:q} 2> {log:q}"
+        "python -m mfgstudy {params.verb} --code {params.code} --cube {input:q} "
+        "--csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} 2> {log:q}"
 
 
 rule robustness_table:
     input:
-        plan.CUBE,
+        paths.cube,
     output:
-        csv=reported(plan.ROBUSTNESS["csv"], "robustness_table", "3. Robustness"),
-        md=plan.ROBUSTNESS["md"],
-        tex=plan.ROBUSTNESS["tex"],
+        csv=reported(paths.robustness_table.csv, "robustness_table"),
+        md=paths.robustness_table.md,
+        tex=paths.robustness_table.tex,
     log:
-        "results/logs/robustness_table.log",
+        plan.log_path("robustness_table"),
     benchmark:
-        "results/benchmarks/robustness_table.tsv"
+        plan.benchmark_path("robustness_table")
     conda:
         ENV
     threads: 1
     resources:
-        gpu=0,
-        mem_mb=2000,
-        runtime=10,
+        **cpu_job(),
     params:
         code=plan.code_hash("robustness-table"),
         spec=as_json(REPORT_SPEC),
@@ -164,21 +133,19 @@ rule robustness_table:
 
 rule robustness_figure:
     input:
-        plan.CUBE,
+        paths.cube,
     output:
-        png=reported(plan.FIG_ROBUSTNESS["png"], "robustness_figure", "3. Robustness"),
-        pdf=plan.FIG_ROBUSTNESS["pdf"],
+        png=reported(paths.robustness_figure.png, "robustness_figure"),
+        pdf=paths.robustness_figure.pdf,
     log:
-        "results/logs/robustness_figure.log",
+        plan.log_path("robustness_figure"),
     benchmark:
-        "results/benchmarks/robustness_figure.tsv"
+        plan.benchmark_path("robustness_figure")
     conda:
         ENV
     threads: 1
     resources:
-        gpu=0,
-        mem_mb=2000,
-        runtime=10,
+        **cpu_job(),
     params:
         code=plan.code_hash("robustness-figure"),
         spec=as_json(REPORT_SPEC),
@@ -189,47 +156,34 @@ rule robustness_figure:
 
 rule claims:
     input:
-        # the repository's own files (not workflow.source_path's temporary copies, whose
-        # deleted paths claims.json would record as its claims_file)
-        claims_files=[str(Path(workflow.basedir) / f) for f in plan.CLAIMS_FILES],
-        cube=plan.CUBE,
-        slopes=plan.SLOPES_CSV,
-        exponents=plan.ROBUSTNESS["csv"],
-        exact=(
-            plan.ROBUSTNESS_EXACT_TABLE["csv"]
-            if config.get("robustness_exact")
-            else []
-        ),
-        table2=plan.TABLE2["csv"],
+        claims_files=CLAIMS_FILES,
+        cube=paths.cube,
+        slopes=paths.slopes_table.csv,
+        exponents=paths.robustness_table.csv,
+        table2=paths.table2.csv,
+        exact=plan.claims_exact_table(config),  # the optional inputs: CLAIMS_OPTIONS
         train_logs=plan.mfg_train_logs(config),
         injection=plan.injection_stores(config),
         dirac=plan.claims_study_table(config, "dirac"),
         concentration=plan.claims_study_table(config, "concentration"),
     output:
-        md=reported(plan.CLAIMS["md"], "claims", "0. Claims ledger"),
-        json=plan.CLAIMS["json"],
+        md=reported(paths.claims.md, "claims"),
+        json=paths.claims.json,
     log:
-        "results/logs/claims.log",
+        plan.log_path("claims"),
     benchmark:
-        "results/benchmarks/claims.tsv"
+        plan.benchmark_path("claims")
     conda:
         ENV
     threads: 1
     resources:
-        gpu=0,
-        mem_mb=2000,
-        runtime=10,
+        **cpu_job(),
     params:
         code=plan.code_hash("claims"),
         spec=as_json(plan.claims_spec(config)),
-        train_logs=lambda wc, input: opt("--train-logs", input.train_logs),
-        injection=lambda wc, input: opt("--injection", input.injection),
-        exact=lambda wc, input: opt("--exact-exponents", input.exact),
-        dirac=lambda wc, input: opt("--dirac", input.dirac),
-        concentration=lambda wc, input: opt("--concentration", input.concentration),
+        options=claims_options,
     shell:
         "python -m mfgstudy claims --code {params.code} --spec {params.spec:q} "
         "--claims-files {input.claims_files:q} --cube {input.cube:q} --slopes {input.slopes:q} "
-        "--exponents {input.exponents:q} --table2 {input.table2:q} {params.exact} "
-        "{params.train_logs} {params.injection} {params.dirac} {params.concentration} "
+        "--exponents {input.exponents:q} --table2 {input.table2:q} {params.options} "
         "--md {output.md:q} --json {output.json:q} 2> {log:q}"

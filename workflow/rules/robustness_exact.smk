@@ -7,18 +7,16 @@ if ROBUSTNESS_EXACT:
 
     rule robustness_exact:
         output:
-            directory(plan.ROBUSTNESS_EXACT),
+            directory(paths.robustness_exact),
         log:
-            "results/logs/robustness_exact/{law}/{perturbation}.log",
+            plan.log_path("robustness_exact/{law}/{perturbation}"),
         benchmark:
-            "results/benchmarks/robustness_exact/{law}/{perturbation}.tsv"
+            plan.benchmark_path("robustness_exact/{law}/{perturbation}")
         conda:
             ENV
         threads: 1
         resources:
-            gpu=0,
-            mem_mb=8000,
-            runtime=240,  # minutes: the paper config's 2e5 samples per seed on one core
+            **cpu_job(mem_mb=8000, runtime=240),  # the paper's 2e5 samples per seed
         params:
             code=plan.code_hash("robustness-exact"),
             spec=lambda wc: as_json(
@@ -32,22 +30,18 @@ if ROBUSTNESS_EXACT:
         input:
             plan.robustness_exact_stores(config),
         output:
-            csv=reported(
-                plan.ROBUSTNESS_EXACT_TABLE["csv"], "robustness_exact", "3. Robustness"
-            ),
-            md=plan.ROBUSTNESS_EXACT_TABLE["md"],
-            tex=plan.ROBUSTNESS_EXACT_TABLE["tex"],
+            csv=reported(paths.robustness_exact_table.csv, "robustness_exact"),
+            md=paths.robustness_exact_table.md,
+            tex=paths.robustness_exact_table.tex,
         log:
-            "results/logs/robustness_exact_table.log",
+            plan.log_path("robustness_exact_table"),
         benchmark:
-            "results/benchmarks/robustness_exact_table.tsv"
+            plan.benchmark_path("robustness_exact_table")
         conda:
             ENV
         threads: 1
         resources:
-            gpu=0,
-            mem_mb=2000,
-            runtime=10,
+            **cpu_job(),
         params:
             code=plan.code_hash("robustness-exact-table"),
             spec=as_json(REPORT_SPEC),
@@ -60,21 +54,17 @@ if ROBUSTNESS_EXACT:
         input:
             plan.robustness_exact_stores(config),
         output:
-            png=reported(
-                plan.FIG_ROBUSTNESS_EXACT["png"], "robustness_exact", "3. Robustness"
-            ),
-            pdf=plan.FIG_ROBUSTNESS_EXACT["pdf"],
+            png=reported(paths.robustness_exact_figure.png, "robustness_exact"),
+            pdf=paths.robustness_exact_figure.pdf,
         log:
-            "results/logs/robustness_exact_figure.log",
+            plan.log_path("robustness_exact_figure"),
         benchmark:
-            "results/benchmarks/robustness_exact_figure.tsv"
+            plan.benchmark_path("robustness_exact_figure")
         conda:
             ENV
         threads: 1
         resources:
-            gpu=0,
-            mem_mb=2000,
-            runtime=10,
+            **cpu_job(),
         params:
             code=plan.code_hash("robustness-exact-figure"),
         shell:

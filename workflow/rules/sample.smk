@@ -1,9 +1,9 @@
 rule sample:
     input:
-        data=plan.DATA,
+        data=paths.data,
         model=model_of,
     output:
-        directory(plan.SAMPLES),
+        directory(paths.samples),
     log:
         plan.log_path("sample", plan.UNIT_DIR),
     benchmark:
@@ -12,10 +12,12 @@ rule sample:
         ENV
     threads: THREADS
     resources:
-        **job_resources("sample"),  # gpu, mem_mb, runtime: config resources.sample
+        **job_resources("sample"),
     params:
         code=plan.code_hash("sample"),
         spec=lambda wc: as_json(plan.sample_spec(config, wc)),
+        steps=shown(plan.sample_spec, "steps"),  # N: one store per N and perturbation kind
+        n_samples=shown(plan.sample_spec, "n_samples"),
         model=lambda wc, input: opt("--model", input.model),
     shell:
         "python -m mfgstudy sample --code {params.code} --spec {params.spec:q} "

@@ -1,57 +1,53 @@
-# The companion papers' studies (config report.studies): HJB-regularised SGM on the
-# checkerboard (MFG laboratory, section 7) and the PDE-perspective experiments. Each rule turns
-# the metrics cube (and, for the HJB figure, the samples and the HJB table) into a table or a
-# figure.
+# The companion papers' studies (config report.studies): HJB-regularised SGM on the checkerboard
+# (MFG laboratory, section 7) and the PDE-perspective experiments; and MFG-Diffusion's readings
+# ablation (report.mfg_readings). Each rule turns the metrics cube (and, for the HJB figure, the
+# samples and the HJB table) into a table or a figure.
+
+
+# a study's table (STUDY_TABLES in common.smk: name -> CLI verb, spec)
+rule study_table:
+    input:
+        paths.cube,
+    output:
+        csv=reported(paths.study_table.csv, "study", STUDY_TABLES.per_job("section")),
+        md=paths.study_table.md,
+    log:
+        plan.log_path("study_table/{study_table}"),
+    benchmark:
+        plan.benchmark_path("study_table/{study_table}")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        **cpu_job(),
+    params:
+        verb=STUDY_TABLES.per_job("verb"),
+        code=STUDY_TABLES.per_job("code"),
+        spec=STUDY_TABLES.per_job("spec"),
+    shell:
+        "python -m mfgstudy {params.verb} --code {params.code} --spec {params.spec:q} "
+        "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+
 
 if "hjb" in STUDIES:
-
-    rule hjb_table:
-        input:
-            plan.CUBE,
-        output:
-            csv=reported(
-                plan.study_outputs("hjb")["csv"], "study", "4. Companion papers"
-            ),
-            md=plan.study_outputs("hjb")["md"],
-        log:
-            "results/logs/hjb_table.log",
-        benchmark:
-            "results/benchmarks/hjb_table.tsv"
-        conda:
-            ENV
-        threads: 1
-        resources:
-            gpu=0,
-            mem_mb=2000,
-            runtime=10,
-        params:
-            code=plan.code_hash("hjb-table"),
-            spec=study_params("hjb"),
-        shell:
-            "python -m mfgstudy hjb-table --code {params.code} --spec {params.spec:q} "
-            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
     rule hjb_figure:
         input:
             data=plan.hjb_data(config),
             samples=plan.hjb_samples(config),
-            table=plan.study_outputs("hjb")["csv"],  # per-panel statistics, converged or not
+            table=paths.hjb_table.csv,  # per-panel statistics, converged or not
         output:
-            png=reported(
-                plan.study_outputs("hjb")["png"], "study", "4. Companion papers"
-            ),
-            pdf=plan.study_outputs("hjb")["pdf"],
+            png=reported(paths.hjb_figure.png, "study"),
+            pdf=paths.hjb_figure.pdf,
         log:
-            "results/logs/hjb_figure.log",
+            plan.log_path("hjb_figure"),
         benchmark:
-            "results/benchmarks/hjb_figure.tsv"
+            plan.benchmark_path("hjb_figure")
         conda:
             ENV
         threads: 1
         resources:
-            gpu=0,
-            mem_mb=2000,
-            runtime=10,
+            **cpu_job(),
         params:
             code=plan.code_hash("hjb-figure"),
             spec=study_params("hjb"),
@@ -61,95 +57,25 @@ if "hjb" in STUDIES:
             "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
 
 
-if "dirac" in STUDIES:
-
-    rule dirac_table:
-        input:
-            plan.CUBE,
-        output:
-            csv=reported(
-                plan.study_outputs("dirac")["csv"], "study", "4. Companion papers"
-            ),
-            md=plan.study_outputs("dirac")["md"],
-        log:
-            "results/logs/dirac_table.log",
-        benchmark:
-            "results/benchmarks/dirac_table.tsv"
-        conda:
-            ENV
-        threads: 1
-        resources:
-            gpu=0,
-            mem_mb=2000,
-            runtime=10,
-        params:
-            code=plan.code_hash("dirac-table"),
-            spec=study_params("dirac"),
-        shell:
-            "python -m mfgstudy dirac-table --code {params.code} --spec {params.spec:q} "
-            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
-
-
-if "memorisation" in STUDIES:
-
-    rule memorisation_table:
-        input:
-            plan.CUBE,
-        output:
-            csv=reported(
-                plan.study_outputs("memorisation")["csv"],
-                "study",
-                "4. Companion papers",
-            ),
-            md=plan.study_outputs("memorisation")["md"],
-        log:
-            "results/logs/memorisation_table.log",
-        benchmark:
-            "results/benchmarks/memorisation_table.tsv"
-        conda:
-            ENV
-        threads: 1
-        resources:
-            gpu=0,
-            mem_mb=2000,
-            runtime=10,
-        params:
-            code=plan.code_hash("memorisation-table"),
-            spec=study_params("memorisation"),
-        shell:
-            "python -m mfgstudy memorisation-table --code {params.code} --spec {params.spec:q} "
-            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
-
-
 if "concentration" in STUDIES:
 
     rule concentration:
         input:
-            plan.CUBE,
+            paths.cube,
         output:
-            csv=reported(
-                plan.study_outputs("concentration")["csv"],
-                "study",
-                "4. Companion papers",
-            ),
-            md=plan.study_outputs("concentration")["md"],
-            png=reported(
-                plan.study_outputs("concentration")["png"],
-                "study",
-                "4. Companion papers",
-            ),
-            pdf=plan.study_outputs("concentration")["pdf"],
+            csv=reported(paths.concentration_table.csv, "study"),
+            md=paths.concentration_table.md,
+            png=reported(paths.concentration_figure.png, "study"),
+            pdf=paths.concentration_figure.pdf,
         log:
-            "results/logs/concentration.log",
+            plan.log_path("concentration"),
         benchmark:
-            "results/benchmarks/concentration.tsv"
+            plan.benchmark_path("concentration")
         conda:
             ENV
         threads: 1
         resources:
-            gpu=0,
-            mem_mb=2000,
-            runtime=10,
+            **cpu_job(),
         params:
             code=plan.code_hash("concentration"),
             spec=study_params("concentration"),

@@ -1,31 +1,29 @@
+# Inside a SLURM job (SLURM_JOB_ID set) training stops cleanly before the job's runtime and its
+# rerun resumes from the last checkpoint; a local run has no time limit.
 rule train:
     input:
-        data=plan.DATA,
+        data=paths.data,
     output:
-        model=plan.MODEL,
-        log=directory(plan.TRAIN_LOG),
+        model=paths.model,
+        log=directory(paths.train_log),
     log:
-        "results/logs/train/{dataset}/{method}/seed{seed}.log",
+        plan.log_path("train/{dataset}/{method}/seed{seed}"),
     benchmark:
-        "results/benchmarks/train/{dataset}/{method}/seed{seed}.tsv"
+        plan.benchmark_path("train/{dataset}/{method}/seed{seed}")
     priority: 50
     conda:
         ENV
     threads: THREADS
     resources:
-        **job_resources("train"),  # gpu, mem_mb, runtime: config resources.train
+        **job_resources("train"),
     params:
         code=plan.code_hash("train"),
         spec=lambda wc: as_json(plan.train_spec(config, wc.dataset, wc.method)),
         launch=lambda wc: plan.launcher(config, wc.dataset),  # python, or torchrun (DDP)
-        checkpoints=lambda wc: plan.CHECKPOINTS.format(**wc),
+        checkpoints=lambda wc: paths.checkpoints.format(**wc),
         every=lambda wc: plan.checkpoint_every(config, wc.method),
         margin=config["checkpoint"]["stop_margin_min"],
-        threads=lambda wc, threads: plan.threads_per_process(
-            config, wc.dataset, threads
-        ),
-    # Inside a SLURM job (SLURM_JOB_ID set) training stops cleanly before the job's runtime and
-    # its rerun resumes; a local run has no time limit. Torch threads are per process.
+        threads=torch_threads,
     shell:
         "{params.launch} -m mfgstudy train --code {params.code} --spec {params.spec:q} "
         "--data {input.data:q} --seed {wildcards.seed} --out-model {output.model:q} "
@@ -36,20 +34,20 @@ rule train:
 
 rule train_classifier:
     input:
-        data=plan.DATA,
+        data=paths.data,
     output:
-        model=plan.CLASSIFIER,
-        report=directory(plan.CLASSIFIER_REPORT),
+        model=paths.classifier,
+        report=directory(paths.classifier_report),
     log:
-        "results/logs/train_classifier/{dataset}.log",
+        plan.log_path("train_classifier/{dataset}"),
     benchmark:
-        "results/benchmarks/train_classifier/{dataset}.tsv"
+        plan.benchmark_path("train_classifier/{dataset}")
     priority: 50
     conda:
         ENV
     threads: THREADS
     resources:
-        **job_resources("evaluate"),  # gpu, mem_mb, runtime: config resources.evaluate
+        **job_resources("evaluate"),
     params:
         code=plan.code_hash("train-classifier"),
         spec=lambda wc: as_json(config["classifier"]),
