@@ -80,7 +80,18 @@ def study_params(study):
     return as_json(plan.study_spec(config, study))
 
 
-# the claims ledger's optional inputs (none where their study is not run), each with its option
+def claims_optional(wildcards):
+    """The claims ledger's optional inputs ([] where their study is not run)."""
+    return {
+        "exact": plan.claims_exact_table(config),
+        "train_logs": plan.mfg_train_logs(config),
+        "injection": plan.injection_stores(config),
+        "dirac": plan.claims_study_table(config, "dirac"),
+        "concentration": plan.claims_study_table(config, "concentration"),
+    }
+
+
+# the option that passes each of them to the claims job
 CLAIMS_OPTIONS = {
     "exact": "--exact-exponents",
     "train_logs": "--train-logs",

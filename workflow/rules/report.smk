@@ -85,9 +85,7 @@ rule paper_table:
     input:
         paths.cube,
     output:
-        csv=reported(
-            paths.paper_table.csv, "paper_table", PAPER_TABLES.per_job("section")
-        ),
+        csv=reported(paths.paper_table.csv, "paper", PAPER_TABLES.per_job("section")),
         md=paths.paper_table.md,
         tex=paths.paper_table.tex,
     log:
@@ -156,16 +154,12 @@ rule robustness_figure:
 
 rule claims:
     input:
+        unpack(claims_optional),  # the optional studies' results, where they are run
         claims_files=CLAIMS_FILES,
         cube=paths.cube,
         slopes=paths.slopes_table.csv,
         exponents=paths.robustness_table.csv,
         table2=paths.table2.csv,
-        exact=plan.claims_exact_table(config),  # the optional inputs: CLAIMS_OPTIONS
-        train_logs=plan.mfg_train_logs(config),
-        injection=plan.injection_stores(config),
-        dirac=plan.claims_study_table(config, "dirac"),
-        concentration=plan.claims_study_table(config, "concentration"),
     output:
         md=reported(paths.claims.md, "claims"),
         json=paths.claims.json,
