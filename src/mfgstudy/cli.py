@@ -18,12 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from mfgstudy.code_closure import PACKAGE_DIR, verify
-from mfgstudy.device import CHOICES, configure
 from mfgstudy.errors import UserError
-from mfgstudy.verbs import VERBS
+from mfgstudy.verbs import DEVICES, VERBS
 
 log = logging.getLogger("mfgstudy")
 
@@ -37,9 +34,16 @@ def _spec(text: str) -> dict:
         raise UserError(f"--spec is not valid JSON: {e}") from e
 
 
-def _setup(threads: int) -> None:
-    """Honour the rule's thread count (one thread per job is often fastest on small CPUs)."""
-    torch.set_num_threads(max(1, int(threads)))
+def _setup(threads: int, device: str) -> None:
+    """Honour the rule's thread count (one thread per job is often fastest on small CPUs) and
+    device choice, where the job uses torch (a report job does not import it)."""
+    if "torch" in sys.modules:
+        import torch
+
+        from mfgstudy.device import configure
+
+        torch.set_num_threads(max(1, int(threads)))
+        configure(device)
 
 
 # options parsed as numbers (the others are strings)
@@ -66,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(verb, help=f"mfgstudy.{module}.{func}")
         sp.add_argument("--threads", type=int, default=1, help="torch threads (the rule's threads)")
         sp.add_argument(
-            "--device", choices=CHOICES, default="auto", help="where to compute (mfgstudy.device)"
+            "--device", choices=DEVICES, default="auto", help="where to compute (mfgstudy.device)"
         )
         sp.add_argument(
             "--code",
@@ -86,7 +90,9 @@ def _call(args: argparse.Namespace) -> None:
     for flag, param in options.items():  # --threads and --device are handled by main
         value = getattr(args, _option(flag)[0].replace("-", "_"))
         kwargs[param] = _spec(value) if param == "spec" else value
-    getattr(importlib.import_module(f"mfgstudy.{module}"), func)(**kwargs)
+    job = getattr(importlib.import_module(f"mfgstudy.{module}"), func)
+    _setup(args.threads, args.device)
+    job(**kwargs)
 
 
 def _log_path() -> str:
@@ -121,8 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.code is not None:
             verify(args.verb, args.code)
-        _setup(args.threads)
-        configure(args.device)
         _call(args)
     except UserError as e:  # the message names the file or key and the fix: no traceback
         return _fail(args.verb, str(e))

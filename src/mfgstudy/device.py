@@ -24,9 +24,10 @@ import logging
 
 import torch
 
-log = logging.getLogger(__name__)
+from mfgstudy.verbs import DEVICES
 
-CHOICES = ("auto", "cpu", "cuda")
+log = logging.getLogger(__name__)
+CHOICES = DEVICES
 _current = torch.device("cpu")
 
 

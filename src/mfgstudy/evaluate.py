@@ -27,7 +27,7 @@ import xarray as xr
 from mfgstudy.data import load_data
 from mfgstudy.device import for_data
 from mfgstudy.layout import UNPERTURBED, store_name
-from mfgstudy.metrics.fd import CONFIDENCE
+from mfgstudy.metrics import CONFIDENCE
 from mfgstudy.store import atomic_path, load_torch, open_store, write_store
 
 log = logging.getLogger(__name__)

@@ -21,17 +21,31 @@ from __future__ import annotations
 
 import logging
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+from mfgstudy.metrics import CONFIDENCE
+from mfgstudy.rates import Rate, RateSpec, fit_rate, rate_columns
+from mfgstudy.store import atomic_path, open_groups, open_store
 
-from mfgstudy.metrics.fd import CONFIDENCE  # noqa: E402
-from mfgstudy.rates import Rate, RateSpec, fit_rate, rate_columns  # noqa: E402
-from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend, imported when a figure is drawn (a table job does
+    not pay for it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def seaborn():
+    """seaborn, imported when a figure is drawn (it pulls scipy.stats: most of a second)."""
+    import seaborn as sns
+
+    return sns
+
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +179,7 @@ def write_table(
 
 def save_figure(fig, png: str, pdf: str, tight: bool = False) -> None:
     """Write ``fig`` atomically as PNG and PDF (``tight``: cropped to its artists); close it."""
+    plt = pyplot()
     for path, ext in ((png, "png"), (pdf, "pdf")):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=ext, dpi=130, **({"bbox_inches": "tight"} if tight else {}))
@@ -234,6 +249,7 @@ def _convergence(paths) -> dict:
 def figure1(cube_path: str, spec: dict, png: str, pdf: str, convergence: list[str] = ()) -> None:
     """W2 against N for every sampler and grid (log-log), O(1/N) line, floor, tail slopes with
     local slopes and the regime test; a last row with the extended closed-form curves."""
+    plt = pyplot()
     cubes = open_groups(cube_path)
     fig_spec = spec["figure1"]
     sub = cubes[fig_spec["sweep"]].sel({"method": fig_spec["method"]})
@@ -294,6 +310,7 @@ def figure1(cube_path: str, spec: dict, png: str, pdf: str, convergence: list[st
 
 
 def _w2_panel(ax, df, sel, title: str, est: str, legend: bool) -> None:
+    sns = seaborn()
     ax.set_visible(True)
     sns.lineplot(data=df, x="steps", y="W2", hue="sampler", style="grid", markers=True,
                  errorbar="sd", ax=ax, legend=legend)  # fmt: skip
@@ -308,12 +325,12 @@ def _w2_panel(ax, df, sel, title: str, est: str, legend: bool) -> None:
 
 
 def _log_axes(ax, steps) -> None:
-    from matplotlib.ticker import NullFormatter, NullLocator
+    from matplotlib.ticker import NullFormatter, NullLocator, ScalarFormatter
 
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(sorted(int(n) for n in steps))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
 

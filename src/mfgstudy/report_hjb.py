@@ -15,16 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from mfgstudy.layout import UNPERTURBED, store_name  # noqa: E402
-from mfgstudy.report import mean_sd, save_figure, write_table  # noqa: E402
-from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
+from mfgstudy.layout import UNPERTURBED, store_name
+from mfgstudy.report import mean_sd, pyplot, save_figure, write_table
+from mfgstudy.store import atomic_path, open_groups, open_store
 
 VARS = ["w2_uncoupled", "in_support", "boundary_band_ratio", "support_distance_mean"]
 LEARNED = {"min_in_support": 0.9, "max_floor_ratio": 2.0}  # the bar of "has learned the law"
@@ -114,6 +110,7 @@ def hjb_figure(
     """Scatter plots: the data law, then one panel per variant (first seed, last N). With the
     study's ``table`` (CSV), each panel gives its variant's share in the cells and W2 / floor
     (mean over seeds) and the title says NOT CONVERGED when the plain variant fails the bar."""
+    plt = pyplot()
     test = open_store(data_path)["x_test"].values[: spec["n_samples"]]
     stats = pd.read_csv(table) if table else None
     panels = [("checkerboard law (test draw)", test)]

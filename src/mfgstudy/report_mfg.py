@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import logging
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from mfgstudy.report import mean_sd, save_figure, write_table  # noqa: E402
-from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
+from mfgstudy.report import mean_sd, pyplot, save_figure, write_table
+from mfgstudy.store import atomic_path, open_groups, open_store
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +60,7 @@ def equilibrium_figure(store_path: str, png: str, pdf: str) -> None:
     """Left: the correction's size against t per reading at lambda = 1 (or the first lambda);
     right: the output law's W2 to the data law against lambda per reading (finest N, each
     sampler), with non-existent or diverging outputs marked at the top."""
+    plt = pyplot()
     ds = open_store(store_path)
     df = equilibrium_frame(store_path)
     lams = ds["lambda"].values

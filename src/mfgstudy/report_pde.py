@@ -16,17 +16,12 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from mfgstudy.rates import fit_rate, rate_columns  # noqa: E402
-from mfgstudy.report import rate_spec, save_figure, write_table  # noqa: E402
-from mfgstudy.store import open_groups  # noqa: E402
+from mfgstudy.rates import fit_rate, rate_columns
+from mfgstudy.report import pyplot, rate_spec, save_figure, seaborn, write_table
+from mfgstudy.store import open_groups
 
 
 def dirac_table(cube_path: str, spec: dict, csv: str, md: str) -> pd.DataFrame:
@@ -105,6 +100,8 @@ def concentration_fits(cube, spec: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def concentration(cube_path: str, spec: dict, csv: str, md: str, png: str, pdf: str) -> None:
+    plt = pyplot()
+    sns = seaborn()
     cube = open_groups(cube_path)[spec["sweep"]]
     long, fits = concentration_fits(cube, spec)
     write_table(

@@ -16,17 +16,12 @@ from __future__ import annotations
 
 import logging
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from mfgstudy.rates import fit_rate, rate_columns  # noqa: E402
-from mfgstudy.report import mean_sd, rate_spec, row_label, save_figure, write_table  # noqa: E402
-from mfgstudy.store import atomic_path, open_groups, open_store  # noqa: E402
+from mfgstudy.rates import fit_rate, rate_columns
+from mfgstudy.report import mean_sd, pyplot, rate_spec, row_label, save_figure, seaborn, write_table
+from mfgstudy.store import atomic_path, open_groups, open_store
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +148,8 @@ def exact_table(store_paths: list[str], spec: dict, csv: str, md: str, tex: str)
 
 def exact_figure(store_paths: list[str], png: str, pdf: str) -> None:
     """W2 responses against eps per law (rows) and perturbation kind (columns), every estimator."""
+    plt = pyplot()
+    sns = seaborn()
     frames = []
     for path in store_paths:
         ds = open_store(path)
@@ -205,6 +202,8 @@ def robustness_table(cube_path: str, spec: dict, csv: str, md: str, tex: str) ->
 
 def robustness_figure(cube_path: str, spec: dict, png: str, pdf: str) -> None:
     """log-log W2 (perturbed vs clean, coupled) against eps: one panel per perturbation kind."""
+    plt = pyplot()
+    sns = seaborn()
     cubes = _perturbed(open_groups(cube_path), EPS_ESTIMATORS["coupled"])
     frames = []
     for sweep, cube in cubes.items():
@@ -267,6 +266,8 @@ def table2(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
 
 def injection_figure(store_paths: list[str], png: str, pdf: str) -> None:
     """Attack success rate against eps per method (the analog of the paper's Figure 2)."""
+    plt = pyplot()
+    sns = seaborn()
     frames = []
     for p in store_paths:
         ds = open_store(p)

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import xarray as xr
 import zarr
 from zarr.abc.codec import Codec
@@ -84,6 +83,13 @@ def git_commit() -> str:
         return "unknown"
 
 
+def _torch_version() -> str:
+    """torch's version without importing torch (a report job never does)."""
+    from importlib.metadata import version
+
+    return version("torch")
+
+
 def provenance(spec: Mapping[str, Any], seed: int | None, started: float) -> dict[str, Any]:
     """The attributes every store carries."""
     return {
@@ -91,7 +97,7 @@ def provenance(spec: Mapping[str, Any], seed: int | None, started: float) -> dic
         "spec": canonical_json(spec),
         "package": "mfgstudy",
         "package_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": _torch_version(),
         "git_commit": git_commit(),
         "seed": -1 if seed is None else int(seed),
         "wall_time_s": round(time.time() - started, 3),
@@ -267,6 +273,8 @@ def _corrupt(p: Path, where: str, problem: str) -> CorruptStoreError:
 
 def save_torch(obj: Any, path: str | os.PathLike) -> None:
     """Atomic ``torch.save``."""
+    import torch
+
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
@@ -290,6 +298,8 @@ def load_torch(path: str | os.PathLike) -> Any:
     read twice before it is called unreadable. I/O errors (OSError) and MemoryError pass."""
     import errno
     import zipfile
+
+    import torch
 
     def attempt():
         try:

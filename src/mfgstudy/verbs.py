@@ -5,6 +5,8 @@ each rule's code hash from the verb's module (``mfgstudy.code_closure``) without
 """
 
 # --- verbs ----------------------------------------------------------------------------------
+DEVICES = ("auto", "cpu", "cuda")  # every verb's --device (mfgstudy.device.resolve)
+
 # verb: (module, job function, {option: parameter}); option suffixes: ? optional, + one or more,
 # * zero or more. ``--spec`` is parsed as JSON before the call.
 VERBS = {

@@ -20,7 +20,6 @@ from PIL import Image
 
 from mfgstudy.cleanfid_compat import import_cleanfid
 
-CONFIDENCE = 0.9  # a generated digit is confidently classified above this top probability
 PROTOCOL = {
     "metric_label": "FD-digits",
     "clean_fid_mode": "clean",
