@@ -37,7 +37,7 @@ except (plan.ConfigError, strict_yaml.DuplicateKeyError) as e:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/sample.smk"
+include: "workflow/rules/unit.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/convergence.smk"
 include: "workflow/rules/report.smk"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from mfgstudy.layout import UNPERTURBED, store_name
+from mfgstudy.layout import UNPERTURBED, store_name, value_dir
 from mfgstudy.store import open_store, write_groups
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ PERTURBATION_DIMS = ["perturbation", "eps"]
 
 def _rows(metric_dirs: list[str]):
     for d in metric_dirs:
-        stores = sorted(Path(d).glob(store_name("*", "*")))
+        stores = sorted(Path(d).glob(f"{value_dir('*')}/{store_name('*', '*')}"))
         if not stores:
             raise FileNotFoundError(f"no metric stores in {d}")
         for p in stores:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mfgstudy.errors import UserError
 from mfgstudy.kinds import data_kind
-from mfgstudy.layout import UNPERTURBED
+from mfgstudy.layout import UNPERTURBED, value_dir
 
 
 class ConfigError(UserError, ValueError):
@@ -40,7 +40,10 @@ class Unit:
 
 
 # --- paths -----------------------------------------------------------------------------------
-UNIT_DIR = "{sweep}/{dataset}/{method}/seed{seed}/{sampler}/{grid}/eps{eps}"
+# a unit job's folder (every eps of one sweep, data set, method, seed, sampler and grid), and in
+# it the folder of one perturbation size (mfgstudy.layout.value_dir)
+UNIT = "{sweep}/{dataset}/{method}/seed{seed}/{sampler}/{grid}"
+UNIT_DIR = UNIT + "/eps{eps}"
 
 
 class Table(dict):
@@ -73,8 +76,10 @@ paths = Table(
     checkpoints="results/checkpoints/train/{dataset}/{method}/seed{seed}",
     classifier="results/models/{dataset}/classifier/model.pt",
     classifier_report="results/models/{dataset}/classifier/report.zarr",
-    samples="results/samples/" + UNIT_DIR,  # a store per perturbation kind and N inside
-    metrics="results/metrics/" + UNIT_DIR,
+    samples="results/samples/" + UNIT,  # eps<e>/<kind>/N<n>.zarr inside (mfgstudy.layout)
+    metrics="results/metrics/" + UNIT,
+    # the unit jobs' values by the hash of what they depend on: no output (mfgstudy.unit)
+    unit_cache="results/cache/units",
     floor="results/metrics/floors/{sweep}/{dataset}.zarr",
     reference="results/metrics/reference/{dataset}/{features}.zarr",  # the train split's
     cube="results/metrics.zarr",
@@ -363,7 +368,7 @@ def _check_unit_paths(config: dict) -> None:
     """Two units never share a folder (their results would overwrite each other)."""
     seen: dict[str, Unit] = {}
     for u in units(config):
-        path = paths.samples.format(**u.wildcards)
+        path = paths.samples.format(**u.wildcards) + "/" + value_dir(u.eps)
         if path in seen:
             raise ConfigError(f"sweeps.{u.sweep}: units {seen[path]} and {u} share the folder "
                               f"{path}; make their values distinct")  # fmt: skip
@@ -419,12 +424,20 @@ def trained_models(config: dict) -> list[dict]:
     return [dict(dataset=d, method=m, seed=s) for d, m, s in sorted(seen)]
 
 
+def unit_jobs(config: dict) -> list[dict]:
+    """The wildcards of every unit job: a unit without its eps (one job samples and evaluates
+    every eps of it)."""
+    seen = {tuple((k, v) for k, v in u.wildcards.items() if k != "eps"): None
+            for u in units(config)}  # fmt: skip
+    return [dict(w) for w in seen]
+
+
 def sample_dirs(config: dict) -> list[str]:
-    return [paths.samples.format(**u.wildcards) for u in units(config)]
+    return [paths.samples.format(**w) for w in unit_jobs(config)]
 
 
 def metric_dirs(config: dict) -> list[str]:
-    return [paths.metrics.format(**u.wildcards) for u in units(config)]
+    return [paths.metrics.format(**w) for w in unit_jobs(config)]
 
 
 def floors(config: dict) -> list[str]:
@@ -627,12 +640,28 @@ def evaluate_spec(config: dict, wc) -> dict:
             "image_metrics": image_metrics_spec(config)}  # fmt: skip
 
 
-def clean_samples(wc) -> list[str]:
-    """The unperturbed samples a perturbed unit is compared with (same x_T and noise)."""
-    if float(wc["eps"]) == 0:
-        return []
-    fields = ("sweep", "dataset", "method", "seed", "sampler", "grid")
-    return [paths.samples.format(eps="0", **{k: wc[k] for k in fields})]
+def unit_spec(config: dict, wc) -> dict:
+    """A unit job's parameters: every value (eps label -> its evaluate spec, which holds its
+    sample spec). A value's spec is all its results depend on besides the code and the input
+    files, so it is also what the unit job's cache is keyed by (mfgstudy.unit)."""
+    wc = dict(wc)
+    eps = sweep_eps(config["sweeps"][wc["sweep"]])
+    return {"values": {e: evaluate_spec(config, {**wc, "eps": e}) for e in eps}}
+
+
+def unit_resources(config: dict) -> dict:
+    """A unit job's resources: the sample family's GPU and memory (the larger of sample's and
+    evaluate's), and the runtime of sampling and evaluating once per eps."""
+    res = job_resources(config, "sample")
+
+    def n_values(wc) -> int:
+        return len(sweep_eps(config["sweeps"][wc.sweep]))
+
+    def setting(wc, key):
+        return [job_setting(config, f, wc.dataset, key) for f in ("sample", "evaluate")]
+
+    return {**res, "mem_mb": lambda wc: max(setting(wc, "mem_mb")),
+            "runtime": lambda wc: n_values(wc) * sum(setting(wc, "runtime"))}  # fmt: skip
 
 
 def floor_spec(config: dict, sweep: str, dataset: str) -> dict:

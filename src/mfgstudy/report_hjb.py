@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mfgstudy.layout import UNPERTURBED, store_name
+from mfgstudy.layout import UNPERTURBED, store_name, value_dir
 from mfgstudy.report import mean_sd, pyplot, save_figure, write_table
 from mfgstudy.store import atomic_path, open_groups, open_store
 
@@ -115,7 +115,7 @@ def hjb_figure(
     stats = pd.read_csv(table) if table else None
     panels = [("checkerboard law (test draw)", test)]
     for m, d in zip(spec["methods"], sample_dirs, strict=True):
-        stores = Path(d).glob(store_name(UNPERTURBED, "*"))
+        stores = (Path(d) / value_dir("0")).glob(store_name(UNPERTURBED, "*"))
         store = sorted(stores, key=lambda p: int(p.stem[1:]))[-1]
         title = m
         if stats is not None:

@@ -153,7 +153,7 @@ def test_the_inception_file_is_an_input_of_every_job_that_reads_it(dry_run):
 
     refs = _jobs(dry_run, "reference")
     assert refs and all(reads(j) == j["output"].endswith("inception.zarr") for j in refs), refs
-    for rule in ("evaluate", "floor"):
+    for rule in ("unit", "floor"):
         jobs = _jobs(dry_run, rule)
         on_digits = [j for j in jobs if "/digits" in j["output"]]
         assert on_digits and all(reads(j) for j in on_digits), (rule, on_digits[:2])

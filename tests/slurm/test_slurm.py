@@ -162,7 +162,7 @@ def test_every_planned_job_was_one_completed_slurm_job(smoke_on_slurm, slurm_clu
     planned = planned_jobs(log)
     remote = {j for j, job in planned.items() if not job["local"]}
     assert {planned[j]["rule"] for j in set(planned) - remote} <= {"all"}
-    families = {"prepare_data", "train", "train_classifier", "sample", "evaluate", "floor"}
+    families = {"prepare_data", "train", "train_classifier", "unit", "floor"}
     assert families <= {planned[j]["rule"] for j in remote}
     submitted = submissions(log)
     assert set(submitted) == remote  # each job submitted exactly once (no retries)
@@ -204,7 +204,7 @@ def test_gpu_jobs_asked_for_gpus_in_the_gpu_partition(smoke_on_slurm, slurm_clus
         else:
             assert "TresPerJob" not in job and job["JOB_GRES"] == "(null)", job
             assert job["Partition"] == "cpu"
-    assert {"train", "train_classifier", "sample", "evaluate", "floor"} <= set(gpu_rules)
+    assert {"train", "train_classifier", "unit", "floor"} <= set(gpu_rules)
     assert "prepare_data" not in gpu_rules
 
 

@@ -21,7 +21,7 @@ LAYERS = {
                  "training.loop", "training.algorithm1", "training.fit"],
     "data sources": ["data"],
     "models on disk": ["models"],
-    "jobs": ["train", "classifier", "sample", "evaluate", "convergence", "robustness_exact",
+    "jobs": ["train", "classifier", "sample", "evaluate", "unit", "convergence", "robustness_exact",
              "mfg_equilibrium", "injection", "collect"],
     "report (reads stores)": ["report", "report_robustness", "report_hjb", "report_pde",
                               "report_mfg", "claims"],

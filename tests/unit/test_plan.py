@@ -11,7 +11,8 @@ def test_units_enumerate_the_product_of_a_sweep():
     }  # fmt: skip
     units = plan.units(config)
     assert len(units) == 2 * 2 * 2
-    assert plan.SAMPLES.format(**units[0].wildcards) == "results/samples/s/a/m/seed0/x/u/eps0"
+    # a unit job's folder: every eps of the unit inside
+    assert plan.SAMPLES.format(**units[0].wildcards) == "results/samples/s/a/m/seed0/x/u"
 
 
 def test_a_perturbation_sweep_adds_one_unit_per_positive_eps_and_shares_eps0():
@@ -26,9 +27,9 @@ def test_a_perturbation_sweep_adds_one_unit_per_positive_eps_and_shares_eps0():
     assert [u.eps for u in units] == ["0", "0.01", "0.05"]
     assert plan.perturbations_at(config, "s", "0") == {plan.UNPERTURBED: {"kind": "none"}}
     assert list(plan.perturbations_at(config, "s", "0.05")) == ["c", "a"]
-    wc = units[2].wildcards
-    assert plan.clean_samples(wc) == [plan.SAMPLES.format(**{**wc, "eps": "0"})]
-    assert plan.clean_samples(units[0].wildcards) == []
+    # one unit job for them all, its values in eps order (eps 0 first: the others use it)
+    assert plan.unit_jobs(config) == [{k: v for k, v in units[0].wildcards.items() if k != "eps"}]
+    assert plan.sweep_eps(config["sweeps"]["s"]) == ["0", "0.01", "0.05"]
 
 
 def test_a_method_may_bring_its_own_forward_process():

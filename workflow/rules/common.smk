@@ -67,6 +67,25 @@ def classifier_of(wc):
     return []
 
 
+def unit_inputs(wc):
+    """What a unit job reads: the data set, its model (trained methods), the digits classifier
+    and the reference statistics (image data) and the Inception weights (FID)."""
+    return {
+        "data": paths.data.format(dataset=wc.dataset),
+        "model": model_of(wc),
+        "classifier": classifier_of(wc),
+        "references": plan.references(config, wc.dataset),
+        "inception": plan.inception_input(config, wc.dataset),
+    }
+
+
+def unit_options(input):
+    """The unit job's options for its optional inputs (paths shell-quoted)."""
+    options = [("--model", input.model), ("--classifier", input.classifier),
+               ("--references", input.references)]  # fmt: skip
+    return " ".join(opt(flag, files) for flag, files in options if files)
+
+
 def opt(flag, files):
     """A command-line option only when the input exists for this job (paths shell-quoted)."""
     return plan.cli_option(flag, files)

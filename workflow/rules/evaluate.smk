@@ -1,37 +1,3 @@
-rule evaluate:
-    input:
-        data=paths.data,
-        samples=paths.samples,
-        model=model_of,
-        classifier=classifier_of,
-        clean=plan.clean_samples,
-        references=lambda wc: plan.references(config, wc.dataset),
-        inception=lambda wc: plan.inception_input(config, wc.dataset),
-    output:
-        directory(paths.metrics),
-    log:
-        plan.log_path("evaluate", plan.UNIT_DIR),
-    benchmark:
-        plan.benchmark_path("evaluate", plan.UNIT_DIR)
-    conda:
-        ENV
-    threads: THREADS
-    resources:
-        **job_resources("evaluate"),
-    params:
-        code=plan.code_hash("evaluate"),
-        spec=lambda wc: as_json(plan.evaluate_spec(config, wc)),
-        classifier=lambda wc, input: opt("--classifier", input.classifier),
-        clean=lambda wc, input: opt("--clean", input.clean),
-        references=lambda wc, input: opt("--references", input.references),
-        model=lambda wc, input: opt("--model", input.model),
-    shell:
-        "python -m mfgstudy evaluate --code {params.code} --spec {params.spec:q} "
-        "--data {input.data:q} --samples {input.samples:q} {params.model} {params.classifier} "
-        "{params.clean} {params.references} --seed {wildcards.seed} --out {output:q} "
-        "--threads {threads} 2> {log:q}"
-
-
 rule floor:
     input:
         data=paths.data,

@@ -1,0 +1,29 @@
+# One job per unit samples and evaluates every eps of it (mfgstudy.unit); a value whose spec,
+# code and input files are unchanged is taken from results/cache/units, so adding an eps
+# computes only the new one.
+rule unit:
+    input:
+        unpack(unit_inputs),  # data, model, classifier, references, inception weights
+    output:
+        samples=directory(paths.samples),
+        metrics=directory(paths.metrics),
+    log:
+        plan.log_path("unit", plan.UNIT),
+    benchmark:
+        plan.benchmark_path("unit", plan.UNIT)
+    conda:
+        ENV
+    threads: THREADS
+    resources:
+        **plan.unit_resources(config),
+    params:
+        code=plan.code_hash("unit"),
+        spec=lambda wc: as_json(plan.unit_spec(config, wc)),
+        eps=lambda wc, input: list(plan.unit_spec(config, wc)["values"]),  # shown (see shown)
+        inputs=lambda wc, input: unit_options(input),
+        cache=paths.unit_cache,
+    shell:
+        "python -m mfgstudy unit --code {params.code} --spec {params.spec:q} "
+        "--data {input.data:q} {params.inputs} --seed {wildcards.seed} "
+        "--out-samples {output.samples:q} --out-metrics {output.metrics:q} "
+        "--cache {params.cache:q} --threads {threads} 2> {log:q}"
