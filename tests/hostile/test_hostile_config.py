@@ -160,7 +160,7 @@ def test_eps_values_that_print_alike_get_their_own_folders(tmp_path):
         sweep["eps"] = [0.5, 0.5000001]
 
     cfg, path = _config(tmp_path, mutate)
-    dirs = plan.sample_dirs(cfg)
+    dirs = [f"{plan.paths.samples.format(**u.wildcards)}/eps{u.eps}" for u in plan.units(cfg)]
     assert len(dirs) == len(set(dirs))
     assert any(d.endswith("/eps0.5") for d in dirs) and any(
         d.endswith("/eps0.5000001") for d in dirs

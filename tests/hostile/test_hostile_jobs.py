@@ -25,12 +25,13 @@ SPEC = {"rates": {"tail": 3, "regime_tol": 0.25, "min_seeds": 5}, "eps_fit_max":
 
 
 def _metric_store(root, seeds, eps_values, sweep="rob", label=None):
-    """Metric stores of a perturbation sweep as the evaluate job writes them; W2 = eps."""
+    """Metric stores of a perturbation sweep as the unit job writes them (a folder per unit,
+    eps<e>/<kind>/N<n>.zarr inside); W2 = eps."""
     dirs = []
     for seed in seeds:
         for eps in eps_values:
             kinds = ["none"] if eps == 0 else ["state"]
-            unit = Path(root) / f"{sweep}/gmm8/ddpm/seed{seed}/em/uniform/eps{label or eps}"
+            unit = Path(root) / f"{sweep}/gmm8/ddpm/seed{seed}/em/uniform"
             for kind in kinds:
                 attrs = dict(sweep=sweep, dataset="gmm8", method="ddpm", seed=seed,
                              sampler="em", grid="uniform", steps=64, perturbation=kind,
@@ -38,9 +39,10 @@ def _metric_store(root, seeds, eps_values, sweep="rob", label=None):
                 w2 = 0.3 * eps * (1 + 0.01 * seed)
                 ds = xr.Dataset({"w2_to_clean_coupled": w2, "w2_to_clean": w2 + 0.01,
                                  "w2_uncoupled": 0.3}, attrs=attrs)  # fmt: skip
-                write_store(ds, unit / store_name(kind, 64), {"t": 1}, seed, time.time())
+                store = unit / f"eps{label or eps}" / store_name(kind, 64)
+                write_store(ds, store, {"t": 1}, seed, time.time())
             dirs.append(str(unit))
-    return dirs
+    return sorted(set(dirs))
 
 
 def test_a_one_seed_perturbation_sweep_goes_through_the_report(tmp_path):

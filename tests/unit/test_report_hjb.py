@@ -78,7 +78,7 @@ def test_figure_carries_the_verdict(tmp_path, monkeypatch):
     for m in METHODS:
         d = tmp_path / m
         write_store(
-            xr.Dataset({"x": (("sample", "dim"), x)}), d / "none" / "N3000.zarr", {}, 0, 0.0
+            xr.Dataset({"x": (("sample", "dim"), x)}), d / "eps0/none/N3000.zarr", {}, 0, 0.0
         )
         dirs.append(str(d))
     spec = {**SPEC, "n_samples": 50}

@@ -2,6 +2,7 @@
 hold finite numbers; a second run has nothing to do."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -121,12 +122,16 @@ def test_noop_rerun_runs_nothing(smoke_run):
 
 @pytest.mark.slow
 def test_same_config_gives_the_same_numbers(smoke_run):
-    """Rerunning one sample job from scratch reproduces its samples bit for bit."""
-    unit = "results/samples/w2_learned/gmm8/ddpm/seed1/ddim/uniform/eps0"
-    before = open_store(smoke_run / unit / "none/N4.zarr")["x"].values
+    """Rerunning one unit job from scratch (its cached values deleted) reproduces its samples
+    bit for bit."""
+    unit = "results/samples/w2_learned/gmm8/ddpm/seed1/ddim/uniform"
+    before = open_store(smoke_run / unit / "eps0/none/N4.zarr")["x"].values
+    shutil.rmtree(smoke_run / "results/cache")
     res = snakemake(smoke_run, "--cores", "1", "--forcerun", unit, "--", unit)
     assert res.returncode == 0, res.stderr[-3000:]
-    after = open_store(smoke_run / unit / "none/N4.zarr")["x"].values
+    log = smoke_run / "results/logs/unit" / (unit.removeprefix("results/samples/") + ".log")
+    assert "computed 0," in log.read_text()  # not from the cache
+    after = open_store(smoke_run / unit / "eps0/none/N4.zarr")["x"].values
     np.testing.assert_array_equal(after, before)
 
 
