@@ -18,16 +18,8 @@ from torch import nn
 from tqdm import tqdm
 
 from mfgstudy.methods.mfg import MFGDiffusion, ValueNet, bind_labels, check_finite
+from mfgstudy.training import shared
 from mfgstudy.training.distributed import default_runtime
-from mfgstudy.training.shared import (
-    check_labels,
-    drop_labels,
-    dropout_rate,
-    ema_update,
-    rng_state,
-    set_rng_state,
-    to_cpu,
-)
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +46,8 @@ def fit(
             f"(this job runs {run.world} processes)"
         )
     dev = run.device
-    labels = check_labels(net, x_train, labels)
-    p_drop = dropout_rate(spec, labels)
+    labels = shared.check_labels(net, x_train, labels)
+    p_drop = shared.dropout_rate(spec, labels)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     shape = tuple(x_train.shape[1:])
@@ -78,7 +70,7 @@ def fit(
         opt_v.load_state_dict(state["opt_v"])
         opt_s.load_state_dict(state["opt_s"])
         gen.set_state(state["gen"])
-        set_rng_state(state, dev)
+        shared.set_rng_state(state, dev)
         measures = [{k: v.to(dev) for k, v in mu.items()} for mu in state["measures"]]
         rows, start, wall = state["rows"], state["outer_iter"], state["wall_s"]
         log.info("resuming from checkpoint %s at outer iteration %d of %d",
@@ -107,7 +99,7 @@ def fit(
             for _ in range(int(spec["fp_batches"])):  # lines 13-19
                 x, tt, glm, y = method.draw(measures[i], t, bs, gen, x_train, labels, dev)
                 if y is not None:
-                    y = drop_labels(y, p_drop, net.null_label, gen)
+                    y = shared.drop_labels(y, p_drop, net.null_label, gen)
                 s = method.score_of(bind_labels(net, y), x, tt)
                 target = method.s_eq(V, x, glm, tt)
                 weight = method.coefficients(tt, x)["weight"]
@@ -118,7 +110,7 @@ def fit(
                 opt_s.zero_grad(set_to_none=True)
                 (-loss if ascend_fp else loss).backward()
                 opt_s.step()
-                ema_update(ema, net, decay)
+                shared.ema_update(ema, net, decay)
                 losses["fp_loss"].append(float(loss.detach()))
         if method.readings["measure_update"] == "model_rollout":  # lines 21-28
             measures = method.rollout(net, times, m, shape, gen, dev)
@@ -134,14 +126,14 @@ def fit(
         if stop or run.ckpt.due(k, K, 1):
             state = {
                 "outer_iter": k,
-                "net": to_cpu(net.state_dict()),
-                "value_net": to_cpu(V.state_dict()),
-                "ema": to_cpu(ema.state_dict()),
-                "opt_v": to_cpu(opt_v.state_dict()),
-                "opt_s": to_cpu(opt_s.state_dict()),
+                "net": shared.to_cpu(net.state_dict()),
+                "value_net": shared.to_cpu(V.state_dict()),
+                "ema": shared.to_cpu(ema.state_dict()),
+                "opt_v": shared.to_cpu(opt_v.state_dict()),
+                "opt_s": shared.to_cpu(opt_s.state_dict()),
                 "gen": gen.get_state(),
-                **rng_state(dev),
-                "measures": to_cpu(measures),
+                **shared.rng_state(dev),
+                "measures": shared.to_cpu(measures),
                 "rows": rows,
                 "wall_s": time.time() - t0,
             }

@@ -16,6 +16,7 @@ import torch.distributed as dist
 import xarray as xr
 from tqdm import tqdm
 
+from mfgstudy.training import shared
 from mfgstudy.training.distributed import (
     Runtime,
     average_gradients,
@@ -24,15 +25,6 @@ from mfgstudy.training.distributed import (
     local_batch,
     rank_seed,
     reduce_terms,
-)
-from mfgstudy.training.shared import (
-    check_labels,
-    drop_labels,
-    dropout_rate,
-    ema_update,
-    rng_state,
-    set_rng_state,
-    to_cpu,
 )
 
 if TYPE_CHECKING:
@@ -62,8 +54,8 @@ def train(
 
     run = run or default_runtime()
     dev = run.device
-    labels = check_labels(net, x_train, labels)
-    p_drop = dropout_rate(spec, labels)
+    labels = shared.check_labels(net, x_train, labels)
+    p_drop = shared.dropout_rate(spec, labels)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)  # data order, label dropout: shared by all ranks
     steps, bs = int(spec["steps"]), int(spec["batch_size"])
@@ -90,7 +82,7 @@ def train(
         gen.set_state(state["gen"])
         if run.world > 1:
             noise.set_state(state["noise_gens"][run.rank])
-        set_rng_state(state, dev)
+        shared.set_rng_state(state, dev)
         rows, window, start, wall = state["rows"], state["window"], state["step"], state["wall_s"]
         log.info("resuming from checkpoint %s at step %d of %d", run.ckpt.path, start, steps)
     model = net
@@ -114,7 +106,7 @@ def train(
     for step in pbar:
         tic = time.time()
         idx = torch.randint(len(x_train), (bs,), generator=gen)
-        y = None if labels is None else drop_labels(labels[idx], p_drop, net.null_label, gen)
+        y = None if labels is None else shared.drop_labels(labels[idx], p_drop, net.null_label, gen)
         if run.world > 1:
             idx, y = idx[part], None if y is None else y[part]
         x0 = x_train[idx].to(dev)
@@ -134,7 +126,7 @@ def train(
         torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
         opt.step()
         sched.step()
-        ema_update(ema, net, decay)
+        shared.ema_update(ema, net, decay)
         window.append(values)
         if step % every == 0 or step == steps:
             row = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
@@ -147,13 +139,13 @@ def train(
             if run.main:
                 state = {
                     "step": step,
-                    "net": to_cpu(net.state_dict()),
-                    "ema": to_cpu(ema.state_dict()),
-                    "opt": to_cpu(opt.state_dict()),
+                    "net": shared.to_cpu(net.state_dict()),
+                    "ema": shared.to_cpu(ema.state_dict()),
+                    "opt": shared.to_cpu(opt.state_dict()),
                     "sched": sched.state_dict(),
                     "gen": gen.get_state(),
                     "noise_gens": noise_gens,
-                    **rng_state(dev),
+                    **shared.rng_state(dev),
                     "rows": rows,
                     "window": window,
                     "wall_s": time.time() - t0,
