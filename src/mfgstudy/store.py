@@ -244,7 +244,9 @@ def _open(p: Path, group: str | None, load: bool) -> xr.Dataset:
         for name, var in ds.variables.items() if load else ():
             with _reading(p, _where(prefix + name)):
                 var.load()
-    return ds
+    # variables in name order: zarr lists them in the file system's order, which differs
+    # between two writes of the same store (tables built from a store would change columns)
+    return ds[sorted(ds.data_vars)]
 
 
 def _where(array: str) -> str:
