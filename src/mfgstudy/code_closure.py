@@ -113,7 +113,6 @@ def code_hash(verb: str, root: Path = PACKAGE_DIR) -> str:
 def verify(verb: str, expected: str) -> None:
     """Refuse to run when the imported package's code is not the code the job was planned with
     (an install of another checkout, or a module edited after Snakemake built its DAG)."""
-    _hash.cache_clear()
     found = code_hash(verb)
     if found != expected:
         raise CodeMismatchError(

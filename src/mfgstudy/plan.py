@@ -174,11 +174,11 @@ def code_hash(verb: str) -> str:
 # --- names -------------------------------------------------------------------------------------
 # Every name in the config becomes a folder name and a shell argument: letters, digits, "_", "-"
 # and "."; not "." or ".."; not starting with "-" (an option) or "." (hidden). The schema's
-# $defs.name carries the same pattern (tests/unit/test_plan.py checks that they agree).
+# $defs.name carries the same pattern (tests/hostile/test_hostile_config.py checks that they agree).
 NAME_PATTERN = r"^(?![.-])[A-Za-z0-9_.-]+$"
 NAME_WILDCARD = NAME_PATTERN[1:-1]  # the same, as a Snakemake wildcard constraint
 NAME_RULE = "letters, digits, '_', '-' and '.', not starting with '.' or '-'"
-# the tables whose keys are names, as (config path, table); None: the config root
+# the tables whose keys are names, by their path of keys in the config
 NAME_TABLES = (("datasets",), ("methods",), ("samplers",), ("grids",), ("perturbations",),
                ("sweeps",), ("robustness_exact", "laws"))  # fmt: skip
 

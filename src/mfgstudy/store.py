@@ -54,6 +54,24 @@ class CorruptStoreError(UserError, RuntimeError):
     """A complete store whose files changed afterwards: a chunk lost, cut short or altered."""
 
 
+_HASHES: dict[tuple[str, int, int], str] = {}  # (resolved path, size, mtime_ns) -> sha256
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file, remembered in this process by (path, size, mtime): a Snakefile parsed
+    again in the same process does not hash ~100 MB of weights again."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _HASHES[key] = h.hexdigest()
+    return _HASHES[key]
+
+
 def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
 

@@ -14,7 +14,6 @@ not a workflow output: deleting it costs recomputation, never correctness.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -25,7 +24,7 @@ from mfgstudy.code_closure import code_hash
 from mfgstudy.evaluate import evaluate_unit
 from mfgstudy.layout import value_dir
 from mfgstudy.sample import sample_unit
-from mfgstudy.store import atomic_path, config_hash, open_store
+from mfgstudy.store import atomic_path, config_hash, file_sha256, open_store
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +34,10 @@ DONE = "complete"  # the marker of a finished cache entry
 def file_identity(path: str | os.PathLike) -> str:
     """What a result depends on in an input: a store's own config hash and creation time (its
     provenance), another file's sha256."""
-    p = Path(path)
-    if p.is_dir():  # a zarr store written by mfgstudy.store
-        attrs = open_store(p, load=False).attrs
+    if Path(path).is_dir():  # a zarr store written by mfgstudy.store
+        attrs = open_store(path, load=False).attrs
         return f"{attrs.get('config_hash')}@{attrs.get('created_utc')}"
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def _link_tree(src: Path, dst: Path) -> None:

@@ -47,7 +47,6 @@ they differ.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import tempfile
 from collections.abc import Callable, Mapping
@@ -63,6 +62,7 @@ from mfgstudy.cleanfid_compat import import_cleanfid
 from mfgstudy.device import of
 from mfgstudy.errors import UserError
 from mfgstudy.metrics.fd import ClassifierFeatures
+from mfgstudy.store import file_sha256
 
 INCEPTION_FILENAME = "inception-2015-12-05.pt"
 INCEPTION_URL = (
@@ -119,20 +119,6 @@ def inception_file(weights_path: str | Path) -> Path:
     inside it when it is a folder (as clean-fid's own ``InceptionV3W`` takes)."""
     path = Path(weights_path).expanduser()
     return path / INCEPTION_FILENAME if path.is_dir() else path
-
-
-_HASHES: dict[tuple[str, int, int], str] = {}  # (resolved path, size, mtime_ns) -> sha256
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file, remembered in this process by (path, size, mtime): a Snakefile parsed
-    again in the same process does not hash ~100 MB of weights again."""
-    path = Path(path).resolve()
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _HASHES:
-        _HASHES[key] = _sha256(path)
-    return _HASHES[key]
 
 
 def check_inception_file(path: str | Path, expected: str | None = None) -> str:
@@ -249,14 +235,6 @@ class InceptionFeaturesAndProbs(torch.nn.Module):
         feats = self.base.layers((x - 128) / 128).reshape(x.shape[0], -1)
         logits = torch.nn.functional.linear(feats, self.base.output.weight)
         return torch.cat([feats, torch.softmax(logits, dim=1)], dim=1)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _check_one_pass(base: torch.nn.Module, extractor: InceptionFeaturesAndProbs, path: Path):
