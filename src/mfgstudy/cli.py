@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from mfgstudy.code_closure import PACKAGE_DIR, verify
+from mfgstudy.code_closure import PACKAGE_DIR, check_imported, verify
 from mfgstudy.errors import UserError
 from mfgstudy.verbs import DEVICES, VERBS
 
@@ -125,9 +125,11 @@ def main(argv: list[str] | None = None) -> int:
              PACKAGE_DIR)  # fmt: skip
     t0 = time.time()
     try:
+        spec = getattr(args, "spec", None)
         if args.code is not None:
-            verify(args.verb, args.code)
+            verify(args.verb, args.code, spec)
         _call(args)
+        check_imported(args.verb, spec)
     except UserError as e:  # the message names the file or key and the fix: no traceback
         return _fail(args.verb, str(e))
     except Exception as e:  # noqa: BLE001 - a bug or an unforeseen condition: keep the traceback

@@ -3,15 +3,21 @@
 Snakemake's "code" trigger sees only a rule's own shell line, not the package it calls. Each
 rule therefore passes, as a parameter, the hash of every ``mfgstudy`` module its job can import
 (found by reading the ``import`` statements, functions' lazy imports included, from the verb's
-module outward), so editing a module reruns exactly the jobs that import it. The job checks the
-hash again against the package Python actually imported (:func:`verify`): a job never runs other
-code than the one its results will be recorded under.
+module outward), so editing a module reruns exactly the jobs that import it. Methods are the one
+import the statements do not show: the registry imports ``mfgstudy.methods.<kind>`` by the kind
+a job's spec names, so a job's closure adds the modules of the methods its spec names
+(:func:`spec_modules`), and editing one method reruns only that method's jobs. The job checks the
+hash again against the package Python actually imported (:func:`verify`), and after its work
+that it imported no package module outside the closure (:func:`check_imported`): a job never
+runs other code than the one its results will be recorded under.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import sys
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -77,10 +83,48 @@ def _imported(root: Path, name: str, path: Path) -> set[str]:
     return found
 
 
-def closure(module: str, root: Path = PACKAGE_DIR) -> list[Path]:
-    """Source files of ``mfgstudy.<module>`` and of every package module it imports,
-    transitively (the package's ``__init__`` included), sorted."""
-    todo, seen = [f"{PACKAGE}.{module}"], set()
+def own_loop(method_module: str, root: Path = PACKAGE_DIR) -> str | None:
+    """The training loop a method module's class names as its own (``loop = "algorithm1"`` in
+    the class body: ``training.algorithm1``), read from the source; None for the shared loop."""
+    path = _module_file(root, f"{PACKAGE}.{method_module}")
+    if path is None:
+        return None
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ClassDef):
+            for stmt in node.body:
+                target = stmt.targets[0] if isinstance(stmt, ast.Assign) else getattr(
+                    stmt, "target", None
+                )
+                value = getattr(stmt, "value", None)
+                if (isinstance(target, ast.Name) and target.id == "loop"
+                        and isinstance(value, ast.Constant) and value.value != "shared"):  # fmt: skip
+                    return f"training.{value.value}"
+    return None
+
+
+def spec_modules(spec, root: Path = PACKAGE_DIR) -> tuple[str, ...]:
+    """The modules a job with this spec imports by name: ``methods.<kind>`` for every
+    ``"method": {"kind": ...}`` anywhere in the spec, and the method's own training loop where
+    it names one (:func:`own_loop`), sorted."""
+    found, todo = set(), [spec]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            method = node.get("method")
+            if isinstance(method, dict) and isinstance(method.get("kind"), str):
+                module = f"methods.{method['kind']}"
+                found |= {module, own_loop(module, root)} - {None}
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return tuple(sorted(found))
+
+
+def closure(modules: str | Iterable[str], root: Path = PACKAGE_DIR) -> list[Path]:
+    """Source files of ``mfgstudy.<module>`` (one or several) and of every package module they
+    import, transitively (the package's ``__init__`` included), sorted."""
+    todo = [f"{PACKAGE}.{m}" for m in ([modules] if isinstance(modules, str) else modules)]
+    seen: set[str] = set()
     while todo:
         name = todo.pop()
         if name in seen or name in NOT_SCIENCE:
@@ -94,26 +138,32 @@ def closure(module: str, root: Path = PACKAGE_DIR) -> list[Path]:
 
 
 @cache
-def _hash(module: str, root: Path) -> str:
+def _hash(modules: tuple[str, ...], root: Path) -> str:
     h = hashlib.sha256()
-    for f in closure(module, root):
+    for f in closure(modules, root):
         h.update(f.relative_to(root).as_posix().encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
-def code_hash(verb: str, root: Path = PACKAGE_DIR) -> str:
-    """Hash of the source a ``python -m mfgstudy <verb>`` job runs (the import closure of the
-    verb's module)."""
+def job_modules(verb: str, spec=None, root: Path = PACKAGE_DIR) -> tuple[str, ...]:
+    """The entry modules of a ``python -m mfgstudy <verb>`` job with this spec: the verb's
+    module and the methods the spec names."""
     if verb not in VERBS:
         raise KeyError(f"{verb!r} is not a CLI verb (mfgstudy.verbs.VERBS)")
-    return _hash(VERBS[verb][0], root)
+    return (VERBS[verb][0], *spec_modules(spec, root))
 
 
-def verify(verb: str, expected: str) -> None:
+def code_hash(verb: str, spec=None, root: Path = PACKAGE_DIR) -> str:
+    """Hash of the source a ``python -m mfgstudy <verb>`` job with this spec runs (the import
+    closure of the verb's module and of the methods the spec names)."""
+    return _hash(job_modules(verb, spec, root), root)
+
+
+def verify(verb: str, expected: str, spec=None) -> None:
     """Refuse to run when the imported package's code is not the code the job was planned with
     (an install of another checkout, or a module edited after Snakemake built its DAG)."""
-    found = code_hash(verb)
+    found = code_hash(verb, spec)
     if found != expected:
         raise CodeMismatchError(
             f"this {verb} job was planned with code {expected}, but Python imported "
@@ -121,4 +171,25 @@ def verify(verb: str, expected: str) -> None:
             "the checkout whose Snakefile you ran (install the checkout with "
             "`pip install -e <checkout>`), or its source changed after Snakemake planned the "
             "job (run snakemake again: the changed jobs rerun)"
+        )
+
+
+def check_imported(verb: str, spec=None) -> None:
+    """After a job's work: every package module it imported is in its code hash (or is the
+    command line's own). A module outside it is a dynamic import the hash missed, so its edits
+    would not rerun the job: a bug here, reported rather than left to stale results."""
+    allowed = {str(f) for f in closure([*job_modules(verb, spec), "__main__", "cli"])}
+    allowed |= {str(_module_file(PACKAGE_DIR, n)) for n in NOT_SCIENCE}
+    missed = sorted(
+        name
+        for name, mod in list(sys.modules.items())
+        if (name == PACKAGE or name.startswith(PACKAGE + "."))
+        and getattr(mod, "__file__", None)
+        and str(Path(mod.__file__).resolve()) not in allowed
+    )
+    if missed:
+        raise RuntimeError(
+            f"the {verb} job imported {missed}, which its code hash does not cover "
+            "(mfgstudy.code_closure.job_modules): edits there would not rerun it. Import them "
+            "with an import statement, or add them to job_modules"
         )

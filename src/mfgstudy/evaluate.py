@@ -60,7 +60,7 @@ def closed_form_w2(spec: dict, data):
     """Closed-form W2 per N for the exact oracle on a one-component Gaussian law (a Dirac
     included), else None: to the sampler's continuous-time limit (for a Dirac and a stochastic
     sampler, Theorem 2's law), and to the data law."""
-    from mfgstudy.methods.registry import build_method
+    from mfgstudy.methods.exact import ExactScore
     from mfgstudy.metrics.gaussian import continuous_law, sampler_law, theorem2_law, w2_gaussians
     from mfgstudy.samplers import build_sampler
     from mfgstudy.sde import VPSDE, grid_from_spec, stopped
@@ -69,7 +69,7 @@ def closed_form_w2(spec: dict, data):
     if spec["method"]["kind"] != "exact" or mix is None or len(mix.weights) != 1:
         return None
     sde = stopped(VPSDE.from_spec(spec["sde"]), spec["grid"])
-    score = build_method(spec["method"], sde).score_fn(data)
+    score = ExactScore(spec["method"], sde).score_fn(data)
     sampler = build_sampler(spec["sampler"])
     m0, c0 = mix.means[0].numpy(), mix.covs[0].numpy()
     if data.ds.attrs.get("dataset_kind") == "dirac" and sampler.stochastic:
@@ -211,18 +211,19 @@ def stopping_scores(spec: dict, data, model_path: str | None, seed: int | None =
     (the grid's last point), the sampler's own (unperturbed) score (a model checked against the
     job, ``seed`` included) and the data law's exact score (None where the law is not known in
     closed form)."""
-    from mfgstudy.methods.registry import METHODS, build_method
+    from mfgstudy.methods.exact import ExactScore
+    from mfgstudy.methods.registry import method_class
     from mfgstudy.models import load_score
     from mfgstudy.sde import VPSDE, stopped
 
-    if model_path is None and METHODS[spec["method"]["kind"]].trainable:
+    if model_path is None and method_class(spec["method"]["kind"]).trainable:
         log.info("no model given for the trained method %s: no Tweedie memorisation shares",
                  spec["method"]["kind"])  # fmt: skip
         return None
     sde = VPSDE.from_spec(spec["sde"])
     law = None
     if data.law is not None:
-        law = build_method({"kind": "exact", "score": "law"}, sde).score_fn(data)
+        law = ExactScore({"kind": "exact", "score": "law"}, sde).score_fn(data)
     score = load_score(spec, data, model_path, "cpu", seed)
     return {"sde": sde, "t_stop": stopped(sde, spec["grid"]).t_min, "score": score,
             "law_score": law}  # fmt: skip

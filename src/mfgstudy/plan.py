@@ -162,13 +162,14 @@ def benchmark_path(*job: str) -> str:
 
 
 # --- code each job depends on ---------------------------------------------------------------
-def code_hash(verb: str) -> str:
-    """The hash of the package code a rule's ``python -m mfgstudy <verb>`` job runs: a rule
-    param (so editing a module reruns the jobs that import it) and the job's ``--code``, which
-    the job checks against the package it imported (``mfgstudy.code_closure``)."""
+def code_hash(verb: str, spec: dict | None = None) -> str:
+    """The hash of the package code a rule's ``python -m mfgstudy <verb>`` job runs with this
+    ``--spec`` (the methods it names are part of it): a rule param (so editing a module reruns
+    the jobs that import it) and the job's ``--code``, which the job checks against the package
+    it imported (``mfgstudy.code_closure``)."""
     from mfgstudy.code_closure import code_hash as closure_hash
 
-    return closure_hash(verb)
+    return closure_hash(verb, spec)
 
 
 # --- names -------------------------------------------------------------------------------------
@@ -203,6 +204,14 @@ def check_names(config: dict) -> None:
 # --- checks beyond the JSON schema ------------------------------------------------------------
 def check_config(config: dict) -> None:
     """Reject undefined names and inconsistent sweeps, naming the offending key."""
+    from mfgstudy.methods.registry import kinds
+
+    for name, method in config["methods"].items():
+        if method["kind"] not in kinds():
+            raise ConfigError(
+                f"methods.{name}.kind: {method['kind']!r} is not a method: there is no module "
+                f"mfgstudy/methods/{method['kind']}.py (methods: {', '.join(kinds())})"
+            )
     for family, spec in config["resources"].items():
         for name in spec.get("by_dataset", {}):
             if name not in config["datasets"]:

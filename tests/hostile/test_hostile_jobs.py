@@ -96,16 +96,52 @@ def test_the_code_hash_follows_imports_not_a_list(tmp_path):
     from mfgstudy.verbs import VERBS
 
     pkg = _package_copy(tmp_path)
-    before = {v: code_closure.code_hash(v, pkg) for v in VERBS}
+    before = {v: code_closure.code_hash(v, root=pkg) for v in VERBS}
     _edit(pkg / "exact.py")
     code_closure._hash.cache_clear()
-    after = {v: code_closure.code_hash(v, pkg) for v in VERBS}
+    after = {v: code_closure.code_hash(v, root=pkg) for v in VERBS}
     assert before["train"] != after["train"] and before["sample"] != after["sample"]
     _edit(pkg / "report_pde.py")
     code_closure._hash.cache_clear()
-    again = {v: code_closure.code_hash(v, pkg) for v in VERBS}
+    again = {v: code_closure.code_hash(v, root=pkg) for v in VERBS}
     changed = {v for v in VERBS if again[v] != after[v]}
     assert changed == {"dirac-table", "memorisation-table", "concentration"}, changed
+
+
+def test_a_method_edit_reruns_only_that_methods_jobs(tmp_path):
+    """The registry imports methods by kind, and each job's hash covers the methods its spec
+    names: an edit of EDM changes EDM's training and sampling hashes, not DDPM's; an edit of
+    the samplers changes MFG-Diffusion's training (its loop samples), not DDPM's training."""
+    from mfgstudy import code_closure
+
+    pkg = _package_copy(tmp_path)
+
+    def hashes():
+        code_closure._hash.cache_clear()
+        return {(verb, kind): code_closure.code_hash(verb, {"method": {"kind": kind}}, pkg)
+                for verb in ("train", "unit", "injection") for kind in ("ddpm", "edm", "mfg")}  # fmt: skip
+
+    before = hashes()
+    _edit(pkg / "methods" / "edm.py")
+    after = hashes()
+    assert {k for k in before if before[k] != after[k]} == {
+        ("train", "edm"), ("unit", "edm"), ("injection", "edm")}  # fmt: skip
+    _edit(pkg / "samplers.py")
+    again = hashes()
+    changed = {k for k in after if after[k] != again[k]}
+    assert ("train", "mfg") in changed and ("train", "ddpm") not in changed, changed
+    assert code_closure.spec_modules({"method": {"kind": "mfg"}}, pkg) == (
+        "methods.mfg", "training.algorithm1")  # fmt: skip
+
+
+def test_a_job_that_imports_outside_its_hash_is_a_reported_bug():
+    """check_imported: this test process has imported methods the collect job's code does not
+    cover; a job that did so would fail naming them instead of recording stale results."""
+    import mfgstudy.methods.edm  # noqa: F401
+    from mfgstudy import code_closure
+
+    with pytest.raises(RuntimeError, match=r"mfgstudy\.methods\.edm.*does not cover"):
+        code_closure.check_imported("collect")
 
 
 def test_the_closure_sees_lazy_imports_inside_functions():
@@ -130,7 +166,7 @@ def test_the_workflow_passes_each_job_its_verbs_hash():
                 assert f'code={tables}.per_job("code")' in block, (rules, block[:60])
                 continue
             verbs = set(re.findall(r"-m mfgstudy ([\w-]+)", block))
-            hashed = set(re.findall(r'code_hash\("([\w-]+)"\)', block))
+            hashed = set(re.findall(r'code_hash\(\s*"([\w-]+)"', block))
             assert len(hashed) == 1 and {code_closure.VERBS[v][0] for v in verbs} == {
                 code_closure.VERBS[v][0] for v in hashed
             }, (rules, block[:60])

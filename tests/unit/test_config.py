@@ -67,6 +67,10 @@ def test_schema_rejects_and_names_the_key(mutate, needle):
         (lambda c: c["sweeps"]["w2_vs_steps"]["steps"].append(3), r"sweeps.w2_vs_steps.steps: 3"),
         (lambda c: c["report"]["figure1"].update(sweep="nope"), r"report.figure1.sweep"),
         (lambda c: c.pop("classifier"), r"classifier: required"),
+        (
+            lambda c: c["methods"]["ddpm"].update(kind="gan"),
+            r"methods.ddpm.kind: 'gan' is not a method: there is no module mfgstudy/methods/gan.py",
+        ),
     ],
 )
 def test_undefined_names_are_rejected_with_the_key(mutate, needle):

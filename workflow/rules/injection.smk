@@ -20,7 +20,9 @@ if "injection" in config:
         resources:
             **job_resources("sample"),
         params:
-            code=plan.code_hash("injection"),
+            code=lambda wc: plan.code_hash(
+                "injection", plan.injection_spec(config, wc.dataset, wc.method)
+            ),
             spec=lambda wc: as_json(plan.injection_spec(config, wc.dataset, wc.method)),
         shell:
             "python -m mfgstudy injection --code {params.code} --spec {params.spec:q} "

@@ -17,7 +17,9 @@ rule train:
     resources:
         **job_resources("train"),
     params:
-        code=plan.code_hash("train"),
+        code=lambda wc: plan.code_hash(
+            "train", plan.train_spec(config, wc.dataset, wc.method)
+        ),
         spec=lambda wc: as_json(plan.train_spec(config, wc.dataset, wc.method)),
         launch=lambda wc: plan.launcher(config, wc.dataset),  # python, or torchrun (DDP)
         checkpoints=lambda wc: paths.checkpoints.format(**wc),

@@ -17,7 +17,7 @@ rule unit:
     resources:
         **plan.unit_resources(config),
     params:
-        code=plan.code_hash("unit"),
+        code=lambda wc: plan.code_hash("unit", plan.unit_spec(config, wc)),
         spec=lambda wc: as_json(plan.unit_spec(config, wc)),
         eps=lambda wc, input: list(plan.unit_spec(config, wc)["values"]),  # shown (see shown)
         inputs=lambda wc, input: unit_options(input),

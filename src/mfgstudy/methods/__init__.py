@@ -1,2 +1,2 @@
-"""Methods: how each builds its network, its training loss and its score (``base.Method``); the
-registry by config ``kind`` is ``registry`` (``build_method``)."""
+"""Methods: how each builds its network, its training loss and its score (``base.Method``). The
+method of config ``kind: k`` is the module ``k`` of this package (``registry.build_method``)."""

@@ -2,7 +2,8 @@
 
 A method says how to build its network for a data set, its training loss, and how its network
 gives a score grad_x log p_t(x) at (x, t). Samplers only ever see the score function, so a new
-method is one module here and one entry in ``mfgstudy.methods.registry.METHODS``.
+method is one module here, ``mfgstudy.methods.<kind>`` with ``METHOD = <its class>``
+(``mfgstudy.methods.registry``), and its entry under ``methods:`` in the config.
 """
 
 from __future__ import annotations

@@ -31,3 +31,6 @@ class DDPM(Method):
             return -eps / float(self.sde.sigma(t))
 
         return score
+
+
+METHOD = DDPM  # this module is method kind "ddpm" (mfgstudy.methods.registry)

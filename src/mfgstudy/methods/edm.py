@@ -57,3 +57,6 @@ class EDM(Method):
             return (a * d - x) / s2
 
         return score
+
+
+METHOD = EDM  # this module is method kind "edm" (mfgstudy.methods.registry)

@@ -52,3 +52,6 @@ class FlowMatching(Method):
             return (a * (y - tau * v) - x) / (s * s)
 
         return score
+
+
+METHOD = FlowMatching  # this module is method kind "flow_matching" (mfgstudy.methods.registry)

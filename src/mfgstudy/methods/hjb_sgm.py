@@ -131,3 +131,6 @@ class HJBSGM(Method):
             return self.field(net, x.float(), tt).to(x.dtype)
 
         return score
+
+
+METHOD = HJBSGM  # this module is method kind "hjb_sgm" (mfgstudy.methods.registry)

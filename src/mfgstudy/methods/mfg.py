@@ -379,3 +379,6 @@ def kde_score(x: torch.Tensor, particles: torch.Tensor) -> torch.Tensor:
     n, d = p.shape
     h2 = float(p.var(0).mean()) * (4.0 / (n * (d + 2))) ** (2.0 / (d + 4))
     return (kernel_mean(x, particles, 1.0, h2) - x) / h2
+
+
+METHOD = MFGDiffusion  # this module is method kind "mfg" (mfgstudy.methods.registry)

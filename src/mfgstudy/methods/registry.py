@@ -1,27 +1,46 @@
-"""The methods by config ``kind``: ``METHODS`` and ``build_method``. A new method is one module in
-this package and one entry here (the config schema's ``kind`` enum is tested against it)."""
+"""The methods by config ``kind``: a method of kind ``k`` is the module ``mfgstudy.methods.k``,
+whose ``METHOD`` is its :class:`~mfgstudy.methods.base.Method` class. Adding a method is adding
+that module (and its config entry): nothing here lists the methods.
 
-from mfgstudy.methods.base import Method
-from mfgstudy.methods.ddpm import DDPM
-from mfgstudy.methods.edm import EDM
-from mfgstudy.methods.flow_matching import FlowMatching
-from mfgstudy.methods.hjb_sgm import HJBSGM
-from mfgstudy.methods.mfg import MFGDiffusion
-from mfgstudy.methods.oracle import ExactScore
-from mfgstudy.sde import VPSDE
+Modules are imported by kind, on demand, so a job imports only the methods its spec names, and
+its code hash (``mfgstudy.code_closure``) covers only those.
+"""
 
-METHODS: dict[str, type[Method]] = {
-    "ddpm": DDPM,
-    "edm": EDM,
-    "flow_matching": FlowMatching,
-    "mfg": MFGDiffusion,
-    "hjb_sgm": HJBSGM,
-    "exact": ExactScore,
-}
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mfgstudy.methods.base import Method
+    from mfgstudy.sde import VPSDE
+
+PACKAGE = __name__.rpartition(".")[0]
+NOT_METHODS = {"__init__", "base", "registry"}  # the package's modules that are not methods
+
+
+def kinds() -> list[str]:
+    """Every method kind: the package's modules except the interface and this registry (read
+    from the folder; nothing is imported)."""
+    here = Path(__file__).parent
+    return sorted(p.stem for p in here.glob("*.py") if p.stem not in NOT_METHODS)
+
+
+def method_module(kind: str) -> str:
+    """The module (relative to ``mfgstudy``) that defines method ``kind``."""
+    if kind not in kinds():
+        raise ValueError(f"unknown method kind {kind!r}; choose from {kinds()}")
+    return f"methods.{kind}"
+
+
+def method_class(kind: str) -> type[Method]:
+    module = import_module(f"mfgstudy.{method_module(kind)}")
+    cls = getattr(module, "METHOD", None)
+    if cls is None:
+        raise TypeError(f"{module.__file__}: a method module defines METHOD = <its Method class>")
+    return cls
 
 
 def build_method(spec: dict, sde: VPSDE) -> Method:
-    kind = spec["kind"]
-    if kind not in METHODS:
-        raise ValueError(f"unknown method kind {kind!r}; choose from {sorted(METHODS)}")
-    return METHODS[kind](spec, sde)
+    return method_class(spec["kind"])(spec, sde)

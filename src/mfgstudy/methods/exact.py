@@ -50,3 +50,6 @@ class ExactScore(Method):
                 return empirical_score(x, points, sde, t)
 
         return score
+
+
+METHOD = ExactScore  # this module is method kind "exact" (mfgstudy.methods.registry)
