@@ -89,16 +89,17 @@ def own_loop(method_module: str, root: Path = PACKAGE_DIR) -> str | None:
     path = _module_file(root, f"{PACKAGE}.{method_module}")
     if path is None:
         return None
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.ClassDef):
-            for stmt in node.body:
-                target = stmt.targets[0] if isinstance(stmt, ast.Assign) else getattr(
-                    stmt, "target", None
-                )
-                value = getattr(stmt, "value", None)
-                if (isinstance(target, ast.Name) and target.id == "loop"
-                        and isinstance(value, ast.Constant) and value.value != "shared"):  # fmt: skip
-                    return f"training.{value.value}"
+    classes = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ClassDef)]
+    for stmt in (s for c in classes for s in c.body):
+        if isinstance(stmt, ast.Assign):
+            targets = stmt.targets
+        elif isinstance(stmt, ast.AnnAssign):
+            targets = [stmt.target]
+        else:
+            continue
+        named = any(isinstance(t, ast.Name) and t.id == "loop" for t in targets)
+        if named and isinstance(stmt.value, ast.Constant) and stmt.value.value != "shared":
+            return f"training.{stmt.value.value}"
     return None
 
 

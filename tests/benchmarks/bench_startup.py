@@ -101,8 +101,11 @@ def main() -> None:
         for rev in (a.base, a.new):  # each run's figures as soon as it ends: a run is long
             runs.append(run(rev, config, a.cores, Path(tmp)))
             r = runs[-1]
-            print(f"{rev}: {r['wall_s'] / 60:.2f} min, {r['jobs']} jobs, {r['job_s']:.0f} job-s, "
-                  f"import share {r['import_s'] / r['job_s']:.0%}", flush=True)
+            print(
+                f"{rev}: {r['wall_s'] / 60:.2f} min, {r['jobs']} jobs, {r['job_s']:.0f} job-s, "
+                f"import share {r['import_s'] / r['job_s']:.0%}",
+                flush=True,
+            )
         rows = [{"revision": r["rev"], "wall_min": r["wall_s"] / 60, "jobs": r["jobs"],
                  "job_seconds": r["job_s"], "import_seconds": r["import_s"],
                  "start-up share": r["import_s"] / r["job_s"]} for r in runs]  # fmt: skip

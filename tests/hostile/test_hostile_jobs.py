@@ -118,8 +118,8 @@ def test_a_method_edit_reruns_only_that_methods_jobs(tmp_path):
 
     def hashes():
         code_closure._hash.cache_clear()
-        return {(verb, kind): code_closure.code_hash(verb, {"method": {"kind": kind}}, pkg)
-                for verb in ("train", "unit", "injection") for kind in ("ddpm", "edm", "mfg")}  # fmt: skip
+        jobs = [(v, k) for v in ("train", "unit", "injection") for k in ("ddpm", "edm", "mfg")]
+        return {(v, k): code_closure.code_hash(v, {"method": {"kind": k}}, pkg) for v, k in jobs}
 
     before = hashes()
     _edit(pkg / "methods" / "edm.py")
