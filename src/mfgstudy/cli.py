@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
              PACKAGE_DIR)  # fmt: skip
     t0 = time.time()
     try:
-        spec = getattr(args, "spec", None)
+        spec = _spec(args.spec) if getattr(args, "spec", None) is not None else None
         if args.code is not None:
             verify(args.verb, args.code, spec)
         _call(args)

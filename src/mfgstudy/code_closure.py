@@ -124,7 +124,10 @@ def spec_modules(spec, root: Path = PACKAGE_DIR) -> tuple[str, ...]:
 def closure(modules: str | Iterable[str], root: Path = PACKAGE_DIR) -> list[Path]:
     """Source files of ``mfgstudy.<module>`` (one or several) and of every package module they
     import, transitively (the package's ``__init__`` included), sorted."""
-    todo = [f"{PACKAGE}.{m}" for m in ([modules] if isinstance(modules, str) else modules)]
+    todo = []
+    for m in [modules] if isinstance(modules, str) else modules:  # with their packages
+        parts = m.split(".")
+        todo += [".".join([PACKAGE, *parts[:i]]) for i in range(1, len(parts) + 1)]
     seen: set[str] = set()
     while todo:
         name = todo.pop()

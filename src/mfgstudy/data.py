@@ -39,8 +39,8 @@ import numpy as np
 import torch
 import xarray as xr
 
+from mfgstudy.core.exact import GaussianMixture
 from mfgstudy.errors import UserError
-from mfgstudy.exact import GaussianMixture
 from mfgstudy.kinds import IMAGE_KINDS, data_kind  # noqa: F401  (data_kind: re-exported)
 
 
@@ -578,7 +578,7 @@ class Data:
         if self.mixture is not None:
             return self.mixture
         if self.ds.attrs.get("dataset_kind") == "checkerboard":
-            from mfgstudy.exact import BoxUniform
+            from mfgstudy.core.exact import BoxUniform
 
             return BoxUniform.checkerboard(
                 int(self.ds.attrs["cells"]), float(self.ds.attrs["half_width"])

@@ -8,7 +8,7 @@ afterwards, so that a seed gives the same numbers on every device up to floating
 
 Where sampling and evaluation compute (``for_data``): **points stay on the CPU in float64, images
 go to ``current()``.** 2-D points are tiny (a GPU only adds launch and transfer costs) and their
-closed-form scores (``mfgstudy.exact``) and W2 metrics are CPU float64 code, so a points sample
+closed-form scores (``mfgstudy.core.exact``) and W2 metrics are CPU float64 code, so a points sample
 or evaluate job computes on the CPU whatever ``--device`` says (a trained network is loaded
 there; training itself runs on ``current()``, see ``mfgstudy.training``). Image jobs (sampling, the
 injection attack, the digits classifier, Inception / digits features through clean-fid) put

@@ -7,10 +7,10 @@ import json
 
 import torch
 
+from mfgstudy.core.sde import VPSDE, ScoreFn
 from mfgstudy.errors import UserError
 from mfgstudy.methods.registry import build_method
 from mfgstudy.nets import BalancedLabels, is_conditional
-from mfgstudy.sde import VPSDE, ScoreFn
 from mfgstudy.specs import computational, spec_differences
 from mfgstudy.store import canonical_json, load_torch
 
@@ -109,7 +109,8 @@ def load_score(
     if not method.trainable:
         if torch.device(device).type != "cpu":
             raise ValueError(
-                f"the exact-score oracle computes on the CPU (mfgstudy.exact), not on {device}: "
+                "the exact-score oracle computes on the CPU (mfgstudy.core.exact), not on "
+                f"{device}: "
                 "sample it on points data, or run the job with --device cpu"
             )
         return method.score_fn(data)

@@ -11,7 +11,7 @@ time embedding (the interface is :class:`ClassConditional`). Methods call ``net(
 the null class: unconditional use is the default everywhere. To condition, wrap the network:
 ``Conditioned(net, y=labels)`` or ``Conditioned(net, y_emb=embeddings)`` is a module whose
 ``forward(x, t)`` passes the labels (or a replacement class embedding, which the class-embedding
-attack of ``mfgstudy.injection`` perturbs) on, so no method needs to know.
+attack of ``mfgstudy.jobs.injection`` perturbs) on, so no method needs to know.
 """
 
 from __future__ import annotations
@@ -386,7 +386,7 @@ class BalancedLabels(nn.Module):
     """A class-conditional ``net`` used as an unconditional generator: row j of every batch gets
     the label j mod n_classes, a balanced draw from the class prior (the digits' classes are
     near-uniform). The sampler batches samples from a multiple of ``n_classes`` (checked by
-    ``mfgstudy.sample``), so sample i always has label i mod n_classes. Chosen over the null
+    ``mfgstudy.jobs.sample``), so sample i always has label i mod n_classes. Chosen over the null
     class, which 3000 steps with 10% label dropout train too little (FD-digits 74 against 11)."""
 
     def __init__(self, net: nn.Module):

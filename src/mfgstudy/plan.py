@@ -72,13 +72,13 @@ paths = Table(
     data="results/data/{dataset}.zarr",
     model="results/models/{dataset}/{method}/seed{seed}/model.pt",
     train_log="results/models/{dataset}/{method}/seed{seed}/train_log.zarr",
-    # a training run's checkpoints: no output, so Snakemake never deletes them (mfgstudy.train)
+    # a training run's checkpoints: no output, so Snakemake never deletes them (mfgstudy.jobs.train)
     checkpoints="results/checkpoints/train/{dataset}/{method}/seed{seed}",
     classifier="results/models/{dataset}/classifier/model.pt",
     classifier_report="results/models/{dataset}/classifier/report.zarr",
     samples="results/samples/" + UNIT,  # eps<e>/<kind>/N<n>.zarr inside (mfgstudy.layout)
     metrics="results/metrics/" + UNIT,
-    # the unit jobs' values by the hash of what they depend on: no output (mfgstudy.unit)
+    # the unit jobs' values by the hash of what they depend on: no output (mfgstudy.jobs.unit)
     unit_cache="results/cache/units",
     floor="results/metrics/floors/{sweep}/{dataset}.zarr",
     reference="results/metrics/reference/{dataset}/{features}.zarr",  # the train split's
@@ -652,7 +652,7 @@ def evaluate_spec(config: dict, wc) -> dict:
 def unit_spec(config: dict, wc) -> dict:
     """A unit job's parameters: every value (eps label -> its evaluate spec, which holds its
     sample spec). A value's spec is all its results depend on besides the code and the input
-    files, so it is also what the unit job's cache is keyed by (mfgstudy.unit)."""
+    files, so it is also what the unit job's cache is keyed by (mfgstudy.jobs.unit)."""
     wc = dict(wc)
     eps = sweep_eps(config["sweeps"][wc["sweep"]])
     return {"values": {e: evaluate_spec(config, {**wc, "eps": e}) for e in eps}}

@@ -139,7 +139,7 @@ def test_a_duplicate_key_in_a_claims_file_is_rejected(tmp_path):
     path = tmp_path / "claims.yaml"
     path.write_text("paper: x\nclaims: []\nclaims: []\n")
     from mfgstudy import strict_yaml
-    from mfgstudy.claims import load_claims
+    from mfgstudy.report.claims import load_claims
 
     with pytest.raises(strict_yaml.DuplicateKeyError, match="claims"):
         load_claims(str(path))

@@ -16,7 +16,7 @@ import pytest
 import xarray as xr
 
 from mfgstudy import plan
-from mfgstudy.collect import build_cubes, collect
+from mfgstudy.jobs.collect import build_cubes, collect
 from mfgstudy.layout import store_name
 from mfgstudy.store import write_store
 
@@ -46,8 +46,8 @@ def _metric_store(root, seeds, eps_values, sweep="rob", label=None):
 
 
 def test_a_one_seed_perturbation_sweep_goes_through_the_report(tmp_path):
-    from mfgstudy.claims import _per_eps_ratios
-    from mfgstudy.report_robustness import robustness_figure, robustness_table
+    from mfgstudy.report.claims import _per_eps_ratios
+    from mfgstudy.report.robustness import robustness_figure, robustness_table
 
     dirs = _metric_store(tmp_path / "m", seeds=[0], eps_values=[0, 0.01, 0.03, 0.1])
     cube = tmp_path / "metrics.zarr"
@@ -97,11 +97,11 @@ def test_the_code_hash_follows_imports_not_a_list(tmp_path):
 
     pkg = _package_copy(tmp_path)
     before = {v: code_closure.code_hash(v, root=pkg) for v in VERBS}
-    _edit(pkg / "exact.py")
+    _edit(pkg / "core" / "exact.py")
     code_closure._hash.cache_clear()
     after = {v: code_closure.code_hash(v, root=pkg) for v in VERBS}
     assert before["train"] != after["train"] and before["sample"] != after["sample"]
-    _edit(pkg / "report_pde.py")
+    _edit(pkg / "report" / "pde.py")
     code_closure._hash.cache_clear()
     again = {v: code_closure.code_hash(v, root=pkg) for v in VERBS}
     changed = {v for v in VERBS if again[v] != after[v]}
@@ -126,7 +126,7 @@ def test_a_method_edit_reruns_only_that_methods_jobs(tmp_path):
     after = hashes()
     assert {k for k in before if before[k] != after[k]} == {
         ("train", "edm"), ("unit", "edm"), ("injection", "edm")}  # fmt: skip
-    _edit(pkg / "samplers.py")
+    _edit(pkg / "core" / "samplers.py")
     again = hashes()
     changed = {k for k in after if after[k] != again[k]}
     assert ("train", "mfg") in changed and ("train", "ddpm") not in changed, changed
@@ -150,7 +150,9 @@ def test_the_closure_sees_lazy_imports_inside_functions():
     files = {p.name for p in code_closure.closure("methods.mfg")}
     assert {"exact.py", "samplers.py", "mfg.py"} <= files
     # the hash's own bookkeeping is nobody's science
-    assert not {"code_closure.py", "verbs.py"} & {p.name for p in code_closure.closure("train")}
+    assert not {"code_closure.py", "verbs.py"} & {
+        p.name for p in code_closure.closure("jobs.train")
+    }
 
 
 def test_the_workflow_passes_each_job_its_verbs_hash():
@@ -246,7 +248,7 @@ def test_an_edit_of_exact_reruns_mfg_training_in_a_dry_run(smoke_run, tmp_path):
 
     copy = tmp_path / "repo"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".git", "results", ".snakemake"))
-    _edit(copy / "src" / "mfgstudy" / "exact.py")
+    _edit(copy / "src" / "mfgstudy" / "core" / "exact.py")
     res = snakemake(smoke_run, "-n", configfile=str(copy / "workflow/configs/smoke.yaml"),
                     root=str(copy))  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]

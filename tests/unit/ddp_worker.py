@@ -1,6 +1,6 @@
 """Worker of tests/unit/test_ddp.py (not a test module): a few steps of the shared training loop
-(``mfgstudy.train.train``) on losses whose noise is a function of the data row, so that the same
-global batch gives the same loss terms in any number of processes. Run it under
+(``mfgstudy.training.loop.train``) on losses whose noise is a function of the data row, so that
+the same global batch gives the same loss terms in any number of processes. Run it under
 ``torchrun --standalone --nproc_per_node=2 ddp_worker.py OUT`` (gloo) or call ``main(OUT)`` in one
 process; rank r saves its network's gradients and parameters after the last step, and the logged
 loss, to ``OUT/rank{r}.pt``. In float64, so that "equal" means equal to machine precision.
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
+from mfgstudy.core.sde import VPSDE
 from mfgstudy.methods.ddpm import DDPM
 from mfgstudy.methods.hjb_sgm import HJBSGM
-from mfgstudy.sde import VPSDE
 from mfgstudy.training.distributed import Runtime
 from mfgstudy.training.loop import train
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from mfgstudy.core.exact import BoxUniform, GaussianMixture
+from mfgstudy.core.sde import VPSDE
 from mfgstudy.data import sample_checkerboard
-from mfgstudy.exact import BoxUniform, GaussianMixture
-from mfgstudy.sde import VPSDE
 
 SDES = {"default": VPSDE(), "constant": VPSDE(beta_min=1.0, beta_max=1.0, T=3.0)}
 CELLS, HALF_WIDTH = 4, 2.0

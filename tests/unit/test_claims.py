@@ -12,7 +12,8 @@ import xarray as xr
 import yaml
 
 from mfgstudy import plan
-from mfgstudy.claims import (
+from mfgstudy.rates import RateSpec, fit_rate, rate_columns
+from mfgstudy.report.claims import (
     CONTEXT,
     FAILS,
     INCONCLUSIVE,
@@ -35,7 +36,6 @@ from mfgstudy.claims import (
     summary_verdict,
     support_gate,
 )
-from mfgstudy.rates import RateSpec, fit_rate, rate_columns
 
 NAN = float("nan")
 PASS = {"passed": True, "summary": "ok"}

@@ -7,10 +7,10 @@ import pytest
 import torch
 from scipy.optimize import brentq
 
-from mfgstudy.exact import GaussianMixture
+from mfgstudy.core.exact import GaussianMixture
+from mfgstudy.core.samplers import tweedie_x0
+from mfgstudy.core.sde import VPSDE
 from mfgstudy.methods.registry import build_method
-from mfgstudy.samplers import tweedie_x0
-from mfgstudy.sde import VPSDE
 
 SDE = VPSDE()
 GAUSS = GaussianMixture.gaussian([0.5, -0.5], [[1.0, 0.6], [0.6, 0.5]])

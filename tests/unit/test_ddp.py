@@ -28,8 +28,8 @@ import pytest
 import torch
 
 from mfgstudy.data import prepare
+from mfgstudy.jobs.train import train_job
 from mfgstudy.store import load_torch, open_store
-from mfgstudy.train import train_job
 from mfgstudy.training.distributed import Runtime, local_batch
 from mfgstudy.training.fit import fit
 
@@ -120,8 +120,8 @@ def test_the_global_batch_must_divide_by_the_number_of_processes():
 
 
 def test_mfg_refuses_several_processes():
+    from mfgstudy.core.sde import VPSDE
     from mfgstudy.methods.registry import build_method
-    from mfgstudy.sde import VPSDE
 
     net = {"points": {"kind": "mlp", "width": 8, "depth": 1, "emb_dim": 4}}
     method = build_method({"kind": "mfg", "net": net, "value_net": net}, VPSDE())

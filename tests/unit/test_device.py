@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from mfgstudy import device
+from mfgstudy.core.perturb import build_perturbation
+from mfgstudy.core.samplers import generate, sample_noise
+from mfgstudy.core.sde import VPSDE, grid_from_spec
 from mfgstudy.methods.registry import build_method
 from mfgstudy.models import load_score
 from mfgstudy.nets import BalancedLabels, TinyUNet
-from mfgstudy.perturb import build_perturbation
-from mfgstudy.samplers import generate, sample_noise
-from mfgstudy.sde import VPSDE, grid_from_spec
 
 SDE = VPSDE()
 CPU = torch.device("cpu")

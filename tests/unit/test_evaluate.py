@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from mfgstudy.data import build_dataset
-from mfgstudy.evaluate import evaluate_unit
+from mfgstudy.jobs.evaluate import evaluate_unit
 from mfgstudy.layout import UNPERTURBED, store_name
 from mfgstudy.store import open_store, write_store
 

@@ -5,13 +5,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mfgstudy.exact import (
+from mfgstudy.core.exact import (
     GaussianMixture,
     empirical_log_density,
     empirical_score,
     empirical_x0_bar,
 )
-from mfgstudy.sde import VPSDE
+from mfgstudy.core.sde import VPSDE
 
 SDE = VPSDE()
 

@@ -4,9 +4,9 @@ estimators are exact or unbiased, and each term of the loss is switched on by it
 import pytest
 import torch
 
-from mfgstudy.diffops import divergence_and_laplacian, probe_directions
+from mfgstudy.core.diffops import divergence_and_laplacian, probe_directions
+from mfgstudy.core.sde import VPSDE
 from mfgstudy.methods.registry import build_method
-from mfgstudy.sde import VPSDE
 from mfgstudy.training.loop import train
 
 OU = VPSDE(beta_min=1.0, beta_max=1.0, T=3.0, t_min=1e-3)  # the paper's f = x/2, sigma = 1
@@ -111,7 +111,7 @@ def test_noise_output_and_hutchinson_run_on_images():
 
 def test_implicit_score_matching_learns_a_gaussian_score():
     """Tolerance: relative RMS error below 0.25 at t = 0.3 and 1.0 after 1500 steps."""
-    from mfgstudy.exact import GaussianMixture
+    from mfgstudy.core.exact import GaussianMixture
 
     g = torch.Generator().manual_seed(0)
     chol = torch.linalg.cholesky(COV).float()

@@ -7,10 +7,10 @@ import pytest
 import torch
 import xarray as xr
 
-from mfgstudy.exact import GaussianMixture, empirical_score, empirical_x0_bar
+from mfgstudy.core.exact import GaussianMixture, empirical_score, empirical_x0_bar
+from mfgstudy.core.sde import VPSDE
 from mfgstudy.metrics.memorisation import memorisation_shares, tweedie_denoise
-from mfgstudy.report_pde import memorisation_table, t_label
-from mfgstudy.sde import VPSDE
+from mfgstudy.report.pde import memorisation_table, t_label
 from mfgstudy.store import write_groups
 
 SDE = VPSDE()  # linear beta: alpha_t != exp(-t), so a wrong Tweedie constant shows

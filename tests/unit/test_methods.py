@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from mfgstudy.core.sde import VPSDE
 from mfgstudy.methods.registry import build_method
-from mfgstudy.sde import VPSDE
 from mfgstudy.training.loop import train
 
 SDE = VPSDE()
@@ -60,7 +60,7 @@ LEARN = {"steps": 1500, "batch_size": 256, "lr": 3e-3, "ema": 0.99, "warmup": 50
 )  # fmt: skip
 def test_learned_score_approaches_the_closed_form_on_a_gaussian(spec):
     """Tolerance: relative RMS score error below 0.25 at t = 0.3 and 0.7 after 1500 steps."""
-    from mfgstudy.exact import GaussianMixture
+    from mfgstudy.core.exact import GaussianMixture
 
     g = torch.Generator().manual_seed(0)
     mean, cov = torch.tensor([0.5, -0.5]), torch.tensor([[1.0, 0.6], [0.6, 0.5]])

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from mfgstudy.diffops import divergence
+from mfgstudy.core.diffops import divergence
+from mfgstudy.core.sde import VPSDE
 from mfgstudy.methods.mfg import READINGS, kde_score
 from mfgstudy.methods.registry import build_method
-from mfgstudy.sde import VPSDE
 from mfgstudy.training.fit import fit
 
 SDE = VPSDE()
@@ -130,7 +130,7 @@ def test_printed_update_ascends_the_fp_loss():
 def test_closed_form_violation_is_logged_with_its_floor_and_does_not_change_training():
     """With the data law known, the log gains the HJB-FP residuals with the exact score, the
     distance to the equilibrium and their standard errors; training itself is unchanged."""
-    from mfgstudy.exact import GaussianMixture
+    from mfgstudy.core.exact import GaussianMixture
 
     law = GaussianMixture.gaussian([1.0, 1.0], [[0.25, 0.0], [0.0, 0.25]])
     method = build_method({**SPEC, "readings": {}}, SDE)
@@ -167,7 +167,7 @@ def test_control_learns_the_score_as_ddpm_does():
     """Trained at the same budget on a Gaussian law, the control's relative score error
     |s - s*| / |s*| at t = 0.2, 0.5, 0.8 is within 1.5 x DDPM's + 0.02; the earlier loop
     (score-space loss at fixed times) misses that bar near t = 0."""
-    from mfgstudy.exact import GaussianMixture
+    from mfgstudy.core.exact import GaussianMixture
 
     law = GaussianMixture.gaussian([0.5, -0.5], [[1.0, 0.6], [0.6, 0.5]])
     torch.manual_seed(0)

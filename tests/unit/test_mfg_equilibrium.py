@@ -7,13 +7,13 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
-from mfgstudy.exact import GaussianMixture
+from mfgstudy.core.exact import GaussianMixture
+from mfgstudy.core.samplers import build_sampler
+from mfgstudy.core.sde import VPSDE, grid_from_spec
+from mfgstudy.jobs.mfg_equilibrium import equilibrium_rows, output_law, solve
 from mfgstudy.methods.mfg import ValueNet
 from mfgstudy.methods.registry import build_method
 from mfgstudy.metrics.gaussian import sampler_law
-from mfgstudy.mfg_equilibrium import equilibrium_rows, output_law, solve
-from mfgstudy.samplers import build_sampler
-from mfgstudy.sde import VPSDE, grid_from_spec
 from mfgstudy.training.fit import fit
 
 SDE = VPSDE()

@@ -279,8 +279,8 @@ def test_the_paper_config_networks_have_the_paper_sizes(dataset, shape, count, p
 
 # --- end to end through the package API ---------------------------------------------------------
 def test_tiny_cifar10_prepares_trains_and_samples_rgb(cifar, tmp_path):
-    from mfgstudy.sample import sample_unit
-    from mfgstudy.train import train_job
+    from mfgstudy.jobs.sample import sample_unit
+    from mfgstudy.jobs.train import train_job
 
     data = str(tmp_path / "data.zarr")
     prepare(cifar_spec(cifar[0], n_train=16, n_test=4), data)

@@ -7,13 +7,13 @@ import pytest
 import torch
 import xarray as xr
 
+from mfgstudy.core.exact import GaussianMixture
+from mfgstudy.core.samplers import build_sampler
+from mfgstudy.core.sde import VPSDE, grid_from_spec
 from mfgstudy.data import build_dataset, load_data
-from mfgstudy.exact import GaussianMixture
 from mfgstudy.methods.registry import build_method
 from mfgstudy.metrics.gaussian import continuous_law, sampler_law, theorem2_law, w2_gaussians
-from mfgstudy.report_pde import concentration_fits
-from mfgstudy.samplers import build_sampler
-from mfgstudy.sde import VPSDE, grid_from_spec
+from mfgstudy.report.pde import concentration_fits
 
 OU = VPSDE(beta_min=2.0, beta_max=2.0, T=3.0, t_min=1e-3)  # the PDE paper's dX = -X dt + sqrt2 dW
 X0 = np.array([1.0, -0.5])

@@ -8,9 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mfgstudy.perturb import KINDS, Perturbation, project, tabled
-from mfgstudy.samplers import build_sampler, generate, integrate, sample_noise
-from mfgstudy.sde import VPSDE, grid_from_spec
+from mfgstudy.core.perturb import KINDS, Perturbation, project, tabled
+from mfgstudy.core.samplers import build_sampler, generate, integrate, sample_noise
+from mfgstudy.core.sde import VPSDE, grid_from_spec
 
 SDE = VPSDE()
 VAR = torch.tensor([4.0, 0.25], dtype=torch.float64)  # data law N(0, diag(VAR))

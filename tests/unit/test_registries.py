@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mfgstudy.core.perturb import KINDS as PERTURBATIONS
+from mfgstudy.core.samplers import SAMPLERS
+from mfgstudy.core.sde import GRID_KINDS
 from mfgstudy.data import BUILDERS
 from mfgstudy.methods.base import Method
 from mfgstudy.methods.registry import kinds, method_class
 from mfgstudy.nets import NETS
-from mfgstudy.perturb import KINDS as PERTURBATIONS
-from mfgstudy.samplers import SAMPLERS
-from mfgstudy.sde import GRID_KINDS
 
 SCHEMA = yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml").read_text()

@@ -1,9 +1,9 @@
-"""W2-vs-N rates per estimator (mfgstudy.report.n_rate on top of mfgstudy.rates)."""
+"""W2-vs-N rates per estimator (mfgstudy.report.paper.n_rate on top of mfgstudy.rates)."""
 
 import numpy as np
 import pytest
 
-from mfgstudy.report import n_rate, rate_columns
+from mfgstudy.report.paper import n_rate, rate_columns
 
 SPEC = {"floor_factor": 2.0, "coupled_max_fraction": 0.125,
         "rates": {"tail": 3, "regime_tol": 0.1, "min_seeds": 5}}  # fmt: skip

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from mfgstudy.report_hjb import hjb_figure, hjb_summary, hjb_table
+from mfgstudy.report.hjb import hjb_figure, hjb_summary, hjb_table
 from mfgstudy.store import write_groups, write_store
 
 METHODS = ["hjb_plain", "hjb_terminal"]

@@ -1,7 +1,7 @@
-"""Resumable training (mfgstudy.train.Checkpointer): a run stopped before its walltime or killed
-with SIGKILL and rerun ends with the same weights and loss log as an uninterrupted run, exactly
-(torch.equal) on the CPU; a checkpoint of another spec or seed is not resumed (it is moved aside:
-tests/hostile/test_models.py)."""
+"""Resumable training (mfgstudy.training.checkpoint.Checkpointer): a run stopped before its
+walltime or killed with SIGKILL and rerun ends with the same weights and loss log as an
+uninterrupted run, exactly (torch.equal) on the CPU; a checkpoint of another spec or seed is not
+resumed (it is moved aside: tests/hostile/test_models.py)."""
 
 import json
 import logging
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from mfgstudy import train as train_mod
 from mfgstudy.data import prepare
+from mfgstudy.jobs import train as train_mod
+from mfgstudy.jobs.train import train_job
 from mfgstudy.store import load_torch, open_store
-from mfgstudy.train import train_job
 from mfgstudy.training.checkpoint import CHECKPOINT_NAME, EXIT_WALLTIME, WalltimeReached
 
 SDE = {"kind": "vp", "beta_min": 0.1, "beta_max": 20.0, "T": 1.0, "t_min": 1e-3}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mfgstudy.report_robustness import exact_exponents
-from mfgstudy.robustness_exact import responses, robustness_job
+from mfgstudy.jobs.robustness_exact import responses, robustness_job
+from mfgstudy.report.robustness import exact_exponents
 from mfgstudy.store import open_store
 
 SPEC = {

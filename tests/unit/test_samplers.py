@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from mfgstudy.exact import GaussianMixture
+from mfgstudy.core.exact import GaussianMixture
+from mfgstudy.core.samplers import SAMPLERS, build_sampler, generate, sample_noise
+from mfgstudy.core.sde import VPSDE, time_grid
 from mfgstudy.metrics.gaussian import sampler_law, w2_gaussians
-from mfgstudy.samplers import SAMPLERS, build_sampler, generate, sample_noise
-from mfgstudy.sde import VPSDE, time_grid
 
 SDE = VPSDE()
 M, S2 = 0.7, 0.5  # 1-D data law N(M, S2)
@@ -195,7 +195,7 @@ def test_ddim_eta_one_is_the_ancestral_step():
 
 @pytest.mark.parametrize("n", list(range(1, 60)) + [99, 250, 333, 999, 1000])
 def test_discrete_grid_steps_stay_on_the_training_grid(n):
-    from mfgstudy.sde import discrete_indices
+    from mfgstudy.core.sde import discrete_indices
 
     grid = time_grid(SDE, n, "discrete", train_steps=1000)
     idx = discrete_indices(SDE, grid, 1000)

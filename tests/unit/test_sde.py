@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mfgstudy.sde import VPSDE, check_nested, time_grid
+from mfgstudy.core.sde import VPSDE, check_nested, time_grid
 
 SDES = [VPSDE(), VPSDE(beta_min=2.0, beta_max=2.0, T=3.0, t_min=1e-3)]
 

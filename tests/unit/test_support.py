@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mfgstudy.core.exact import BoxUniform
 from mfgstudy.data import sample_checkerboard
-from mfgstudy.exact import BoxUniform
 from mfgstudy.metrics.support import (
     boundary_band_fraction,
     distance_to_boundary,

@@ -1,4 +1,4 @@
-"""The unit job (mfgstudy.unit): one process samples and evaluates every eps of a unit; when it
+"""The unit job (mfgstudy.jobs.unit): one process samples and evaluates every eps of a unit; when it
 reruns with one more eps, only that value is computed, and a changed input file or value spec is
 never answered from the cache."""
 
@@ -12,9 +12,9 @@ import yaml
 
 from mfgstudy import plan
 from mfgstudy.data import prepare
+from mfgstudy.jobs.unit import unit_job
 from mfgstudy.layout import store_name, value_dir
 from mfgstudy.store import open_store
-from mfgstudy.unit import unit_job
 
 SMOKE = Path(__file__).resolve().parents[2] / "workflow/configs/smoke.yaml"
 WC = dict(sweep="robustness_2d", dataset="gmm8", method="exact", seed=0, sampler="em",
@@ -36,7 +36,7 @@ def _run(config, data, tmp_path, run, eps, caplog, seed=0):
     spec = plan.unit_spec(config, WC)
     out = tmp_path / f"run{run}"
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="mfgstudy.unit"):
+    with caplog.at_level(logging.INFO, logger="mfgstudy.jobs.unit"):
         unit_job(spec, seed, str(data), str(out / "samples"), str(out / "metrics"),
                  str(tmp_path / "cache"))  # fmt: skip
     done = [r.getMessage() for r in caplog.records if "computed" in r.getMessage()]

@@ -75,6 +75,6 @@ def _edited_copy(tmp_path, module):
 def test_changing_report_code_reruns_only_reports(smoke_run, tmp_path):
     """Each rule's code hash is the import closure of its job's module: an edit to the
     companion studies' report module reruns their tables, nothing upstream."""
-    counts = planned(smoke_run, root=_edited_copy(tmp_path, "report_pde.py"))
+    counts = planned(smoke_run, root=_edited_copy(tmp_path, "report/pde.py"))
     assert set(counts) == {"study_table", "concentration", "claims", "all"}, counts
     assert counts["study_table"] == 2, counts  # dirac and memorisation: not hjb, MFG readings

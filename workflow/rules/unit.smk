@@ -1,4 +1,4 @@
-# One job per unit samples and evaluates every eps of it (mfgstudy.unit); a value whose spec,
+# One job per unit samples and evaluates every eps of it (mfgstudy.jobs.unit); a value whose spec,
 # code and input files are unchanged is taken from results/cache/units, so adding an eps
 # computes only the new one.
 rule unit:

@@ -13,8 +13,8 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
+from mfgstudy.core.sde import VPSDE, ScoreFn
 from mfgstudy.nets import build_net
-from mfgstudy.sde import VPSDE, ScoreFn
 
 
 class Method(ABC):

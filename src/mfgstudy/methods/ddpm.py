@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from mfgstudy.core.sde import ScoreFn
 from mfgstudy.methods.base import Method
-from mfgstudy.sde import ScoreFn
 
 
 class DDPM(Method):

@@ -16,8 +16,8 @@ import math
 
 import torch
 
+from mfgstudy.core.sde import ScoreFn
 from mfgstudy.methods.base import Method
-from mfgstudy.sde import ScoreFn
 
 
 class EDM(Method):

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from mfgstudy.exact import empirical_score
+from mfgstudy.core.exact import empirical_score
+from mfgstudy.core.sde import ScoreFn
 from mfgstudy.methods.base import Method
-from mfgstudy.sde import ScoreFn
 
 if TYPE_CHECKING:  # the data set is given; methods read no files
     from mfgstudy.data import Data

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mfgstudy.core.sde import ScoreFn
 from mfgstudy.methods.base import Method
-from mfgstudy.sde import ScoreFn
 
 
 def ot_pairing(x0: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

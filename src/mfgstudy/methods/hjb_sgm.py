@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import torch
 
-from mfgstudy.diffops import (
+from mfgstudy.core.diffops import (
     divergence_and_laplacian,
     jacobian_transpose_product,
     probe_directions,
     time_derivative,
 )
+from mfgstudy.core.sde import ScoreFn
 from mfgstudy.methods.base import Method
-from mfgstudy.sde import ScoreFn
 
 
 class HJBSGM(Method):

@@ -24,7 +24,7 @@ integrated backward from T. Term by term against the printed eq. (24),
 -dV/dt + f . grad V + g^2/2 lap V - g^4/(4 lambda) |grad V|^2 + lambda |grad log mu|^2 = 0:
 (i) dV/dt has the opposite sign relative to the other terms (24 runs the equation in the wrong
 time direction: with V(T) given, its quadratic solution blows up backward from T on a Gaussian
-law, see ``mfgstudy.mfg_equilibrium``); (ii) the transport velocity is f + g^2 grad log mu, the
+law, see ``mfgstudy.jobs.mfg_equilibrium``); (ii) the transport velocity is f + g^2 grad log mu, the
 drift of eq. (11) at s = grad log mu, not f alone (24 drops the g^2 s . grad V part of the
 Hamiltonian); (iii) there is no source: L vanishes at s = grad log mu, and lambda |grad log mu|^2
 is L at s = 0, which the minimisation never visits. Under the derived HJB the value is driven by
@@ -111,11 +111,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from mfgstudy.diffops import divergence
-from mfgstudy.exact import kernel_mean
+from mfgstudy.core.diffops import divergence
+from mfgstudy.core.exact import kernel_mean
+from mfgstudy.core.sde import ScoreFn
 from mfgstudy.methods.base import Method
 from mfgstudy.nets import Conditioned, build_net
-from mfgstudy.sde import ScoreFn
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class MFGDiffusion(Method):
     def rollout(self, net, times: np.ndarray, m: int, shape, gen, device="cpu") -> list[dict]:
         """Particles of the reverse SDE (Euler-Maruyama) under the current score at each t_i,
         on ``device`` (the noise drawn on the CPU generator and moved)."""
-        from mfgstudy.samplers import EulerMaruyama
+        from mfgstudy.core.samplers import EulerMaruyama
 
         em = EulerMaruyama()
         x = torch.randn((m, *shape), generator=gen).to(device)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mfgstudy.core.sde import VPSDE
     from mfgstudy.methods.base import Method
-    from mfgstudy.sde import VPSDE
 
 PACKAGE = __name__.rpartition(".")[0]
 NOT_METHODS = {"__init__", "base", "registry"}  # the package's modules that are not methods

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
-from mfgstudy.exact import GaussianMixture
-from mfgstudy.samplers import Sampler
-from mfgstudy.sde import VPSDE, ScoreFn
+from mfgstudy.core.exact import GaussianMixture
+from mfgstudy.core.samplers import Sampler
+from mfgstudy.core.sde import VPSDE, ScoreFn
 
 
 def affine_step(sampler: Sampler, sde: VPSDE, score: ScoreFn, t: float, t_next: float, d: int):

@@ -1,7 +1,7 @@
 """Memorisation statistics of a sample set stopped at t_stop (PDE paper, section 4.5).
 
 * ``tweedie_denoise``: one Tweedie step from time t to time 0 for the VP SDE
-  x_t = alpha_t x_0 + sigma_t z (``mfgstudy.sde``): E[x_0 | x_t = x] = (x + sigma_t^2 s(x, t))
+  x_t = alpha_t x_0 + sigma_t z (``mfgstudy.core.sde``): E[x_0 | x_t = x] = (x + sigma_t^2 s(x, t))
   / alpha_t, with s the score of the law of x_t. For the exact empirical score (the PDE paper's
   Prop. 4.4) it is the kernel average sum_i lambda_i(x, t) x_i of eq. (4.36), which tends to the
   nearest training point as t -> 0 (eq. 4.43).

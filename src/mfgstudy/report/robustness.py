@@ -20,7 +20,15 @@ import numpy as np
 import pandas as pd
 
 from mfgstudy.rates import fit_rate, rate_columns
-from mfgstudy.report import mean_sd, pyplot, rate_spec, row_label, save_figure, seaborn, write_table
+from mfgstudy.report.paper import (
+    mean_sd,
+    pyplot,
+    rate_spec,
+    row_label,
+    save_figure,
+    seaborn,
+    write_table,
+)
 from mfgstudy.store import atomic_path, open_groups, open_store
 
 log = logging.getLogger(__name__)
@@ -92,7 +100,7 @@ def _combos(cube):
         yield r.dataset, r.method, r.sampler, r.grid, r.perturbation
 
 
-# --- Theorem 4 at the equilibrium: the exact score (mfgstudy.robustness_exact) ---------------
+# --- Theorem 4 at the equilibrium: the exact score (mfgstudy.jobs.robustness_exact) ---------------
 BOUNDS = {"coupled": "upper", "moments": "lower", "law": "estimate", "transfer": "lower"}
 FLOORS = {"law": "law_se", "transfer": "transfer_se"}
 

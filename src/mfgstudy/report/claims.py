@@ -863,7 +863,7 @@ def as_json(rows: list[dict]) -> list[dict]:
             for r in rows]  # fmt: skip
 
 
-REPO_ROOT = Path(__file__).resolve().parents[2]  # src/mfgstudy/claims.py -> the repository
+REPO_ROOT = Path(__file__).resolve().parents[3]  # src/mfgstudy/report/claims.py -> the repository
 
 
 def recorded_path(path: str) -> str:
@@ -962,9 +962,9 @@ def render_markdown(sections: list[tuple[Settings, list[dict]]], study: str,
         f"# Claims ledger (study `{study}`)", "",
         "Each numbered claim of the papers, the claimed value (from `workflow/claims/`, one file "
         "per paper), what this workflow measured, and a verdict from the rules of "
-        "`mfgstudy.claims`. A claim that does not hold is a result. The summary row of each claim "
-        "is decided by its judged conditions; context rows (e.g. trained models under an "
-        "equilibrium theorem) have their own verdicts beneath it.", "",
+        "`mfgstudy.report.claims`. A claim that does not hold is a result. The summary row of "
+        "each claim is decided by its judged conditions; context rows (e.g. trained models under "
+        "an equilibrium theorem) have their own verdicts beneath it.", "",
         "**Verdicts**", "",
     ]  # fmt: skip
     lines += [f"* **{w}**: {rule}." for w, rule in VOCABULARY.items()]

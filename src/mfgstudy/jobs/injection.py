@@ -9,7 +9,7 @@ no text, no tokens, no prompt encoder.
 
 The attack. Sample i has a source class c_i (what was asked for) and a target class y_i (what
 the attacker wants), and its own x_T (and Brownian path, for a stochastic sampler) drawn from
-``numpy.random.default_rng([seed, i])`` as in ``mfgstudy.samplers.sample_noise``. The sampler
+``numpy.random.default_rng([seed, i])`` as in ``mfgstudy.core.samplers.sample_noise``. The sampler
 runs with the class embedding E[c_i] + delta_i, ||delta_i||_2 <= eps * rho, where rho is the
 mean L2 norm of the n_classes class embeddings: **eps is relative to the typical embedding
 norm** (for reference, the results store the mean ||E[y] - E[c]|| / rho, the eps from which the
@@ -45,9 +45,9 @@ import torch
 import xarray as xr
 from torch import nn
 
+from mfgstudy.core.perturb import project
 from mfgstudy.device import for_data, of
 from mfgstudy.nets import Conditioned, is_conditional
-from mfgstudy.perturb import project
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,8 @@ def attack(
     delta_norm; coords source, target; attrs rho and the settings. Computes on the device of
     ``net`` (where ``classifier`` must be too); the results are numpy.
     """
-    from mfgstudy.samplers import build_sampler, integrate, sample_noise
-    from mfgstudy.sde import grid_from_spec
+    from mfgstudy.core.samplers import build_sampler, integrate, sample_noise
+    from mfgstudy.core.sde import grid_from_spec
 
     sources = np.asarray(sources, dtype=np.int64)
     targets = np.asarray(targets, dtype=np.int64)
@@ -235,11 +235,11 @@ def injection_job(
     n_classes, default 1), ``eps`` (list), ``pgd_iters``, ``pgd_lr``, ``batch_size`` (default
     100); ``spec["unit"]``, where present, is added to the attrs.
     """
+    from mfgstudy.core.sde import VPSDE
     from mfgstudy.data import load_data
-    from mfgstudy.evaluate import load_classifier
+    from mfgstudy.jobs.evaluate import load_classifier
     from mfgstudy.methods.registry import build_method
     from mfgstudy.models import load_net
-    from mfgstudy.sde import VPSDE
     from mfgstudy.store import open_store, write_store
 
     t0 = time.time()

@@ -11,7 +11,7 @@ estimator cannot see the discretisation error:
   above ``floor_factor`` times the estimate's Monte-Carlo standard error; an upper bound on W2;
 * ``closed_form`` (Gaussian data law, exact oracle): exact, used above round-off
   (``ROUND_OFF``; the exponential integrator is exact for a Dirac law). The Theorem 2 curves of
-  ``mfgstudy.convergence`` extend N until the regime test passes.
+  ``mfgstudy.jobs.convergence`` extend N until the regime test passes.
 
 The interval of a tail slope is over seeds (jackknife-t, at least ``rates.min_seeds`` seeds) or
 exact for a closed form; every row names which.
@@ -25,27 +25,17 @@ import numpy as np
 import pandas as pd
 
 from mfgstudy.metrics import CONFIDENCE
-from mfgstudy.rates import Rate, RateSpec, fit_rate, rate_columns
+from mfgstudy.rates import Rate, fit_rate, rate_columns
+from mfgstudy.report.common import (
+    mean_sd,
+    pyplot,
+    rate_spec,
+    row_label,
+    save_figure,
+    seaborn,
+    write_table,
+)
 from mfgstudy.store import atomic_path, open_groups, open_store
-
-
-def pyplot():
-    """matplotlib's pyplot on the Agg backend, imported when a figure is drawn (a table job does
-    not pay for it)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def seaborn():
-    """seaborn, imported when a figure is drawn (it pulls scipy.stats: most of a second)."""
-    import seaborn as sns
-
-    return sns
-
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +43,6 @@ ESTIMATORS = {"uncoupled": "w2_uncoupled", "coupled": "w2_coupled", "closed_form
 ROUND_OFF = 1e-7  # W2 is a square root: variances equal to round-off (1e-16) give ~1e-8
 RATE_COLUMNS = ["tail_slope", "ci_low", "ci_high", "ci_over", "regime", "local_slopes", "tail",
                 "fit_all", "n_seeds", "excluded", "note"]  # fmt: skip
-
-
-def rate_spec(spec: dict, **override) -> RateSpec:
-    """The study's rate settings (``report.rates`` and ``report.floor_factor``)."""
-    return RateSpec.from_dict({**spec.get("rates", {}), "floor_factor": spec["floor_factor"]},
-                              **override)  # fmt: skip
 
 
 def n_rate(estimator: str, steps, curves, spec: dict, floor=np.nan, reference_steps=None,
@@ -103,8 +87,8 @@ def fit_slopes(cubes: dict, spec: dict, convergence: dict | None = None) -> pd.D
 
 
 def convergence_rows(name: str, path: str, spec: dict) -> list[dict]:
-    """Rate rows of a Theorem 2 convergence store (``mfgstudy.convergence``): the closed form on
-    a Gaussian (exact), or the law-level W2 between successive refinements on a mixture (its
+    """Rate rows of a Theorem 2 convergence store (``mfgstudy.jobs.convergence``): the closed
+    form on a Gaussian (exact), or the law-level W2 between successive refinements on a mixture (its
     jackknife over sample blocks, its standard error as the floor)."""
     ds = open_store(path)
     override = {"regime_tol": ds.attrs["regime_tol"]} if "regime_tol" in ds.attrs else {}
@@ -150,47 +134,6 @@ def _floor(cube, dataset) -> float:
     if "w2_floor_mean" not in cube:
         return np.nan
     return float(cube["w2_floor_mean"].sel(dataset=dataset))
-
-
-def write_table(
-    df: pd.DataFrame,
-    csv: str | None,
-    md: str,
-    title: str,
-    caption: str,
-    floatfmt: str = ".3f",
-    tex: str | None = None,
-) -> None:
-    """A table as CSV, as Markdown with a title and a caption saying what was measured, and
-    optionally as a LaTeX table (pandas ``to_latex``) with the same caption."""
-    if csv is not None:
-        with atomic_path(csv) as tmp:
-            df.to_csv(tmp, index=False)
-    with atomic_path(md) as tmp:
-        table = df.to_markdown(index=False, floatfmt=floatfmt)
-        tmp.write_text(f"# {title}\n\n{caption}\n\n{table}\n")
-    if tex is not None:
-        with atomic_path(tex) as tmp:
-            fmt = "{:" + floatfmt + "}"
-            body = df.to_latex(index=False, float_format=fmt.format, na_rep="--",
-                               caption=f"{title}. {caption}")  # fmt: skip
-            tmp.write_text(body)
-
-
-def save_figure(fig, png: str, pdf: str, tight: bool = False) -> None:
-    """Write ``fig`` atomically as PNG and PDF (``tight``: cropped to its artists); close it."""
-    plt = pyplot()
-    for path, ext in ((png, "png"), (pdf, "pdf")):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=130, **({"bbox_inches": "tight"} if tight else {}))
-    plt.close(fig)
-
-
-def mean_sd(mean: float, sd: float, fmt: str = ".3g") -> str:
-    """ "m ± s", or "m" when there is no spread (one seed)."""
-    if not np.isfinite(mean):
-        return str(mean)
-    return f"{mean:{fmt}}" if not np.isfinite(sd) else f"{mean:{fmt}} ± {sd:{fmt}}"
 
 
 def slopes_table(cube_path: str, spec: dict, csv: str, md: str,
@@ -373,18 +316,6 @@ IMAGE_METRICS = [
     "coverage_digits", "confident_fraction", "fid", "inception_score", "precision_inception",
     "recall_inception", "density_inception", "coverage_inception",
 ]  # fmt: skip
-
-
-METHOD_LABELS = {"ddpm": "DDPM", "edm": "EDM", "flow_matching": "Flow Matching",
-                 "mfg": "MFG-Diffusion",
-                 "mfg_value_off": "MFG-Diffusion, V = 0 (control)"}  # fmt: skip
-
-
-def row_label(method: str, sampler: str | None = None) -> str:
-    """A table row's name: the method's, or the DDIM sampler's on a method's model (the paper's
-    DDIM baseline is DDPM's network sampled by DDIM)."""
-    name = METHOD_LABELS.get(method, method)
-    return f"DDIM ({name} model)" if sampler == "ddim" else name
 
 
 def table1(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:

@@ -10,13 +10,13 @@ import time
 import torch
 import xarray as xr
 
+from mfgstudy.core.perturb import build_perturbation
+from mfgstudy.core.samplers import generate, progress_bar
+from mfgstudy.core.sde import VPSDE
 from mfgstudy.data import image_dims, load_data, model_to_images
 from mfgstudy.device import for_data
 from mfgstudy.layout import store_name
 from mfgstudy.models import load_score
-from mfgstudy.perturb import build_perturbation
-from mfgstudy.samplers import generate, progress_bar
-from mfgstudy.sde import VPSDE
 from mfgstudy.store import atomic_path, open_store, write_store
 
 log = logging.getLogger(__name__)

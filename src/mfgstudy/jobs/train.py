@@ -42,11 +42,11 @@ def train_job(
     10% of the walltime, at most 5 minutes), writing a checkpoint and exiting with
     ``EXIT_WALLTIME``. Under torchrun (WORLD_SIZE > 1) every rank runs this and rank 0 writes."""
     from mfgstudy.code_closure import code_hash
+    from mfgstudy.core.sde import VPSDE
     from mfgstudy.data import load_data
     from mfgstudy.device import current
     from mfgstudy.methods.registry import build_method
     from mfgstudy.nets import count_parameters, is_conditional
-    from mfgstudy.sde import VPSDE
     from mfgstudy.store import canonical_json, open_store, save_torch, write_store
 
     t0 = time.time()

@@ -6,7 +6,7 @@ delta(x, t), K eps^(2/3) for delta(x, s, t)) and Corollary 5 (an adversarial del
 are judged. One job per (law, perturbation kind) runs the reverse SDE (eq. 32; Euler-Maruyama
 on the study's VP SDE) with s* + delta, |delta|_2 <= eps, for every eps and seed, and measures
 how far the output law moved, against the unperturbed run driven by the same x_T and Brownian
-path (``mfgstudy.perturb`` supplies the perturbations, ``mfgstudy.mixtures`` the laws):
+path (``mfgstudy.core.perturb`` supplies the perturbations, ``mfgstudy.core.mixtures`` the laws):
 
 * ``coupled``: the RMS displacement sqrt(E|x_eps - x_0|^2), an **upper bound** on W2 (any
   coupling bounds it from above): it can confirm a bound claim, not refute it;
@@ -35,11 +35,11 @@ import numpy as np
 import torch
 import xarray as xr
 
+from mfgstudy.core.mixtures import isotropic_score, mixture_law
+from mfgstudy.core.perturb import build_perturbation
+from mfgstudy.core.samplers import build_sampler, integrate, sample_noise
+from mfgstudy.core.sde import VPSDE, grid_from_spec
 from mfgstudy.metrics.mixture_w2 import law_w2, transfer_lower_bound
-from mfgstudy.mixtures import isotropic_score, mixture_law
-from mfgstudy.perturb import build_perturbation
-from mfgstudy.samplers import build_sampler, integrate, sample_noise
-from mfgstudy.sde import VPSDE, grid_from_spec
 from mfgstudy.store import write_store
 
 log = logging.getLogger(__name__)

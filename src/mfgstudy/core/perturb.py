@@ -33,7 +33,7 @@ import math
 import numpy as np
 import torch
 
-from mfgstudy.sde import ScoreFn
+from mfgstudy.core.sde import ScoreFn
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class Perturbation:
         return start.unsqueeze(0).repeat(len(grid), *([1] * x_T.dim())).clone()
 
     def _pgd(self, sampler, sde, score, grid, x_T, z) -> torch.Tensor:
-        from mfgstudy.samplers import integrate
+        from mfgstudy.core.samplers import integrate
 
         iters = int(self.spec.get("iters", 10))
         step = float(self.spec.get("step_size", 0.5)) * self.eps

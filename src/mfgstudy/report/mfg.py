@@ -1,5 +1,5 @@
 """MFG-Diffusion's fair trial: its closed-form equilibrium per reading (table and figure, from the
-``mfgstudy.mfg_equilibrium`` store) and the readings ablation (trained models, from the cube).
+``mfgstudy.jobs.mfg_equilibrium`` store) and the readings ablation (trained models, from the cube).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from mfgstudy.report import mean_sd, pyplot, save_figure, write_table
+from mfgstudy.report.paper import mean_sd, pyplot, save_figure, write_table
 from mfgstudy.store import atomic_path, open_groups, open_store
 
 log = logging.getLogger(__name__)

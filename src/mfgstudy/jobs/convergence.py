@@ -39,9 +39,9 @@ import time
 import numpy as np
 import xarray as xr
 
+from mfgstudy.core.mixtures import isotropic_score, mixture_law
 from mfgstudy.data import load_data
-from mfgstudy.evaluate import closed_form_w2
-from mfgstudy.mixtures import isotropic_score, mixture_law
+from mfgstudy.jobs.evaluate import closed_form_w2
 from mfgstudy.rates import RateSpec, fit_rate
 from mfgstudy.store import open_store, write_store
 
@@ -153,10 +153,10 @@ def mixture_job(spec: dict, out: str) -> None:
     """Law-level W2 between successive refinements N, 2N of every sampler on a mixture."""
     import torch
 
+    from mfgstudy.core.samplers import build_sampler
+    from mfgstudy.core.sde import VPSDE, grid_from_spec
     from mfgstudy.metrics.mixture_w2 import law_w2, summarise, transfer_lower_bound
     from mfgstudy.metrics.w2 import w2_coupled
-    from mfgstudy.samplers import build_sampler
-    from mfgstudy.sde import VPSDE, grid_from_spec
 
     t0 = time.time()
     law = mixture_law(spec["law"])

@@ -39,10 +39,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mfgstudy.sde import VPSDE, ScoreFn, check_nested, grid_from_spec, log_ratio_alpha
+from mfgstudy.core.sde import VPSDE, ScoreFn, check_nested, grid_from_spec, log_ratio_alpha
 
 if TYPE_CHECKING:  # a type only: perturb drives samplers, not the other way round
-    from mfgstudy.perturb import Perturbation
+    from mfgstudy.core.perturb import Perturbation
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ def generate(
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """n_samples from the N-step sampler; the Brownian path lives on the brownian_steps grid.
-    With a ``perturbation``, the sampler sees the perturbed score (``mfgstudy.perturb``).
+    With a ``perturbation``, the sampler sees the perturbed score (``mfgstudy.core.perturb``).
     Computes on ``device`` (where ``score`` must compute too); returns the samples on the CPU."""
     sampler = build_sampler(sampler_spec)
     fine = brownian_steps or n_steps

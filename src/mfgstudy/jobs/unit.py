@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from mfgstudy.code_closure import code_hash
-from mfgstudy.evaluate import evaluate_unit
+from mfgstudy.jobs.evaluate import evaluate_unit
+from mfgstudy.jobs.sample import sample_unit
 from mfgstudy.layout import value_dir
-from mfgstudy.sample import sample_unit
 from mfgstudy.store import atomic_path, config_hash, file_sha256, open_store
 
 log = logging.getLogger(__name__)

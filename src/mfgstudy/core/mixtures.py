@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mfgstudy.exact import GaussianMixture
+from mfgstudy.core.exact import GaussianMixture
 
 
 def mixture_law(spec: dict):

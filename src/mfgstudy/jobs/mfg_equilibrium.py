@@ -47,11 +47,11 @@ import torch
 import xarray as xr
 from scipy.integrate import solve_ivp
 
+from mfgstudy.core.exact import GaussianMixture
+from mfgstudy.core.samplers import build_sampler
+from mfgstudy.core.sde import VPSDE, grid_from_spec
 from mfgstudy.data import load_data
-from mfgstudy.exact import GaussianMixture
 from mfgstudy.metrics.gaussian import sampler_law, w2_gaussians
-from mfgstudy.samplers import build_sampler
-from mfgstudy.sde import VPSDE, grid_from_spec
 from mfgstudy.store import open_store, write_store
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from mfgstudy.sde import VPSDE
+from mfgstudy.core.sde import VPSDE
 
 
 @dataclass

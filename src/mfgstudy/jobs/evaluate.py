@@ -60,10 +60,10 @@ def closed_form_w2(spec: dict, data):
     """Closed-form W2 per N for the exact oracle on a one-component Gaussian law (a Dirac
     included), else None: to the sampler's continuous-time limit (for a Dirac and a stochastic
     sampler, Theorem 2's law), and to the data law."""
+    from mfgstudy.core.samplers import build_sampler
+    from mfgstudy.core.sde import VPSDE, grid_from_spec, stopped
     from mfgstudy.methods.exact import ExactScore
     from mfgstudy.metrics.gaussian import continuous_law, sampler_law, theorem2_law, w2_gaussians
-    from mfgstudy.samplers import build_sampler
-    from mfgstudy.sde import VPSDE, grid_from_spec, stopped
 
     mix = data.mixture
     if spec["method"]["kind"] != "exact" or mix is None or len(mix.weights) != 1:
@@ -141,7 +141,7 @@ class ImageMetrics:
             self.sources.append((source, ref))
 
     def __call__(self, images: np.ndarray) -> dict:
-        from mfgstudy.classifier import predict_proba
+        from mfgstudy.jobs.classifier import predict_proba
         from mfgstudy.metrics.features import image_metrics
 
         vals = {}
@@ -211,10 +211,10 @@ def stopping_scores(spec: dict, data, model_path: str | None, seed: int | None =
     (the grid's last point), the sampler's own (unperturbed) score (a model checked against the
     job, ``seed`` included) and the data law's exact score (None where the law is not known in
     closed form)."""
+    from mfgstudy.core.sde import VPSDE, stopped
     from mfgstudy.methods.exact import ExactScore
     from mfgstudy.methods.registry import method_class
     from mfgstudy.models import load_score
-    from mfgstudy.sde import VPSDE, stopped
 
     if model_path is None and method_class(spec["method"]["kind"]).trainable:
         log.info("no model given for the trained method %s: no Tweedie memorisation shares",
@@ -267,7 +267,7 @@ def _support_metrics(x: np.ndarray, data, spec: dict, seed: int, scores: dict | 
     (checkerboard), to its support: the share inside, the mean distance to it, and the mass in
     a band of half-width ``boundary_width`` around its edges relative to the data law's own (1
     for the data law; > 1: Gibbs-like excess at the edges)."""
-    from mfgstudy.exact import BoxUniform
+    from mfgstudy.core.exact import BoxUniform
     from mfgstudy.metrics import support
     from mfgstudy.metrics.memorisation import memorisation_shares
     from mfgstudy.metrics.w2 import reference_chunk
