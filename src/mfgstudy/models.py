@@ -118,3 +118,26 @@ def load_score(
         raise ValueError(f"method {spec['method']['kind']!r} is trained: a model path is needed")
     net = load_net(spec, data, model_path, device, seed)  # gradients in x only
     return method.score_fn(BalancedLabels(net) if is_conditional(net) else net)
+
+
+def load_classifier(path: str, device="cpu"):
+    """The digits classifier of the checkpoint at ``path``, in eval mode on ``device``. A file
+    that does not load raises ``mfgstudy.store.UnreadableTorchFile``, one that is not a digits
+    classifier ``mfgstudy.methods.ModelMismatchError``, each naming the file and the fix."""
+    import json
+
+    from mfgstudy.models import ModelMismatchError
+    from mfgstudy.nets import DigitsClassifier
+
+    ckpt = load_torch(path)
+    try:
+        spec = json.loads(ckpt["spec"])
+        net = DigitsClassifier(width=int(spec["width"]), feat_dim=int(spec["feat_dim"]))
+        net.load_state_dict(ckpt["state_dict"])
+    except (TypeError, KeyError, ValueError, RuntimeError) as e:
+        raise ModelMismatchError(
+            f"{path} is not a digits classifier written by the train_classifier job "
+            f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}): delete it "
+            f"and rerun the job that writes it, e.g. snakemake --forcerun {path}"
+        ) from e
+    return net.to(device).eval()

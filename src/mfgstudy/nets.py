@@ -11,7 +11,7 @@ time embedding (the interface is :class:`ClassConditional`). Methods call ``net(
 the null class: unconditional use is the default everywhere. To condition, wrap the network:
 ``Conditioned(net, y=labels)`` or ``Conditioned(net, y_emb=embeddings)`` is a module whose
 ``forward(x, t)`` passes the labels (or a replacement class embedding, which the class-embedding
-attack of ``mfgstudy.jobs.injection`` perturbs) on, so no method needs to know.
+attack of ``mfgstudy.analysis.injection`` perturbs) on, so no method needs to know.
 """
 
 from __future__ import annotations

@@ -18,9 +18,8 @@ import torch
 from mfgstudy import plan
 from mfgstudy.data import load_data, prepare
 from mfgstudy.jobs import train as train_mod
-from mfgstudy.jobs.evaluate import load_classifier
 from mfgstudy.jobs.train import train_job
-from mfgstudy.models import load_net, load_score
+from mfgstudy.models import load_classifier, load_net, load_score
 from mfgstudy.nets import DigitsClassifier
 from mfgstudy.store import load_torch, open_store, save_torch
 from mfgstudy.training.checkpoint import CHECKPOINT_NAME, Checkpointer, WalltimeReached

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from mfgstudy.analysis.convergence import all_levels, doubling_curve
 from mfgstudy.core.exact import GaussianMixture
 from mfgstudy.core.mixtures import isotropic_score, mixture_law
 from mfgstudy.core.samplers import build_sampler
 from mfgstudy.core.sde import VPSDE, grid_from_spec
-from mfgstudy.jobs.convergence import all_levels, doubling_curve
 from mfgstudy.metrics.gaussian import sampler_law, w2_gaussians
 from mfgstudy.metrics.mixture_w2 import law_w2
 from mfgstudy.rates import RateSpec

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from torch import nn
 
+from mfgstudy.analysis.classifier import predict_proba
 from mfgstudy.data import images_to_model
-from mfgstudy.jobs.classifier import predict_proba
 from mfgstudy.metrics.features import (
     INCEPTION_FILENAME,
     INCEPTION_URL,

@@ -13,15 +13,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mfgstudy.analysis.injection import attack, class_embeddings, embedding_scale
+from mfgstudy.core.perturb import project
 from mfgstudy.core.samplers import build_sampler, integrate, sample_noise
 from mfgstudy.core.sde import VPSDE, grid_from_spec
-from mfgstudy.jobs.injection import (
-    attack,
-    class_embeddings,
-    embedding_scale,
-    injection_job,
-    project,
-)
+from mfgstudy.jobs.injection import injection_job
 from mfgstudy.methods.registry import build_method
 from mfgstudy.models import load_net, load_score
 from mfgstudy.nets import Conditioned, DigitsClassifier, build_net, is_conditional
@@ -228,8 +224,8 @@ def test_eps_zero_is_the_unperturbed_pipeline():
     with torch.no_grad():
         score = method.score_fn(Conditioned(net, y=torch.from_numpy(src)))
         x0 = integrate(build_sampler(DDIM), SDE, score, grid, x_T, z)
+        from mfgstudy.analysis.classifier import predict_proba
         from mfgstudy.data import model_to_images
-        from mfgstudy.jobs.classifier import predict_proba
 
         proba = predict_proba(clf, model_to_images(x0))  # the pipeline: uint8 then classify
     np.testing.assert_array_equal(ds["pred"].values[0], proba.argmax(1))

@@ -21,6 +21,9 @@ LAYERS = {
                  "training.loop", "training.algorithm1", "training.fit"],
     "data sources": ["data"],
     "models on disk": ["models"],
+    "analyses (no I/O)": ["analysis", "analysis.classifier", "analysis.convergence",
+                          "analysis.injection", "analysis.mfg_equilibrium",
+                          "analysis.robustness_exact"],
     "jobs": ["jobs", "jobs.train", "jobs.classifier", "jobs.sample", "jobs.evaluate", "jobs.unit",
              "jobs.convergence", "jobs.robustness_exact", "jobs.mfg_equilibrium", "jobs.injection",
              "jobs.collect"],
@@ -83,3 +86,13 @@ def test_no_import_circle():
 def test_only_the_snakefile_imports_the_planner():
     importers = [m for m, imports in _graph().items() if "plan" in imports]
     assert not importers, importers
+
+
+def test_stores_are_read_and_written_by_jobs_and_reports_only():
+    """Science modules take arrays and return arrays: the modules that import the store layer
+    are the jobs, the report, and the few whose business is a file (data sources and the
+    prepare job, models on disk, training checkpoints, the Inception weights' checksum)."""
+    files = {"data", "models", "training.checkpoint", "metrics.features"}
+    importers = {m for m, imports in _graph().items() if "store" in imports}
+    others = {m for m in importers if not m.startswith(("jobs.", "report."))}
+    assert others == files, others ^ files

@@ -7,10 +7,10 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
+from mfgstudy.analysis.mfg_equilibrium import equilibrium_rows, output_law, solve
 from mfgstudy.core.exact import GaussianMixture
 from mfgstudy.core.samplers import build_sampler
 from mfgstudy.core.sde import VPSDE, grid_from_spec
-from mfgstudy.jobs.mfg_equilibrium import equilibrium_rows, output_law, solve
 from mfgstudy.methods.mfg import ValueNet
 from mfgstudy.methods.registry import build_method
 from mfgstudy.metrics.gaussian import sampler_law

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mfgstudy.jobs.robustness_exact import responses, robustness_job
+from mfgstudy.analysis.robustness_exact import responses
+from mfgstudy.jobs.robustness_exact import robustness_job
 from mfgstudy.report.robustness import exact_exponents
 from mfgstudy.store import open_store
 

@@ -24,67 +24,15 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from mfgstudy.analysis.convergence import closed_form_w2
 from mfgstudy.data import load_data
 from mfgstudy.device import for_data
 from mfgstudy.layout import UNPERTURBED, store_name
 from mfgstudy.metrics import CONFIDENCE
-from mfgstudy.store import atomic_path, load_torch, open_store, write_store
+from mfgstudy.models import load_classifier
+from mfgstudy.store import atomic_path, open_store, write_store
 
 log = logging.getLogger(__name__)
-
-
-def load_classifier(path: str, device="cpu"):
-    """The digits classifier of the checkpoint at ``path``, in eval mode on ``device``. A file
-    that does not load raises ``mfgstudy.store.UnreadableTorchFile``, one that is not a digits
-    classifier ``mfgstudy.methods.ModelMismatchError``, each naming the file and the fix."""
-    import json
-
-    from mfgstudy.models import ModelMismatchError
-    from mfgstudy.nets import DigitsClassifier
-
-    ckpt = load_torch(path)
-    try:
-        spec = json.loads(ckpt["spec"])
-        net = DigitsClassifier(width=int(spec["width"]), feat_dim=int(spec["feat_dim"]))
-        net.load_state_dict(ckpt["state_dict"])
-    except (TypeError, KeyError, ValueError, RuntimeError) as e:
-        raise ModelMismatchError(
-            f"{path} is not a digits classifier written by the train_classifier job "
-            f"({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}): delete it "
-            f"and rerun the job that writes it, e.g. snakemake --forcerun {path}"
-        ) from e
-    return net.to(device).eval()
-
-
-def closed_form_w2(spec: dict, data):
-    """Closed-form W2 per N for the exact oracle on a one-component Gaussian law (a Dirac
-    included), else None: to the sampler's continuous-time limit (for a Dirac and a stochastic
-    sampler, Theorem 2's law), and to the data law."""
-    from mfgstudy.core.samplers import build_sampler
-    from mfgstudy.core.sde import VPSDE, grid_from_spec, stopped
-    from mfgstudy.methods.exact import ExactScore
-    from mfgstudy.metrics.gaussian import continuous_law, sampler_law, theorem2_law, w2_gaussians
-
-    mix = data.mixture
-    if spec["method"]["kind"] != "exact" or mix is None or len(mix.weights) != 1:
-        return None
-    sde = stopped(VPSDE.from_spec(spec["sde"]), spec["grid"])
-    score = ExactScore(spec["method"], sde).score_fn(data)
-    sampler = build_sampler(spec["sampler"])
-    m0, c0 = mix.means[0].numpy(), mix.covs[0].numpy()
-    if data.ds.attrs.get("dataset_kind") == "dirac" and sampler.stochastic:
-        limit = theorem2_law(sde, m0)  # the PDE paper's closed form (tested = the moment ODE)
-    else:
-        limit = continuous_law(sde, mix, sampler.stochastic)
-
-    def at(n):
-        m, c = sampler_law(sampler, sde, score, grid_from_spec(sde, n, spec["grid"]), mix.dim)
-        return {
-            "w2_closed": w2_gaussians(m, c, *limit),
-            "w2_closed_data": w2_gaussians(m, c, m0, c0),
-        }
-
-    return at
 
 
 def feature_source(
@@ -141,7 +89,7 @@ class ImageMetrics:
             self.sources.append((source, ref))
 
     def __call__(self, images: np.ndarray) -> dict:
-        from mfgstudy.jobs.classifier import predict_proba
+        from mfgstudy.analysis.classifier import predict_proba
         from mfgstudy.metrics.features import image_metrics
 
         vals = {}

@@ -22,13 +22,13 @@ gets right), where it equals (f + g^2 grad log mu) . grad V - g^4/(4 lambda) |gr
 
 integrated backward from T. Term by term against the printed eq. (24),
 -dV/dt + f . grad V + g^2/2 lap V - g^4/(4 lambda) |grad V|^2 + lambda |grad log mu|^2 = 0:
-(i) dV/dt has the opposite sign relative to the other terms (24 runs the equation in the wrong
-time direction: with V(T) given, its quadratic solution blows up backward from T on a Gaussian
-law, see ``mfgstudy.jobs.mfg_equilibrium``); (ii) the transport velocity is f + g^2 grad log mu, the
+(i) dV/dt has the opposite sign relative to the other terms (24 runs the equation in the wrong time
+direction: with V(T) given, its quadratic solution blows up backward from T on a Gaussian law, see
+``mfgstudy.analysis.mfg_equilibrium``); (ii) the transport velocity is f + g^2 grad log mu, the
 drift of eq. (11) at s = grad log mu, not f alone (24 drops the g^2 s . grad V part of the
-Hamiltonian); (iii) there is no source: L vanishes at s = grad log mu, and lambda |grad log mu|^2
-is L at s = 0, which the minimisation never visits. Under the derived HJB the value is driven by
-the terminal cost alone: with Phi constant, V is constant, s* = grad log mu, and Algorithm 1 is
+Hamiltonian); (iii) there is no source: L vanishes at s = grad log mu, and lambda |grad log mu|^2 is
+L at s = 0, which the minimisation never visits. Under the derived HJB the value is driven by the
+terminal cost alone: with Phi constant, V is constant, s* = grad log mu, and Algorithm 1 is
 denoising score matching (DDPM exactly, under the ``denoising`` weighting below: Proposition 3's
 statement). Our Phi = |x|^2/2 (below) gives a quadratic V that pulls s* toward the origin.
 

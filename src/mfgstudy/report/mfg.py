@@ -1,5 +1,6 @@
 """MFG-Diffusion's fair trial: its closed-form equilibrium per reading (table and figure, from the
-``mfgstudy.jobs.mfg_equilibrium`` store) and the readings ablation (trained models, from the cube).
+``mfgstudy.analysis.mfg_equilibrium`` store) and the readings ablation (trained models, from the
+cube).
 """
 
 from __future__ import annotations

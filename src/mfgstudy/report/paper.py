@@ -11,7 +11,7 @@ estimator cannot see the discretisation error:
   above ``floor_factor`` times the estimate's Monte-Carlo standard error; an upper bound on W2;
 * ``closed_form`` (Gaussian data law, exact oracle): exact, used above round-off
   (``ROUND_OFF``; the exponential integrator is exact for a Dirac law). The Theorem 2 curves of
-  ``mfgstudy.jobs.convergence`` extend N until the regime test passes.
+  ``mfgstudy.analysis.convergence`` extend N until the regime test passes.
 
 The interval of a tail slope is over seeds (jackknife-t, at least ``rates.min_seeds`` seeds) or
 exact for a closed form; every row names which.
@@ -87,7 +87,7 @@ def fit_slopes(cubes: dict, spec: dict, convergence: dict | None = None) -> pd.D
 
 
 def convergence_rows(name: str, path: str, spec: dict) -> list[dict]:
-    """Rate rows of a Theorem 2 convergence store (``mfgstudy.jobs.convergence``): the closed
+    """Rate rows of a Theorem 2 convergence store (``mfgstudy.analysis.convergence``): the closed
     form on a Gaussian (exact), or the law-level W2 between successive refinements on a mixture (its
     jackknife over sample blocks, its standard error as the floor)."""
     ds = open_store(path)

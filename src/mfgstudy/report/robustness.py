@@ -100,7 +100,7 @@ def _combos(cube):
         yield r.dataset, r.method, r.sampler, r.grid, r.perturbation
 
 
-# --- Theorem 4 at the equilibrium: the exact score (mfgstudy.jobs.robustness_exact) ---------------
+# --- Theorem 4 at the equilibrium: the exact score (mfgstudy.analysis.robustness_exact) -----
 BOUNDS = {"coupled": "upper", "moments": "lower", "law": "estimate", "transfer": "lower"}
 FLOORS = {"law": "law_se", "transfer": "transfer_se"}
 
