@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mfgstudy.layout import UNPERTURBED, store_name, value_dir
-from mfgstudy.report.paper import mean_sd, pyplot, save_figure, write_table
+from mfgstudy.report.common import mean_sd, pyplot, save_figure, write_table
 from mfgstudy.store import atomic_path, open_groups, open_store
 
 VARS = ["w2_uncoupled", "in_support", "boundary_band_ratio", "support_distance_mean"]

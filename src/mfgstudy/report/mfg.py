@@ -10,7 +10,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from mfgstudy.report.paper import mean_sd, pyplot, save_figure, write_table
+from mfgstudy.report.common import mean_sd, pyplot, save_figure, write_table
 from mfgstudy.store import atomic_path, open_groups, open_store
 
 log = logging.getLogger(__name__)

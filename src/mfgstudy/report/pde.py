@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mfgstudy.rates import fit_rate, rate_columns
-from mfgstudy.report.paper import pyplot, rate_spec, save_figure, seaborn, write_table
+from mfgstudy.report.common import pyplot, rate_spec, save_figure, seaborn, write_table
 from mfgstudy.store import open_groups
 
 

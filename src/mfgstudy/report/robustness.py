@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mfgstudy.rates import fit_rate, rate_columns
-from mfgstudy.report.paper import (
+from mfgstudy.report.common import (
     mean_sd,
     pyplot,
     rate_spec,
