@@ -45,6 +45,7 @@ include: "workflow/rules/robustness_exact.smk"
 include: "workflow/rules/mfg_equilibrium.smk"
 include: "workflow/rules/studies.smk"
 include: "workflow/rules/injection.smk"
+include: "workflow/rules/publish.smk"
 
 
 rule all:

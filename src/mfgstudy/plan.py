@@ -108,6 +108,8 @@ paths = Table(
     concentration_table=Files("results/tables/concentration", "csv", "md"),
     concentration_figure=Files("results/figures/fig_concentration", "png", "pdf"),
     claims=Files("results/claims", "md", "json"),
+    report=Files("results/report", "html"),  # opens on the claims ledger (mfgstudy.report.html)
+    export=Files("results/export/metrics", "csv", "parquet"),  # the cube, one row per value
     # the generic rules' outputs: the tables above that differ only in a name (common.smk)
     paper_table=Files("results/tables/{paper_table}", "csv", "md", "tex"),
     study_table=Files("results/tables/{study_table}", "csv", "md"),
@@ -462,7 +464,7 @@ def final_targets(config: dict) -> list[str]:
     data = [paths.data.format(dataset=d) for d in config["datasets"]]
     studies = [p for s in config["report"].get("studies", {}) for p in study_outputs(s)]
     main = [paths.cube, *files("figure1", "slopes_table", "table1", "table2", "robustness_table",
-                               "robustness_figure", "claims")]  # fmt: skip
+                               "robustness_figure", "claims", "report", "export")]  # fmt: skip
     injection = files("injection_figure", when="injection" in config)
     conv = files("convergence_table", when=bool(config.get("convergence")))
     exact = files("robustness_exact_table", "robustness_exact_figure",

@@ -85,6 +85,10 @@ VERBS = {
                                                   "csv": "csv", "md": "md"}),
     "memorisation-table": ("report.pde", "memorisation_table", {"spec": "spec",
                            "cube": "cube_path", "csv": "csv", "md": "md"}),
+    "html-report": ("report.html", "html_report", {"spec": "spec", "claims": "claims_path",
+                    "out": "out"}),
+    "export": ("report.export", "export_job", {"cube": "cube_path", "csv": "csv",
+               "parquet": "parquet"}),
     "concentration": ("report.pde", "concentration", {"spec": "spec", "cube": "cube_path",
                       "csv": "csv", "md": "md", "png": "png", "pdf": "pdf"}),
 }  # fmt: skip

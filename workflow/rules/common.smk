@@ -144,10 +144,49 @@ REPORT_SECTIONS = {
 }
 
 
+REPORTED = (
+    []
+)  # (path template, caption, section) of every reported output: the HTML report's
+
+
 def reported(path, caption, section=None):
-    """An output shown in `snakemake --report` with its caption, in the caption's section."""
+    """An output shown in the reports with its caption, in the caption's section: in
+    `snakemake --report`, and in results/report.html (report_items)."""
     section = section or REPORT_SECTIONS[caption]
+    REPORTED.append((path, caption, section))
     return report(path, caption=f"../report/{caption}.rst", category=section)
+
+
+def report_items():
+    """The figures (PNG) and tables (CSV; their Markdown beside) of results/report.html: every
+    reported output this config builds, the generic rules' tables one by one, with the caption
+    file, section and CLI verb (some captions depend on it)."""
+    targets, items = set(plan.final_targets(config)), []
+    for path, caption, section in REPORTED:
+        generic = [t for t in (PAPER_TABLES, STUDY_TABLES) if f"{{{t.rule}}}" in path]
+        named = [(path.format(**{t.rule: n}), v["section"], v["verb"])
+                 for t in generic for n, v in t.items()] or [(path, section, None)]  # fmt: skip
+        rst = str(Path(workflow.basedir) / "workflow" / "report" / f"{caption}.rst")
+        items += [dict(path=p, caption=rst, section=s, verb=v)
+                  for p, s, v in named if p in targets and caption != "claims"]  # fmt: skip
+    return items
+
+
+def report_inputs(wildcards):
+    """results/report.html's inputs: the ledger, every item, the tables' Markdown (their
+    titles and captions) and the figures' caption files (an edited caption rebuilds it).
+    """
+    items = report_items()
+    return dict(
+        claims=paths.claims.json,
+        shown=[i["path"] for i in items],
+        markdown=[
+            str(Path(i["path"]).with_suffix(".md"))
+            for i in items
+            if i["path"].endswith(".csv")
+        ],
+        captions=sorted({i["caption"] for i in items}),
+    )
 
 
 # --- the tables that differ only in a name: one generic rule each shape --------------------

@@ -37,7 +37,7 @@ if "hjb" in STUDIES:
             samples=plan.hjb_samples(config),
             table=paths.hjb_table.csv,  # per-panel statistics, converged or not
         output:
-            png=reported(paths.hjb_figure.png, "study"),
+            png=reported(paths.hjb_figure.png, "hjb_figure", COMPANION),
             pdf=paths.hjb_figure.pdf,
         log:
             plan.log_path("hjb_figure"),
@@ -65,7 +65,9 @@ if "concentration" in STUDIES:
         output:
             csv=reported(paths.concentration_table.csv, "study"),
             md=paths.concentration_table.md,
-            png=reported(paths.concentration_figure.png, "study"),
+            png=reported(
+                paths.concentration_figure.png, "concentration_figure", COMPANION
+            ),
             pdf=paths.concentration_figure.pdf,
         log:
             plan.log_path("concentration"),

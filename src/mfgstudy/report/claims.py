@@ -779,6 +779,35 @@ MEASURES = {
 }
 
 
+# The tables and figures (by file stem, as ``mfgstudy.plan.paths`` names them) that show what
+# each kind of measurement reads: the HTML report links a claim's line to them. A measurement
+# read from the training logs alone (violation_slope) rests on its own conditions table.
+EVIDENCE = {
+    "improvement": ("table1_images",),
+    "n_slope": ("w2_slopes", "fig1_w2_vs_N"),
+    "eps_exponent": ("robustness_exact_exponents", "fig_robustness_exact",
+                     "robustness_eps_exponents", "fig_robustness_eps"),
+    "k_ratio": ("robustness_eps_exponents", "fig_robustness_eps"),
+    "lowest_everywhere": ("robustness_eps_exponents", "fig_robustness_eps"),
+    "degradation_ratio": ("table2_perturbed_images",),
+    "violation_slope": (),
+    "injection_reduction": ("fig_injection_analog",),
+    "variant_comparison": ("hjb_checkerboard", "fig_hjb_checkerboard"),
+    "variant_value": ("hjb_checkerboard", "fig_hjb_checkerboard"),
+    "dirac_law": ("dirac_theorem2",),
+    "memorisation": ("memorisation",),
+    "concentration_exponent": ("concentration", "fig_concentration"),
+}  # fmt: skip
+CONVERGENCE_EVIDENCE = ("theorem2_convergence", "fig1_w2_vs_N")  # Theorem 2's own sweeps
+
+
+def evidence(measure: dict) -> list[str]:
+    """The stems of the tables and figures a claim's measurement rests on."""
+    if measure["kind"] == "n_slope" and str(measure.get("sweep", "")).startswith("convergence"):
+        return list(CONVERGENCE_EVIDENCE)
+    return list(EVIDENCE[measure["kind"]])
+
+
 class Context:
     """Everything the measurements read, loaded once."""
 
@@ -848,6 +877,7 @@ def ledger(claims: list[dict], ctx: Context, study: str) -> list[dict]:
             "n_seeds": ("exact" if judged and not seeds else int(min(seeds)) if seeds else 0),
             "regime": [k.regime for k in judged if k.regime is not None] or None,
             "fidelity": [k.fidelity for k in conditions if k.fidelity is not None] or None,
+            "evidence": evidence(c["measure"]),
             "conditions": conditions,
         })  # fmt: skip
     return rows
