@@ -140,9 +140,9 @@ def _ledger(claims: list[dict], present: set[str]) -> str:
             f"<td>{verdict_badge(c['verdict'])}</td><td>{' · '.join(links)}</td></tr>"
         )
     return (
-        "<table class='ledger' id='ledger'><colgroup><col style='width:18%'>"
-        "<col style='width:26%'><col style='width:14%'><col style='width:13%'>"
-        "<col style='width:15%'><col style='width:14%'></colgroup>"
+        "<table class='ledger' id='ledger'><colgroup><col style='width:17%'>"
+        "<col style='width:24%'><col style='width:14%'><col style='width:14%'>"
+        "<col style='width:16%'><col style='width:15%'></colgroup>"
         "<thead><tr><th>claim</th><th>statement</th><th>claimed</th><th>measured</th>"
         "<th>verdict</th><th>evidence</th></tr></thead><tbody>"
         + "".join(rows) + "</tbody></table>"
