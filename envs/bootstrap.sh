@@ -42,4 +42,6 @@ else
 fi
 "${pip[@]}" install --no-deps "clean-fid==$cleanfid_version"
 "${pip[@]}" install -e ".[dev]"
-"$venv/bin/python" -c 'import importlib.metadata as m, torch, mfgstudy; print(f"bootstrap: ready: torch {torch.__version__} (CUDA available: {torch.cuda.is_available()}), clean-fid {m.version("clean-fid")}")'
+"$venv/bin/python" -c 'import importlib.metadata as m, torch, mfgstudy
+print("bootstrap: ready: torch", torch.__version__, "(CUDA available:",
+      torch.cuda.is_available(), "), clean-fid", m.version("clean-fid"))'
