@@ -27,10 +27,11 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
+from mfgstudy import data, plan
 from mfgstudy.data import DatasetSourceError, build_dataset
 from mfgstudy.metrics.features import inception_source
 from mfgstudy.plan import ConfigError, check_config
-from mfgstudy.report import claims, data, plan
+from mfgstudy.report import claims
 from tests.paper_fixtures import write_celebahq, write_cifar_tarball
 from tests.workflow.helpers import SMOKE, snakemake
 
