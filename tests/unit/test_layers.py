@@ -28,7 +28,8 @@ LAYERS = {
              "jobs.convergence", "jobs.robustness_exact", "jobs.mfg_equilibrium", "jobs.injection",
              "jobs.collect"],
     "report (reads stores)": ["report", "report.common", "report.paper", "report.robustness",
-                              "report.hjb", "report.pde", "report.mfg", "report.claims"],
+                              "report.hjb", "report.pde", "report.mfg", "report.claims",
+                              "report.html", "report.export"],
     "command line": ["cli", "__main__"],
     "workflow planner (the Snakefile's)": ["plan"],
 }  # fmt: skip

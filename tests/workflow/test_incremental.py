@@ -16,6 +16,8 @@ SMOKE_RELATIVE = "workflow/configs/smoke.yaml"
 
 AGGREGATION = {  # the jobs downstream of every sample: the cube and what reads it
     "collect",
+    "export",
+    "html_report",
     "figure1",
     "slopes_table",
     "paper_table",
@@ -76,5 +78,5 @@ def test_changing_report_code_reruns_only_reports(smoke_run, tmp_path):
     """Each rule's code hash is the import closure of its job's module: an edit to the
     companion studies' report module reruns their tables, nothing upstream."""
     counts = planned(smoke_run, root=_edited_copy(tmp_path, "report/pde.py"))
-    assert set(counts) == {"study_table", "concentration", "claims", "all"}, counts
+    assert set(counts) == {"study_table", "concentration", "claims", "html_report", "all"}, counts
     assert counts["study_table"] == 2, counts  # dirac and memorisation: not hjb, MFG readings
