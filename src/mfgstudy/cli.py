@@ -84,12 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _call(args: argparse.Namespace) -> None:
+def _call(args: argparse.Namespace, spec: dict | None) -> None:
+    """Run the verb's job with its options; ``spec``: ``--spec``, parsed once by main."""
     module, func, options = VERBS[args.verb]
     kwargs = {}
     for flag, param in options.items():  # --threads and --device are handled by main
         value = getattr(args, _option(flag)[0].replace("-", "_"))
-        kwargs[param] = _spec(value) if param == "spec" else value
+        kwargs[param] = spec if param == "spec" else value
     job = getattr(importlib.import_module(f"mfgstudy.{module}"), func)
     _setup(args.threads, args.device)
     job(**kwargs)
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = _spec(args.spec) if getattr(args, "spec", None) is not None else None
         if args.code is not None:
             verify(args.verb, args.code, spec)
-        _call(args)
+        _call(args, spec)
         check_imported(args.verb, spec)
     except UserError as e:  # the message names the file or key and the fix: no traceback
         return _fail(args.verb, str(e))

@@ -144,9 +144,8 @@ REPORT_SECTIONS = {
 }
 
 
-REPORTED = (
-    []
-)  # (path template, caption, section) of every reported output: the HTML report's
+# (path template, caption, section) of every reported output: results/report.html's items
+REPORTED = []
 
 
 def reported(path, caption, section=None):

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from mfgstudy.core.sde import VPSDE
     from mfgstudy.methods.base import Method
 
-PACKAGE = __name__.rpartition(".")[0]
 NOT_METHODS = {"__init__", "base", "registry"}  # the package's modules that are not methods
 
 
