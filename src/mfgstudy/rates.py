@@ -9,7 +9,10 @@ near the limit:
 
 1. **Usable points**: finite, positive, and at least ``floor_factor`` times above the
    estimator's own floor where it has one (finite-sample W2, round-off of a closed form,
-   Monte-Carlo noise of a coupled estimate); a rate below its estimator's floor is noise.
+   Monte-Carlo noise of a coupled estimate); a rate below its estimator's floor is noise. Where
+   the measurement has a refinement check (the same value computed with twice the steps or a
+   grid twice as fine: ``change``, its relative change), a point whose value moved by more than
+   ``max_refinement_change`` is not the limit's value and is not usable either.
 2. **Unstable points**: far from the limit a scheme can be unstable (a step too large): the
    error then grows towards the limit before it starts to fall. The leading points up to the
    first fall are excluded as pre-asymptotic. A growth beyond ``floor_factor`` x the floor is
@@ -18,9 +21,24 @@ near the limit:
    a result (its local slopes show it), not something to exclude.
 3. **Local slopes** between consecutive kept points: d log(error) / d log(x).
 4. **Tail slope**: least squares over the last ``tail`` kept points (nearest the limit).
-5. **Regime test**: the last two local slopes agree within ``regime_tol``. A rate verdict uses
-   only a tail slope that passed it; otherwise the rate is *not in the asymptotic regime* over
-   the grid that was run.
+5. **Regime test**: the drift D = s[-1] - s[-2] of the last two local slopes (of the kept
+   points, from the mean curve, or the full-sample estimate ``point``) must be within its own
+   noise:
+
+   * ``exact``: no noise; passes iff |D| <= ``regime_tol_exact``.
+   * ``seeds`` (n >= 2): se_D is the delete-one-seed jackknife standard error of D (D_i from
+     the mean curve without seed i), se_D = sqrt((n - 1) / n * sum_i (D_i - mean D)^2), and q
+     the two-sided Student-t quantile at ``level`` with n - 1 degrees of freedom; passes iff
+     |D| <= max(``regime_tol_exact``, q se_D): a drift below the exact tolerance is negligible
+     for any estimator, above it the drift must be within q standard errors of zero.
+   * ``jackknife`` (n >= 2 delete-one-block replicates): D_i from replicate curve i, the same
+     se_D formula, q the normal quantile at ``level``; the same pass condition.
+   * one replicate (``seeds``; or ``jackknife`` with fewer than 2), or a replicate drift that
+     is not defined (a non-positive replicate value): no standard error; passes iff |D| <=
+     ``regime_tol``, a fixed tolerance, and the note says so.
+
+   A rate verdict uses only a tail slope that passed it; otherwise the rate is *not in the
+   asymptotic regime* over the grid that was run.
 6. **Interval** of the tail slope, from the replicates the caller supplies and says what they
    are (``resampling``):
 
@@ -51,8 +69,10 @@ class RateSpec:
 
     limit: str = "large"  # "large" (N, K -> inf) or "small" (eps, t -> 0)
     tail: int = 3  # points in the tail fit (two local slopes for the regime test)
-    regime_tol: float = 0.1  # last two local slopes agree within this
+    regime_tol: float = 0.1  # fixed drift tolerance: only where no standard error exists
+    regime_tol_exact: float = 0.02  # closed form: drift tolerance; noisy: the bar's floor
     floor_factor: float = 2.0  # usable only where error >= floor_factor x floor
+    max_refinement_change: float = np.inf  # usable only where the refinement check moved less
     min_seeds: int = MIN_SEEDS  # seeds needed for an interval over seeds
     level: float = 0.95
 
@@ -81,6 +101,10 @@ class Rate:
     tail_x: tuple[float, float] = (np.nan, np.nan)
     excluded: list[str] = field(default_factory=list)
     note: str = ""
+    regime_drift: float = np.nan  # D: last local slope minus the one before it
+    regime_se: float = np.nan  # jackknife standard error of D (NaN: exact, or none exists)
+    regime_bar: float = np.nan  # the threshold |D| was held to
+    regime_test: str = ""  # the regime test in words
 
     @property
     def has_ci(self) -> bool:
@@ -102,6 +126,7 @@ def rate_columns(rate: Rate) -> dict:
         "ci_high": rate.ci_high,
         "ci_over": rate.note.split(";")[0] if fitted else "",
         "regime": ("passed" if rate.regime else "failed") if fitted else "",
+        "regime_test": rate.regime_test if fitted else "",
         "local_slopes": local,
         "tail": f"{rate.tail_x[0]:g}-{rate.tail_x[1]:g}" if fitted else "",
         "fit_all": rate.fit_all,
@@ -136,12 +161,15 @@ def fit_rate(
     resampling: str = "seeds",
     floor=None,
     point=None,
+    change=None,
 ) -> Rate:
     """The rate of ``curves`` (replicates x grid, or one curve) in ``x`` towards ``spec.limit``.
 
     ``floor``: the estimator's floor per grid point (or one value); points below
     ``floor_factor`` x floor are not usable. ``point``: the full-sample estimate per grid point
-    when ``curves`` are jackknife replicates (default: the mean of ``curves``)."""
+    when ``curves`` are jackknife replicates (default: the mean of ``curves``). ``change``: the
+    relative change of each grid point's value under refinement; points above
+    ``max_refinement_change`` are not usable."""
     if resampling not in RESAMPLINGS:
         raise ValueError(f"resampling must be one of {RESAMPLINGS}, not {resampling!r}")
     x = np.asarray(x, float)
@@ -161,6 +189,12 @@ def fit_rate(
     for xi in x[below]:
         excluded.append(f"{_g(xi)}: below {spec.floor_factor:g} x the estimator's floor")
     usable &= ~below
+    ch = np.broadcast_to(np.nan if change is None else np.asarray(change, float), x.shape)[order]
+    moved = usable & np.isfinite(ch) & (ch > spec.max_refinement_change)
+    for xi, ci in zip(x[moved], ch[moved], strict=True):
+        excluded.append(f"{_g(xi)}: refinement changed it by {ci:.2g} > "
+                        f"{spec.max_refinement_change:g}")  # fmt: skip
+    usable &= ~moved
     kept = usable.copy()
     idx = np.flatnonzero(usable)
     noise = np.where(np.isfinite(fl), spec.floor_factor * fl, 0.0)
@@ -188,16 +222,66 @@ def fit_rate(
     tail = ki[-spec.tail :]
     rate.tail_x = (float(x[tail[0]]), float(x[tail[-1]]))
     rate.slope = _ols_slope(x[tail], y[tail])
-    last_two = local[-2:]
-    rate.regime = bool(abs(last_two[1] - last_two[0]) <= spec.regime_tol)
     rate.ci_low, rate.ci_high, rate.note = _interval(x[tail], c[:, tail], rate.slope, spec,
                                                      resampling)  # fmt: skip
-    if not rate.regime:
-        rate.note += (
-            f"; last two local slopes {last_two[0]:+.2f}, {last_two[1]:+.2f} differ by more "
-            f"than {spec.regime_tol:g}"
-        )
+    _regime_test(rate, x[ki[-3:]], c[:, ki[-3:]], spec)
     return rate
+
+
+def _drift(x, y) -> float:
+    """The drift of the last two local slopes of (x, y) (three points)."""
+    if not np.all(np.isfinite(y)) or np.any(y <= 0):
+        return np.nan
+    s = local_slopes(x, y)
+    return float(s[-1] - s[-2])
+
+
+def _regime_test(rate: Rate, x, c, spec: RateSpec) -> None:
+    """Step 5 (module docstring) on the last three kept points ``x`` and the replicates ``c``
+    there: sets ``regime``, ``regime_drift``, ``regime_se``, ``regime_bar``, ``regime_test``
+    and, where it fails or falls back to the fixed tolerance, says so in ``note``."""
+    if rate.local.size < 2:
+        rate.regime_test = "no regime test: fewer than two local slopes"
+        rate.note += "; " + rate.regime_test
+        return
+    d = float(rate.local[-1] - rate.local[-2])
+    n, tol = len(c), spec.regime_tol_exact
+    se = q = np.nan
+    fallback = ""
+    if rate.resampling != "exact" and n < 2:
+        fallback = "one replicate"
+    elif rate.resampling != "exact":
+        if rate.resampling == "seeds":
+            reps = np.array([_drift(x, np.delete(c, i, axis=0).mean(0)) for i in range(n)])
+            q = stats.t.ppf(0.5 + spec.level / 2, n - 1)
+        else:  # delete-one-block replicates of one large sample
+            reps = np.array([_drift(x, r) for r in c])
+            q = stats.norm.ppf(0.5 + spec.level / 2)
+        se = float(np.sqrt((n - 1) / n * np.sum((reps - reps.mean()) ** 2)))
+        if not np.isfinite(se):
+            se, fallback = np.nan, "a replicate drift undefined (a value <= 0)"
+    if fallback:
+        why = "one replicate" if n < 2 else "no standard error"
+        bar, rule = spec.regime_tol, f"fixed tolerance {spec.regime_tol:g} ({why})"
+        rate.note += f"; {fallback}: regime test with the fixed tolerance {spec.regime_tol:g}"
+    elif np.isnan(se):
+        bar, rule = tol, f"exact tolerance {tol:g}"
+    else:
+        bar, rule = max(tol, q * se), f"max({tol:g}, {q:.3g} x se {se:.2g})"
+    rate.regime = bool(abs(d) <= bar)
+    rate.regime_drift, rate.regime_se, rate.regime_bar = d, se, float(bar)
+    if not rate.regime:
+        rate.regime_test = f"drift {d:.2g} beyond {rule}"
+        rate.note += (
+            f"; last two local slopes {rate.local[-2]:+.2f}, {rate.local[-1]:+.2f} differ by "
+            f"more than {'' if rule.startswith('max') else 'the '}{rule}"
+        )
+    elif np.isfinite(se) and q * se > tol:
+        rate.regime_test = f"drift {d:.2g} within {q:.3g} x se {se:.2g}"
+    elif np.isfinite(se):  # the noise is below the exact tolerance: that one decides
+        rate.regime_test = f"drift {d:.2g} <= exact tolerance {tol:g} ({q:.3g} x se {se:.2g})"
+    else:
+        rate.regime_test = f"drift {d:.2g} <= {rule}"
 
 
 def _interval(x, c, point, spec: RateSpec, resampling: str) -> tuple[float, float, str]:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mfgstudy.rates import RateSpec, fit_rate, local_slopes, seed_interval
+from mfgstudy.rates import RateSpec, fit_rate, local_slopes, rate_columns, seed_interval
 
 N = 4 * 2 ** np.arange(12)  # 4 .. 8192
 
@@ -134,3 +134,135 @@ def test_a_rise_within_the_noise_floor_is_not_an_instability():
     y[3] = y[2] * 1.01  # a rise of 1%, inside a floor of 5%
     r = fit_rate(N[:7], y, resampling="exact", floor=0.05 * y / 2.0)
     assert r.kept.all()
+
+
+# --- the regime test: the drift of the last two local slopes against its own noise -------------
+G3 = np.array([6.0, 18.0, 54.0, 162.0])  # ratio 3: x^-1 + 50 x^-2 still drifts by 0.26 here
+
+
+def _with_drift(d, tail=-1.0):
+    """A closed form on x = 1, 2, 4, 8 whose local slopes are -1.2, tail, tail + d."""
+    x = np.array([1.0, 2.0, 4.0, 8.0])
+    return x, np.exp(np.concatenate([[0.0], np.cumsum([-1.2, tail, tail + d])]) * np.log(2))
+
+
+def _blocks(rng, y, blocks, rel):
+    """Per-block means of a large sample around y (relative noise ``rel`` on the full mean):
+    the full-sample estimate and its delete-one-block jackknife replicates."""
+    b = y * (1 + rel * np.sqrt(blocks) * rng.normal(size=(blocks, y.size)))
+    return b.mean(0), (b.sum(0) - b) / (blocks - 1)
+
+
+def test_regime_test_holds_its_level_under_the_null():
+    """C/N with 10% noise over 5 seeds, a 95% test: passes in 92.75% of 400 data sets (the old
+    fixed rule |D| <= 0.1 passed 49%); asserted loosely."""
+    rng = np.random.default_rng(0)
+    x = N[:6]
+    passed = 0
+    for _ in range(400):
+        r = fit_rate(x, _noisy(3.0 / x, 5, 0.1, rng))
+        passed += r.regime
+        assert r.regime_bar == pytest.approx(max(0.02, 2.7764451 * r.regime_se))  # t(4), 97.5%
+    assert passed / 400 >= 0.85
+
+
+def test_regime_test_has_power_against_a_real_drift():
+    """x^-1 + 50 x^-2 on x = 6..162 (ratio 3): local slopes -1.82, -1.61, -1.35, drift +0.26; with
+    1% noise over 5 seeds the test fails in 100% of 400 data sets."""
+    truth = fit_rate(G3, 1 / G3 + 50 / G3**2, resampling="exact")
+    assert truth.regime_drift == pytest.approx(0.2615, abs=1e-3)
+    rng = np.random.default_rng(1)
+    failed = 0
+    for _ in range(400):
+        r = fit_rate(G3, _noisy(1 / G3 + 50 / G3**2, 5, 0.01, rng))
+        failed += not r.regime
+    assert failed / 400 >= 0.9
+    assert "beyond max(0.02, 2.78 x se" in r.regime_test
+    assert "differ by more than max(0.02, 2.78 x se" in r.note
+
+
+def test_a_drift_within_the_noise_passes_where_the_fixed_rule_failed():
+    """A pure 1/N with 15% noise over 5 seeds whose last two local slopes differ by 0.40 only by
+    noise: the old rule (0.1) failed it; the new one sees se 0.34 and passes, and the tail slope's
+    interval is too wide for a verdict (it holds -1 and -0.7)."""
+    rng = np.random.default_rng(14)
+    x = N[:6]
+    r = fit_rate(x, _noisy(1.0 / x, 5, 0.15, rng))
+    assert r.kept.all()
+    assert abs(r.regime_drift) > RateSpec().regime_tol  # the old fixed rule: failed
+    assert r.regime and r.regime_se > 0.3
+    assert r.regime_test.startswith("drift -0.4 within 2.78 x se 0.34")
+    assert r.ci_low < -1.0 and r.ci_high > -0.7 and r.ci_high - r.ci_low > 0.4
+
+
+@pytest.mark.parametrize("d, passed", [(0.05, False), (-0.05, False), (0.01, True), (-0.01, True)])
+def test_exact_drift_is_held_to_the_exact_tolerance(d, passed):
+    x, y = _with_drift(d)
+    r = fit_rate(x, y, RateSpec(regime_tol=0.5), resampling="exact")  # regime_tol: not used
+    assert r.regime is passed
+    assert r.regime_drift == pytest.approx(d) and r.regime_bar == 0.02 and np.isnan(r.regime_se)
+    if passed:
+        assert r.regime_test == f"drift {d:.2g} <= exact tolerance 0.02"
+        assert "differ" not in r.note
+    else:
+        assert r.regime_test == f"drift {d:.2g} beyond exact tolerance 0.02"
+        assert "differ by more than the exact tolerance 0.02" in r.note
+    assert fit_rate(x, y, RateSpec(regime_tol_exact=0.1), resampling="exact").regime
+
+
+def test_jackknife_replicates_use_the_standard_error_of_the_drift():
+    """Block-jackknife replicates (20 blocks, 1% noise on the full-sample estimate): under the
+    null the drift scatters by sd 0.036, so the exact tolerance alone would pass 46% of data sets;
+    the test uses 1.96 x se (mean se 0.035) and passes 93% of 200; under x^-1 + 50 x^-2 on
+    x = 6..162 (drift 0.26) it fails all 200."""
+    rng = np.random.default_rng(5)
+    x = N[:6]
+    null = [fit_rate(x, reps, resampling="jackknife", point=pt)
+            for pt, reps in (_blocks(rng, 1.0 / x, 20, 0.01) for _ in range(200))]  # fmt: skip
+    drift = np.array([r.regime_drift for r in null])
+    se = np.array([r.regime_se for r in null])
+    assert np.mean([r.regime for r in null]) >= 0.85
+    assert np.mean(np.abs(drift) <= 0.02) < 0.6  # the exact tolerance alone would fail most
+    assert 0.8 < se.mean() / drift.std() < 1.2  # se_D estimates the scatter of D
+    r = null[0]
+    assert r.regime_bar == pytest.approx(max(0.02, 1.959964 * r.regime_se))
+    assert "1.96 x se" in r.regime_test
+    pt, reps = _blocks(rng, 1.0 / x, 20, 0.01)
+    r = fit_rate(x, reps, resampling="jackknife", point=pt)
+    assert r.regime_drift == pytest.approx(r.local[-1] - r.local[-2])  # D of the full sample
+    assert r.regime_drift == pytest.approx(np.diff(local_slopes(x[-3:], pt[-3:]))[0])
+    failed = 0
+    for _ in range(200):
+        pt, reps = _blocks(rng, 1 / G3 + 50 / G3**2, 20, 0.01)
+        failed += not fit_rate(G3, reps, resampling="jackknife", point=pt).regime
+    assert failed / 200 >= 0.9
+
+
+@pytest.mark.parametrize("resampling", ["seeds", "jackknife"])
+def test_one_replicate_falls_back_to_the_fixed_tolerance_and_says_so(resampling):
+    for d, passed in [(0.05, True), (0.15, False)]:
+        x, y = _with_drift(d)
+        r = fit_rate(x, y, resampling=resampling)
+        assert r.regime is passed and r.regime_bar == 0.1 and np.isnan(r.regime_se)
+        assert "one replicate: regime test with the fixed tolerance 0.1" in r.note
+        verb = "<=" if passed else "beyond"
+        assert r.regime_test == f"drift {d:.2g} {verb} fixed tolerance 0.1 (one replicate)"
+    assert "differ by more than the fixed tolerance 0.1" in r.note
+
+
+def test_rate_columns_keep_theirs_and_add_the_regime_test():
+    x, y = _with_drift(0.01)
+    cols = rate_columns(fit_rate(x, y, resampling="exact"))
+    assert list(cols) == [
+        "tail_slope", "ci_low", "ci_high", "ci_over", "regime", "regime_test", "local_slopes",
+        "tail", "fit_all", "n_seeds", "excluded", "note",
+    ]  # fmt: skip
+    assert cols["regime"] == "passed"
+    assert cols["regime_test"] == "drift 0.01 <= exact tolerance 0.02"
+    assert rate_columns(fit_rate(N, np.full(N.size, np.nan)))["regime_test"] == ""
+
+
+def test_rate_spec_reads_the_exact_tolerance_and_ignores_unknown_keys():
+    rs = RateSpec.from_dict({"tail": 3, "regime_tol": 0.1, "regime_tol_exact": 0.01, "x": 1})
+    assert (rs.regime_tol, rs.regime_tol_exact) == (0.1, 0.01)
+    assert RateSpec.from_dict({"regime_tol": 0.3}).regime_tol_exact == 0.02
