@@ -18,6 +18,7 @@ from pathlib import Path
 from mfgstudy.errors import UserError
 from mfgstudy.kinds import data_kind
 from mfgstudy.layout import UNPERTURBED, value_dir
+from mfgstudy.methods.readings import reading_of
 
 
 class ConfigError(UserError, ValueError):
@@ -83,9 +84,10 @@ paths = Table(
     floor="results/metrics/floors/{sweep}/{dataset}.zarr",
     reference="results/metrics/reference/{dataset}/{features}.zarr",  # the train split's
     cube="results/metrics.zarr",
-    convergence="results/convergence/{name}.zarr",  # Theorem 2's curves: gaussian, mixture
+    convergence="results/convergence/{name}.zarr",  # Theorem 2's curves: gaussian, mixture, dirac
     robustness_exact="results/robustness_exact/{law}/{perturbation}.zarr",
     mfg_equilibrium="results/mfg_equilibrium/gaussian.zarr",  # Algorithm 1's closed form
+    cost_perturbation="results/cost_perturbation/gaussian.zarr",  # Theorem 4's own object
     injection="results/injection/{dataset}/{method}/seed{seed}.zarr",
     # tables and figures
     figure1=Files("results/figures/fig1_w2_vs_N", "png", "pdf"),
@@ -101,6 +103,8 @@ paths = Table(
     mfg_equilibrium_table=Files("results/tables/mfg_equilibrium_gaussian", "csv", "md"),
     mfg_equilibrium_figure=Files("results/figures/fig_mfg_equilibrium_gaussian", "png", "pdf"),
     mfg_readings_table=Files("results/tables/mfg_readings", "csv", "md"),
+    cost_perturbation_table=Files("results/tables/theorem4_cost_perturbation", "csv", "md"),
+    cost_perturbation_figure=Files("results/figures/fig_theorem4_cost_perturbation", "png", "pdf"),
     hjb_table=Files("results/tables/hjb_checkerboard", "csv", "md"),
     hjb_figure=Files("results/figures/fig_hjb_checkerboard", "png", "pdf"),
     dirac_table=Files("results/tables/dirac_theorem2", "csv", "md"),
@@ -322,16 +326,16 @@ def check_config(config: dict) -> None:
                     "(methods.<name>.net.images.n_classes > 0)"
                 )
     conv = config.get("convergence", {})
-    if "gaussian" in conv:
-        g = conv["gaussian"]
+    for name in closed_form_convergence(config):
+        g = conv[name]
         for key, table in (("dataset", "datasets"), ("method", "methods")):
             if g[key] not in config[table]:
                 raise ConfigError(
-                    f"convergence.gaussian.{key}: {g[key]!r} is not defined under '{table}'"
+                    f"convergence.{name}.{key}: {g[key]!r} is not defined under '{table}'"
                 )
         if config["methods"][g["method"]]["kind"] != "exact":
             raise ConfigError(
-                f"convergence.gaussian.method: {g['method']!r} is not an exact score (the "
+                f"convergence.{name}.method: {g['method']!r} is not an exact score (the "
                 "closed-form curves need kind: exact)"
             )
     for name, c in conv.items():
@@ -472,6 +476,8 @@ def final_targets(config: dict) -> list[str]:
     mfg = files("mfg_equilibrium_table", "mfg_equilibrium_figure",
                 when=bool(config.get("mfg_equilibrium")))  # fmt: skip
     mfg += files("mfg_readings_table", when=bool(config["report"].get("mfg_readings")))
+    mfg += files("cost_perturbation_table", "cost_perturbation_figure",
+                 when=bool(config.get("cost_perturbation")))  # fmt: skip
     return data + main + injection + studies + conv + exact + mfg
 
 
@@ -694,19 +700,26 @@ def convergence_stores(config: dict) -> list[str]:
     return [paths.convergence.format(name=n) for n in config.get("convergence", {})]
 
 
-def convergence_data(config: dict) -> str:
-    return paths.data.format(dataset=config["convergence"]["gaussian"]["dataset"])
+def closed_form_convergence(config: dict) -> list[str]:
+    """The convergence entries computed in closed form, N doubled (every one but ``mixture``:
+    a Gaussian law, a Dirac law)."""
+    return [n for n in config.get("convergence", {}) if n != "mixture"]
+
+
+def convergence_data(config: dict, name: str) -> str:
+    return paths.data.format(dataset=config["convergence"][name]["dataset"])
 
 
 def convergence_spec(config: dict, name: str) -> dict:
-    """The parameters of a Theorem 2 convergence job (gaussian or mixture)."""
+    """The parameters of a Theorem 2 convergence job (closed form: gaussian, dirac; or the
+    mixture)."""
     c = config["convergence"][name]
     if name == "mixture":
         return {
             "name": "mixture", "law": c["law"], "sde": config["sde"],
             "samplers": {s: config["samplers"][s] for s in c["samplers"]},
             "grid_name": c["grid"], "grid": config["grids"][c["grid"]],
-            **{k: c[k] for k in ("steps", "n_samples", "blocks", "seed", "regime_tol")},
+            **{k: c[k] for k in ("steps", "n_samples", "blocks", "seed")},
         }  # fmt: skip
     return {
         "dataset": c["dataset"],
@@ -716,7 +729,6 @@ def convergence_spec(config: dict, name: str) -> dict:
         "samplers": {s: config["samplers"][s] for s in c["samplers"]},
         "grids": {g: config["grids"][g] for g in c["grids"]},
         "steps": c["steps"],
-        "regime_tol": c["regime_tol"],
         "rates": config["report"]["rates"],
         "floor_factor": config["report"]["floor_factor"],
     }
@@ -734,6 +746,19 @@ def mfg_equilibrium_spec(config: dict) -> dict:
             **{k: c[k] for k in ("value_targets", "weightings", "lambdas", "steps")},
             "samplers": {s: config["samplers"][s] for s in c["samplers"]},
             "grid": config["grids"][c["grid"]]}  # fmt: skip
+
+
+def cost_perturbation_data(config: dict) -> str:
+    return paths.data.format(dataset=config["cost_perturbation"]["dataset"])
+
+
+def cost_perturbation_spec(config: dict) -> dict:
+    """The perturbed-cost job's parameters: the readings (their method specs), the families of
+    cost perturbations, eps, the grid."""
+    c = config["cost_perturbation"]
+    return {"dataset": c["dataset"], "sde": config["sde"],
+            "methods": {m: config["methods"][m] for m in c["methods"]},
+            **{k: c[k] for k in ("families", "eps", "grid", "direction") if k in c}}  # fmt: skip
 
 
 def mfg_readings_spec(config: dict) -> dict:
@@ -809,11 +834,25 @@ CLAIMS_FILE = CLAIMS_FILES[0]  # the main paper's
 
 
 def claims_spec(config: dict) -> dict:
+    """What the ledger needs of the config: the rate settings, the companion studies, and every
+    MFG-Diffusion method's reading (its switches and constants, defaults filled in), which the
+    reading rule of the paper's claims file compares."""
     r = config["report"]
     studies = {s: study_spec(config, s) for s in r.get("studies", {})}
+    mfg = {name: reading_of(spec) for name, spec in config["methods"].items()
+           if spec["kind"] == "mfg"}  # fmt: skip
     return {"study": config["study"], "moderate_eps": r.get("moderate_eps"),
             "eps_fit_max": r.get("eps_fit_max", 0.1), "rates": r["rates"],
-            "studies": studies}  # fmt: skip
+            "studies": studies, "mfg_readings": mfg}  # fmt: skip
+
+
+def claims_mfg_tables(config: dict) -> dict[str, list[str]]:
+    """The closed-form tables (csv) the ledger reads where they are run: MFG-Diffusion's
+    equilibrium per reading (the reading rule) and the perturbed-cost equilibria (Theorem 4)."""
+    return {"mfg_equilibrium": [paths.mfg_equilibrium_table.csv]
+            if config.get("mfg_equilibrium") else [],
+            "cost_perturbation": [paths.cost_perturbation_table.csv]
+            if config.get("cost_perturbation") else []}  # fmt: skip
 
 
 def claims_exact_table(config: dict) -> list[str]:

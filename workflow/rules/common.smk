@@ -103,6 +103,7 @@ def claims_optional(wildcards):
     """The claims ledger's optional inputs ([] where their study is not run)."""
     return {
         "exact": plan.claims_exact_table(config),
+        **plan.claims_mfg_tables(config),
         "train_logs": plan.mfg_train_logs(config),
         "injection": plan.injection_stores(config),
         "dirac": plan.claims_study_table(config, "dirac"),
@@ -113,6 +114,8 @@ def claims_optional(wildcards):
 # the option that passes each of them to the claims job
 CLAIMS_OPTIONS = {
     "exact": "--exact-exponents",
+    "mfg_equilibrium": "--mfg-equilibrium",
+    "cost_perturbation": "--cost-perturbation",
     "train_logs": "--train-logs",
     "injection": "--injection",
     "dirac": "--dirac",
@@ -141,6 +144,7 @@ REPORT_SECTIONS = {
     "injection": "3. Robustness",
     "study": "4. Companion papers",
     "mfg_equilibrium": "4. MFG-Diffusion",
+    "cost_perturbation": "3. Robustness",
 }
 
 

@@ -1,29 +1,33 @@
-# Theorem 2 on two laws (config `convergence`): the closed-form W2 of every sampler's N-step law
-# on a Gaussian, N doubled until the rate is in its asymptotic regime; and the law-level W2
-# between successive refinements on a mixture with separated modes and unequal weights.
+# Theorem 2 (config `convergence`): the closed-form W2 of every sampler's N-step law on a
+# Gaussian and on a Dirac law (the PDE paper's Theorem 2), N doubled until the rate is in its
+# asymptotic regime; and the law-level W2 between successive refinements on a mixture with
+# separated modes and unequal weights.
 CONVERGENCE = config.get("convergence", {})
+CLOSED_FORM = plan.closed_form_convergence(config)
 
-if "gaussian" in CONVERGENCE:
+if CLOSED_FORM:
 
-    rule convergence_gaussian:
+    rule convergence_closed_form:
         input:
-            plan.convergence_data(config),
+            lambda wc: plan.convergence_data(config, wc.name),
         output:
-            directory(paths.convergence.format(name="gaussian")),
+            directory(paths.convergence),
         log:
-            plan.log_path("convergence/gaussian"),
+            plan.log_path("convergence/{name}"),
         benchmark:
-            plan.benchmark_path("convergence/gaussian")
+            plan.benchmark_path("convergence/{name}")
+        wildcard_constraints:
+            name="|".join(CLOSED_FORM),
         conda:
             ENV
         threads: 1
         resources:
             **cpu_job(runtime=30),
         params:
-            code=plan.code_hash("convergence-gaussian"),
-            spec=as_json(plan.convergence_spec(config, "gaussian")),
+            code=plan.code_hash("convergence-closed-form"),
+            spec=lambda wc: as_json(plan.convergence_spec(config, wc.name)),
         shell:
-            "python -m mfgstudy convergence-gaussian --code {params.code} --spec {params.spec:q} "
+            "python -m mfgstudy convergence-closed-form --code {params.code} --spec {params.spec:q} "
             "--data {input:q} --out {output:q} 2> {log:q}"
 
 

@@ -50,3 +50,57 @@ if MFG_EQUILIBRIUM:
             "--csv {output.csv:q} --md {output.md:q} && python -m mfgstudy mfg-equilibrium-figure "
             "--code {params.code} --store {input:q} --png {output.png:q} --pdf {output.pdf:q}) "
             "2> {log:q}"
+
+
+# Theorem 4 on its own statement (config `cost_perturbation`): the equilibrium of a perturbed
+# cost per reading of Algorithm 1 on the Gaussian law, every family and eps in one job.
+COST_PERTURBATION = config.get("cost_perturbation")
+
+if COST_PERTURBATION:
+
+    rule cost_perturbation:
+        input:
+            plan.cost_perturbation_data(config),
+        output:
+            directory(paths.cost_perturbation),
+        log:
+            plan.log_path("cost_perturbation/gaussian"),
+        benchmark:
+            plan.benchmark_path("cost_perturbation/gaussian")
+        conda:
+            ENV
+        threads: 1
+        resources:
+            **cpu_job(runtime=30),
+        params:
+            code=plan.code_hash("cost-perturbation"),
+            spec=as_json(plan.cost_perturbation_spec(config)),
+        shell:
+            "python -m mfgstudy cost-perturbation --code {params.code} --spec {params.spec:q} "
+            "--data {input:q} --out {output:q} 2> {log:q}"
+
+    rule cost_perturbation_report:
+        input:
+            paths.cost_perturbation,
+        output:
+            csv=reported(paths.cost_perturbation_table.csv, "cost_perturbation"),
+            md=paths.cost_perturbation_table.md,
+            png=reported(paths.cost_perturbation_figure.png, "cost_perturbation"),
+            pdf=paths.cost_perturbation_figure.pdf,
+        log:
+            plan.log_path("cost_perturbation/report"),
+        benchmark:
+            plan.benchmark_path("cost_perturbation/report")
+        conda:
+            ENV
+        threads: 1
+        resources:
+            **cpu_job(),
+        params:
+            code=plan.code_hash("cost-perturbation-table"),
+            spec=as_json(REPORT_SPEC),
+        shell:
+            "(python -m mfgstudy cost-perturbation-table --code {params.code} "
+            "--spec {params.spec:q} --store {input:q} --csv {output.csv:q} --md {output.md:q} "
+            "&& python -m mfgstudy cost-perturbation-figure --code {params.code} "
+            "--store {input:q} --png {output.png:q} --pdf {output.pdf:q}) 2> {log:q}"

@@ -47,6 +47,7 @@ from scipy.integrate import solve_ivp
 from mfgstudy.core.exact import GaussianMixture
 from mfgstudy.core.samplers import build_sampler
 from mfgstudy.core.sde import VPSDE, grid_from_spec
+from mfgstudy.methods.readings import reading_of as _switches
 from mfgstudy.metrics.gaussian import sampler_law, w2_gaussians
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,12 @@ class Equilibrium:
             return x @ P.T + q
 
         return score
+
+
+def reading_of(method_spec: dict) -> dict:
+    """The (value_target, weighting, lambda) of an ``mfg`` method's spec, defaults filled in."""
+    r = _switches(method_spec)
+    return {k: r[k] for k in ("value_target", "weighting", "lambda")}
 
 
 def solve(sde: VPSDE, mean, cov, value_target: str, weighting: str = "denoising",

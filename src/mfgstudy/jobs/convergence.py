@@ -1,5 +1,5 @@
 """The Theorem 2 convergence jobs (``mfgstudy.analysis.convergence``): closed-form curves on a
-Gaussian data set, law-level refinements on a mixture; one store each."""
+Gaussian or a Dirac data set, law-level refinements on a mixture; one store each."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from mfgstudy.data import load_data
 from mfgstudy.store import open_store, write_store
 
 
-def gaussian_job(spec: dict, data_path: str, out: str) -> None:
+def closed_form_job(spec: dict, data_path: str, out: str) -> None:
     t0 = time.time()
     ds, attrs = gaussian_curves(spec, load_data(open_store(data_path)))
     write_store(ds, out, spec, None, t0, attrs)
