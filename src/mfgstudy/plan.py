@@ -18,7 +18,6 @@ from pathlib import Path
 from mfgstudy.errors import UserError
 from mfgstudy.kinds import data_kind
 from mfgstudy.layout import UNPERTURBED, value_dir
-from mfgstudy.methods.readings import reading_of
 
 
 class ConfigError(UserError, ValueError):
@@ -835,15 +834,15 @@ CLAIMS_FILE = CLAIMS_FILES[0]  # the main paper's
 
 def claims_spec(config: dict) -> dict:
     """What the ledger needs of the config: the rate settings, the companion studies, and every
-    MFG-Diffusion method's reading (its switches and constants, defaults filled in), which the
-    reading rule of the paper's claims file compares."""
+    MFG-Diffusion method's readings and constants (as configured; the ledger fills in the
+    defaults), which the reading rule of the paper's claims file compares."""
     r = config["report"]
     studies = {s: study_spec(config, s) for s in r.get("studies", {})}
-    mfg = {name: reading_of(spec) for name, spec in config["methods"].items()
-           if spec["kind"] == "mfg"}  # fmt: skip
+    mfg = {name: {k: spec[k] for k in ("readings", "lambda", "gamma") if k in spec}
+           for name, spec in config["methods"].items() if spec["kind"] == "mfg"}  # fmt: skip
     return {"study": config["study"], "moderate_eps": r.get("moderate_eps"),
             "eps_fit_max": r.get("eps_fit_max", 0.1), "rates": r["rates"],
-            "studies": studies, "mfg_readings": mfg}  # fmt: skip
+            "studies": studies, "mfg_methods": mfg}  # fmt: skip
 
 
 def claims_mfg_tables(config: dict) -> dict[str, list[str]]:

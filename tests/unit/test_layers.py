@@ -16,7 +16,7 @@ LAYERS = {
                 "metrics.fd", "metrics.features"],
     "methods (loss and score)": ["methods", "methods.base", "methods.ddpm", "methods.edm",
                                  "methods.flow_matching", "methods.hjb_sgm", "methods.mfg",
-                                 "methods.exact", "methods.registry", "methods.readings"],
+                                 "methods.exact", "methods.registry"],
     "training": ["training", "training.checkpoint", "training.distributed", "training.shared",
                  "training.loop", "training.algorithm1", "training.fit"],
     "data sources": ["data"],

@@ -47,7 +47,7 @@ from scipy.integrate import solve_ivp
 from mfgstudy.core.exact import GaussianMixture
 from mfgstudy.core.samplers import build_sampler
 from mfgstudy.core.sde import VPSDE, grid_from_spec
-from mfgstudy.methods.readings import reading_of as _switches
+from mfgstudy.methods.mfg import READINGS
 from mfgstudy.metrics.gaussian import sampler_law, w2_gaussians
 
 log = logging.getLogger(__name__)
@@ -128,10 +128,16 @@ class Equilibrium:
         return score
 
 
+CONSTANTS = {"lambda": 1.0, "gamma": 0.0}  # the paper's free constants, as MFGDiffusion reads them
+
+
 def reading_of(method_spec: dict) -> dict:
-    """The (value_target, weighting, lambda) of an ``mfg`` method's spec, defaults filled in."""
-    r = _switches(method_spec)
-    return {k: r[k] for k in ("value_target", "weighting", "lambda")}
+    """Every switch of an ``mfg`` method's spec and its constants lambda and gamma, the defaults
+    filled in as MFG-Diffusion fills them (``mfgstudy.methods.mfg.READINGS``: the first entry of
+    each switch)."""
+    readings = method_spec.get("readings", {})
+    switches = {k: readings.get(k, v[0]) for k, v in READINGS.items()}
+    return {**switches, **{k: float(method_spec.get(k, v)) for k, v in CONSTANTS.items()}}
 
 
 def solve(sde: VPSDE, mean, cov, value_target: str, weighting: str = "denoising",

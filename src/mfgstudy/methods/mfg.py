@@ -115,10 +115,19 @@ from mfgstudy.core.diffops import divergence
 from mfgstudy.core.exact import kernel_mean
 from mfgstudy.core.sde import ScoreFn
 from mfgstudy.methods.base import Method
-from mfgstudy.methods.readings import READINGS
 from mfgstudy.nets import Conditioned, build_net
 
 log = logging.getLogger(__name__)
+
+READINGS = {
+    "tweedie": ("denoising", "printed"),
+    "value_target": ("hjb_residual", "derived", "algorithm1", "off"),
+    "weighting": ("denoising", "constant"),
+    "time_sampling": ("continuous", "fixed"),
+    "measure_update": ("printed", "model_rollout"),
+    "update": ("descent", "printed"),
+    "lr_schedule": ("constant", "inverse_k"),
+}  # first entry: the default
 
 
 class ValueNet(nn.Module):

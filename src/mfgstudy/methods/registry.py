@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mfgstudy.core.sde import VPSDE
     from mfgstudy.methods.base import Method
 
-NOT_METHODS = {"__init__", "base", "registry", "readings"}  # modules that are not methods
+NOT_METHODS = {"__init__", "base", "registry"}  # the package's modules that are not methods
 
 
 def kinds() -> list[str]:

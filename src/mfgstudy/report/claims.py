@@ -1031,6 +1031,16 @@ def _equilibrium_w2(table: pd.DataFrame, reading: dict, bar: dict) -> tuple[floa
     return float(last["w2_to_data"]), ""
 
 
+def mfg_readings(methods: dict) -> dict:
+    """Every MFG-Diffusion method's switches and constants, defaults filled in (imported where
+    needed: the method's module brings torch)."""
+    if not methods:
+        return {}
+    from mfgstudy.analysis.mfg_equilibrium import reading_of
+
+    return {name: reading_of(spec) for name, spec in methods.items()}
+
+
 def measure_conditions(c: dict, ctx) -> list[Condition]:
     """A claim's conditions. Where the claims file has a reading rule and the claim's measure
     names the printed reading (``method``), the measure runs on the chosen reading (judged) and
@@ -1076,7 +1086,7 @@ class Context:
             else pd.DataFrame()  # fmt: skip
         self.cost_perturbation = _read_csv(cost_perturbation_csv) if cost_perturbation_csv \
             else pd.DataFrame()  # fmt: skip
-        self.mfg_readings = spec.get("mfg_readings", {})  # every mfg method's reading
+        self.mfg_readings = mfg_readings(spec.get("mfg_methods", {}))
         self.reading: Reading | None = None  # the claims file's reading rule, applied
         self.dirac = _read_csv(dirac_csv) if dirac_csv else pd.DataFrame()
         self.concentration = _read_csv(concentration_csv) if concentration_csv else pd.DataFrame()
