@@ -15,6 +15,7 @@ from mfgstudy import plan
 from mfgstudy.rates import RateSpec, fit_rate, rate_columns
 from mfgstudy.report.claims import (
     CONTEXT,
+    GATE_KINDS,
     FAILS,
     INCONCLUSIVE,
     MEASURES,
@@ -26,12 +27,15 @@ from mfgstudy.report.claims import (
     Condition,
     Settings,
     accuracy_gate,
+    choose_reading,
     images_gate,
     injection_reduction,
     interval_verdict,
     judge,
     ledger,
     load_claims,
+    mfg_readings,
+    paper_table_note,
     points_gate,
     render_markdown,
     summary_verdict,
@@ -474,3 +478,170 @@ def test_ddim_is_the_ddpm_model_under_the_ddim_sampler_and_nothing_else():
     assert vs_ddim.measured == pytest.approx(100 * (50.0 - 30.0) / 50.0, rel=0.05)
     (vs_ddpm,) = MEASURES["improvement"]({**m, "baseline": "ddpm"}, ctx)  # not the DDIM rows
     assert vs_ddpm.measured == pytest.approx(100 * (10.0 - 30.0) / 10.0, rel=0.05)
+
+
+# --- issue 21: the reading rule, gates by kind, bounds from the right side --------------------
+def _equilibrium_table(w2_derived: float = 0.001) -> pd.DataFrame:
+    """A toy closed-form equilibrium table: the printed reading blows up, the derived one exists
+    and reproduces the data law to ``w2_derived``, line 10's diverges under the sampler."""
+    base = {"weighting": "denoising", "lambda": 1.0, "sampler": "em", "steps": 1024}
+    return pd.DataFrame([
+        {**base, "value_target": "hjb_residual", "exists": False, "t_blowup": 0.995,
+         "finite_output": False, "w2_to_data": np.nan},
+        {**base, "value_target": "derived", "exists": True, "t_blowup": np.nan,
+         "finite_output": True, "w2_to_data": w2_derived},
+        {**base, "steps": 64, "value_target": "derived", "exists": True, "t_blowup": np.nan,
+         "finite_output": True, "w2_to_data": 0.5},  # a coarser N: not the one judged
+        {**base, "value_target": "algorithm1", "exists": True, "t_blowup": np.nan,
+         "finite_output": False, "w2_to_data": np.nan},
+    ])  # fmt: skip
+
+
+READINGS = mfg_readings({"mfg": {"lambda": 1.0},
+                         "mfg_value_derived": {"readings": {"value_target": "derived"}},
+                         "mfg_value_algorithm1": {"readings": {"value_target": "algorithm1"}}})
+RULE = {"printed": "mfg", "candidates": ["mfg", "mfg_value_derived", "mfg_value_algorithm1"],
+        "equilibrium": {"sampler": "em", "max_w2_to_data": 0.05}}  # fmt: skip
+
+
+def test_the_reading_is_chosen_by_the_closed_form_rule_before_any_training():
+    r = choose_reading(RULE, READINGS, _equilibrium_table())
+    assert (r.printed, r.chosen) == ("mfg", "mfg_value_derived")
+    why = {c["method"]: c for c in r.candidates}
+    assert "blow-up" in why["mfg"]["why"] and "diverge" in why["mfg_value_algorithm1"]["why"]
+    assert why["mfg_value_derived"]["changed"] == ["value_target"]
+    # a rule no candidate meets judges the printed reading, and says so
+    none = choose_reading(RULE, READINGS, _equilibrium_table(w2_derived=0.3))
+    assert none.chosen == "mfg" and "no candidate qualifies" in none.rule
+    assert choose_reading(None, READINGS, _equilibrium_table()) is None
+
+
+def test_comparative_claims_run_on_the_chosen_reading_with_the_printed_one_as_context():
+    seen = []
+
+    def toy(m, ctx):
+        seen.append(m["method"])
+        return [Condition(f"{m['method']} vs fm", 12.0, 11.0, 13.0, "toy", 5)]
+
+    MEASURES["toy"] = toy
+    try:
+        ctx = SimpleNamespace(reading=choose_reading(RULE, READINGS, _equilibrium_table()),
+                              settings=Settings(0.2, 5, {}, "toy"))  # fmt: skip
+        claim = {"id": "c", "source": "s", "statement": "s", "claimed": 10.0, "unit": "%",
+                 "measure": {"kind": "toy", "method": "mfg"}, "rule": "improvement"}
+        (row,) = ledger([claim], ctx, "toy")
+    finally:
+        del MEASURES["toy"]
+    assert seen == ["mfg_value_derived", "mfg"]
+    judged, printed = row["conditions"]
+    assert judged.role == "judged" and printed.role == CONTEXT
+    assert printed.label.startswith("printed reading: mfg")
+    assert row["verdict"] == REPRODUCED  # from the chosen reading alone
+
+
+def _table2_ctx(mfg_fd: float, n_seeds: int = 5):
+    rows = []
+    for method, fd0 in (("mfg", mfg_fd), ("ddpm", 10.0), ("flow_matching", 9.0)):
+        for eps in (0.0, 0.05, 0.1):
+            rows.append({"dataset": "digits", "method": method, "sampler": "ei",
+                         "perturbation": "adversarial", "eps": eps, "metric": "fd_digits",
+                         "mean": fd0 * (1 + eps), "seeds": n_seeds})  # fmt: skip
+    return SimpleNamespace(table2=pd.DataFrame(rows),
+                           settings=Settings(0.2, 5, {"images": {"max_best_ratio": 2.0}}))
+
+
+def test_a_level_comparison_gates_the_baselines_a_sensitivity_claim_the_method_too():
+    ctx = _table2_ctx(mfg_fd=1000.0)  # a method that learned nothing
+    m = {"method": "mfg", "baselines": ["ddpm", "flow_matching"], "eps_max": 0.1}
+    (lowest,) = MEASURES["lowest_everywhere"](m, ctx)
+    assert lowest.fidelity["passed"] and "mfg" not in lowest.fidelity["numbers"]
+    assert judge("all_true", 1.0, lowest)[0] == FAILS  # it loses, legitimately
+    (ratio,) = MEASURES["degradation_ratio"]({"method": "mfg", "baseline": "flow_matching",
+                                              "eps": 0.1}, ctx)  # fmt: skip
+    assert not ratio.fidelity["passed"] and judge("ratio_below", 1.0, ratio)[0] == NOT_COMPARABLE
+    assert GATE_KINDS["lowest_everywhere"] != GATE_KINDS["degradation_ratio"]
+
+
+def test_an_estimate_without_a_bias_bound_decides_no_bound_claim():
+    biased = _cond(measured=0.41, ci_low=0.24, ci_high=0.57, estimate=True)
+    word, why = judge("bound_exponent", 1.0, biased, 0.2)
+    assert word == INCONCLUSIVE and "indicative: does not hold" in why
+    lower = _cond(measured=0.5, ci_low=0.4, ci_high=0.6, lower_bound=True)
+    assert judge("bound_exponent", 1.0, lower, 0.2)[0] == FAILS  # a lower bound refutes
+    upper = _cond(measured=0.5, ci_low=0.4, ci_high=0.6, upper_bound=True)
+    assert judge("bound_exponent", 1.0, upper, 0.2)[0] == INCONCLUSIVE  # ... an upper one not
+    # the exact-score rows: the law-level estimate is context, above the coupled bound it says so
+    exact = pd.DataFrame([
+        {"law": "separated", "perturbation": "state", "estimator": est, "bound": bound,
+         "tail_slope": 0.5, "ci_low": 0.4, "ci_high": 0.6, "ci_over": "toy", "n_seeds": 5,
+         "regime": "passed", "tail": "0.005-0.02", "local_slopes": "0.005-0.01: +0.50",
+         "fit_all": 0.5, "eps_fitted": "0.001-0.1", "steps": 64, "n_samples": 100,
+         "check_median_rel_change_2n": 0.01, "check_max_rel_change_2n": 0.5,
+         "excluded": "0.001: refinement changed it by 0.5 > 0.1", "note": "",
+         "above_upper_bound": above}
+        for est, bound, above in (("coupled", "upper", 0.0), ("law", "estimate", 1.0),
+                                  ("transfer", "lower", 0.0))])  # fmt: skip
+    ctx = SimpleNamespace(exact=exact, exponents=pd.DataFrame(), settings=Settings())
+    rows = MEASURES["eps_exponent"]({"perturbations": ["state"], "judged_methods": ["exact"]},
+                                    ctx)  # fmt: skip
+    law = next(c for c in rows if "law" in c.label)
+    assert law.role == CONTEXT and law.estimate and "biased upward" in law.reason
+    assert "refinement changed it" in law.scale
+    for c in rows:
+        c.verdict = judge("bound_exponent", 1.0, c, 0.2)[0]
+    assert summary_verdict(rows)[0] == FAILS  # decided by the transfer lower bound
+
+
+def test_the_papers_own_table_is_set_beside_its_stated_claim():
+    claims = {c["id"]: c for c in load_claims(plan.CLAIMS_FILE)[0]}
+    assert "inconsistent" in paper_table_note(claims["table1_celebahq_fid"])  # 11.4 vs 12.4
+    assert "11.4" in paper_table_note(claims["table1_celebahq_fid"])
+    assert "inconsistent" not in paper_table_note(claims["table1_cifar10_is"])  # 1.85 both
+    assert paper_table_note(claims["theorem2_rate_gaussian"]) == ""
+
+
+def test_memorisation_compares_shares_beyond_chance_and_gates_the_network():
+    ctx = _companion_ctx()
+    claims, settings = load_claims("workflow/claims/pde_perspective.yaml", 5)
+    ctx.settings = settings
+    claim = next(c for c in claims if c["id"] == "memorisation_network_generalises")
+    conds = MEASURES["memorisation"](claim["measure"], ctx)
+    # toy shares: network 0.2, exact empirical 0.99, fresh draws 0.1: (0.2-0.1)/(0.99-0.1)
+    assert conds[0].measured == pytest.approx(0.1 / 0.89, rel=0.1)
+    assert all(c.fidelity["passed"] for c in conds)
+    cube = ctx.cubes["mem"]
+    cube["in_support"] = cube["in_support"] * 0 + 0.4  # a network that learned noise
+    conds = MEASURES["memorisation"](claim["measure"], ctx)
+    assert all(judge("ratio_below", 1.0, c)[0] == NOT_COMPARABLE for c in conds)
+
+
+def test_theorem4_is_judged_on_the_perturbed_cost_of_the_chosen_reading():
+    rows = []
+    for method, vt, exists in (("mfg", "hjb_residual", False), ("mfg_value_derived", "derived",
+                                                                 True)):  # fmt: skip
+        for family, kind, slope in (("state", "state", 1.0), ("worst", "state_score_worst", 0.5)):
+            rate = fit_rate(np.array([1e-7, 1e-6, 1e-5, 1e-4]),
+                            np.array([1e-7, 1e-6, 1e-5, 1e-4]) ** slope, RateSpec(limit="small"),
+                            resampling="exact")  # fmt: skip
+            row = {"method": method, "value_target": vt, "weighting": "denoising", "lambda": 1.0,
+                   "exists": exists, "t_blowup": np.nan if exists else 0.995, "family": family,
+                   "kind": kind, "eps_fitted": "1e-07-0.1", "note": "no equilibrium on [t_min, T]"}
+            if exists:
+                row.update(exponent=rate.slope, **rate_columns(rate), w2_over_eps_smallest=1.0,
+                           check_max_rel_change=0.0)  # fmt: skip
+            rows.append(row)
+    ctx = SimpleNamespace(cost_perturbation=pd.DataFrame(rows), settings=Settings(0.2),
+                          reading=choose_reading(RULE, READINGS, _equilibrium_table()))
+    claims = {c["id"]: c for c in load_claims(plan.CLAIMS_FILE)[0]}
+    for cid, verdict in (("theorem4_state_dependent", REPRODUCED),
+                         ("theorem4_general", REPRODUCED)):  # fmt: skip
+        claim = claims[cid]
+        claim = {**claim, "measure": {**claim["measure"],
+                                      "families": [f for f in ("state", "worst")
+                                                   if cid == "theorem4_general" or f == "state"]}}
+        (row,) = ledger([claim], ctx, "toy")
+        judged = [k for k in row["conditions"] if k.role == "judged"]
+        assert judged and all(k.label.startswith("mfg_value_derived") for k in judged)
+        printed = [k for k in row["conditions"] if k.role == CONTEXT]
+        assert printed and all("blow-up" in k.reason for k in printed)
+        assert row["verdict"] == verdict, row["reason"]

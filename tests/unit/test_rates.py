@@ -266,3 +266,18 @@ def test_rate_spec_reads_the_exact_tolerance_and_ignores_unknown_keys():
     rs = RateSpec.from_dict({"tail": 3, "regime_tol": 0.1, "regime_tol_exact": 0.01, "x": 1})
     assert (rs.regime_tol, rs.regime_tol_exact) == (0.1, 0.01)
     assert RateSpec.from_dict({"regime_tol": 0.3}).regime_tol_exact == 0.02
+
+
+def test_a_point_that_moved_under_refinement_does_not_enter_the_tail():
+    """eps -> 0 with a response that has not converged in N at the two smallest eps (its value
+    moved by 50 % and 30 % at 2N steps): those points are excluded, the tail is the next three."""
+    eps = np.array([1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2])
+    y = 2.0 * eps**0.5
+    y[:2] *= [3.0, 1.6]  # discretisation error where the response is smallest
+    change = np.array([0.5, 0.3, 0.05, 0.02, 0.01, 0.01])
+    spec = RateSpec(limit="small", max_refinement_change=0.1)
+    r = fit_rate(eps, y, spec, resampling="exact", change=change)
+    assert r.tail_x == (2e-2, 5e-3) and r.slope == pytest.approx(0.5)  # far to near the limit
+    assert sum("refinement changed it" in e for e in r.excluded) == 2
+    # without the check the spoiled points decide the tail
+    assert fit_rate(eps, y, spec, resampling="exact").tail_x == (5e-3, 1e-3)

@@ -184,14 +184,15 @@ def _divergence(grid: Grid, flux: np.ndarray) -> np.ndarray:
     return -(f[1:] - f[:-1]) / grid.h
 
 
-def march(direction: Direction, grid: Grid, s_pert, delta=None, record: int = 24):
+def march(direction: Direction, grid: Grid, s_pert, delta=None, record: int = 24,
+          final: dict | None = None):  # fmt: skip
     """W2 between the laws of the reverse SDE under s* + s_pert and under s*, both from N(0, 1)
     at T, at ``record`` times of the grid (geometric, t_min included): the densities q0 and
     r = q_eps - q0 marched by Crank-Nicolson (two implicit Euler steps first, which damp the
     start), r carrying the response without cancellation. With ``delta`` (the state family),
     the perturbed HJB's W is marched alongside (its quadratic term explicit: it is O(eps^2)) and
     ``s_pert`` is -kappa W_y at the faces; else ``s_pert(t)`` gives it at the faces.
-    Returns (times, W2)."""
+    Returns (times, W2); ``final``, a dict, receives the last q0, r and W (for the tests)."""
     y, h, t = grid.y, grid.h, grid.t
     m = len(y)
     q0 = np.exp(-0.5 * y**2)
@@ -232,6 +233,8 @@ def march(direction: Direction, grid: Grid, s_pert, delta=None, record: int = 24
         if k + 1 in keep:
             out_t.append(t[k + 1])
             out_w2.append(quantile_w2(grid, q0, r))
+    if final is not None:
+        final.update(q0=q0, r=r, W=W)
     return np.array(out_t), np.array(out_w2)
 
 

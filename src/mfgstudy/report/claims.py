@@ -770,10 +770,10 @@ def cost_perturbation(m: dict, ctx) -> list[Condition]:
         return [Condition(label, np.nan, reason=f"{method} not computed: add it to "
                           "cost_perturbation.methods")]  # fmt: skip
     out = []
-    for r in rows.itertuples():
-        reading = f"{r.value_target}, {r.weighting}, lambda {r.__getattribute__('lambda'):g}"
-        text = f"{method} ({reading}): {r.family} ({r.kind})"
-        if not np.isfinite(getattr(r, "exponent", np.nan)):
+    for row in rows.to_dict("records"):  # "lambda" is a column: dicts, not namedtuples
+        r = SimpleNamespace(**row)
+        text = f"{method} ({r.value_target}, {r.weighting}, lambda {row['lambda']:g}): {r.family}"
+        if not np.isfinite(row.get("exponent", np.nan)):
             why = r.note if isinstance(r.note, str) else "no value"
             if not r.exists:
                 why += f" (blow-up at t = {r.t_blowup:.4g}): Theorem 4 has no object here"
@@ -953,7 +953,7 @@ def evidence(measure: dict) -> list[str]:
     """The stems of the tables and figures a claim's measurement rests on."""
     if measure["kind"] == "n_slope" and str(measure.get("sweep", "")).startswith("convergence"):
         return list(CONVERGENCE_EVIDENCE)
-    return list(EVIDENCE[measure["kind"]])
+    return list(EVIDENCE.get(measure["kind"], ()))
 
 
 # --- which reading of Algorithm 1 is MFG-Diffusion ---------------------------------------------
