@@ -29,6 +29,7 @@ VERDICT_COLOURS = {
     "inconclusive": ("#7d4e00", "#fff8c5"),
     "not comparable": ("#6639ba", "#fbefff"),
     "not measurable at this scale": ("#424a53", "#eaeef2"),
+    "shown, not judged": ("#0550ae", "#ddf4ff"),
 }
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1400px; padding: 0 16px;
@@ -63,10 +64,11 @@ def html_report(spec: dict, claims_path: str, out: str) -> None:
     present = {i["stem"] for i in items}
     body = [
         _header(spec["study"], doc["claims"]),
+        _readings(doc.get("papers", [])),
         _ledger(doc["claims"], present),
         *_sections(items, spec["config"]),
         _claim_details(doc["claims"], present),
-        _vocabulary(doc.get("vocabulary", {}), doc.get("min_seeds")),
+        _vocabulary(doc.get("vocabulary", {}), doc.get("min_seeds"), doc.get("gate_rules", {})),
     ]
     page = (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -96,6 +98,23 @@ def _header(study: str, claims: list[dict]) -> str:
         "it rests on.</p>"
         f"<p class='legend'>{legend}</p></header>"
     )
+
+
+def _readings(papers: list[dict]) -> str:
+    """Which reading of Algorithm 1 each paper's comparative claims are judged under, and why."""
+    out = []
+    for p in papers:
+        r = p.get("reading")
+        if not r:
+            continue
+        cands = "; ".join(f"{c['method']}: {'qualifies' if c['qualifies'] else 'does not'} "
+                          f"({c['why']})" for c in r["candidates"])  # fmt: skip
+        out.append(f"<p><b>MFG-Diffusion is judged under the reading <code>"
+                   f"{html.escape(r['chosen'])}</code></b> (printed: <code>"
+                   f"{html.escape(r['printed'])}</code>; its rows are context). Rule, fixed "
+                   f"before the runs: {html.escape(r['rule'])}. Candidates: "
+                   f"{html.escape(cands)}.</p>")  # fmt: skip
+    return "\n".join(out)
 
 
 def format_value(v) -> str:
@@ -225,7 +244,11 @@ def _claim_details(claims: list[dict], present: set[str]) -> str:
             f"<h3>{html.escape(c['id'])} {verdict_badge(c['verdict'])}</h3>"
             f"<p>{html.escape(c['statement'])} <i>({html.escape(c['source'])})</i>. Claimed: "
             f"{html.escape(format_value(c['claimed']))} {html.escape(c['unit'])}; rule: "
-            f"{html.escape(c['rule'])}; {html.escape(str(c['reason']))}. Evidence: "
+            f"{html.escape(c['rule'])}"
+            + (f" (gate: {html.escape(c['gate'])})" if c.get("gate") else "")
+            + f"; {html.escape(str(c['reason']))}. "
+            + (f"<b>Note</b>: {html.escape(c['note'])}. " if c.get("note") else "")
+            + "Evidence: "
             f"{' · '.join(links) or 'the conditions below'}. "
             "<a href='#ledger'>back to the ledger</a></p>"
             f"{table}</section>"
@@ -233,9 +256,12 @@ def _claim_details(claims: list[dict], present: set[str]) -> str:
     return "\n".join(out)
 
 
-def _vocabulary(vocabulary: dict, min_seeds) -> str:
+def _vocabulary(vocabulary: dict, min_seeds, gate_rules: dict | None = None) -> str:
     items = "".join(f"<li>{verdict_badge(v)} {html.escape(text)}</li>"
                     for v, text in vocabulary.items())  # fmt: skip
     seeds = f" An interval that decides a verdict needs at least {min_seeds} seeds, an exact " \
         "closed form, or a jackknife over sample blocks." if min_seeds else ""  # fmt: skip
-    return f"<h2 id='verdicts'>Verdicts</h2><ul>{items}</ul><p>{seeds}</p>"
+    gates = "".join(f"<li>a {html.escape(k)}: {html.escape(v)}</li>"
+                    for k, v in (gate_rules or {}).items())  # fmt: skip
+    gates = f"<p>Fidelity gates by claim kind:</p><ul>{gates}</ul>" if gates else ""
+    return f"<h2 id='verdicts'>Verdicts</h2><ul>{items}</ul><p>{seeds}</p>{gates}"
