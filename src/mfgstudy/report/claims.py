@@ -1335,9 +1335,10 @@ def _paper_section(settings: Settings, rows: list[dict], reading: Reading | None
         "|---|---|---|---|---|",
     ]  # fmt: skip
     for r in rows:
-        note = f" *Note: {r['note']}.*" if r.get("note") else ""
-        lines.append(f"| [{r['id']}](#{r['id']}) | {r['statement']}{note} | {r['claimed']:g} "
-                     f"({r['unit']}) | **{r['verdict']}** | {r['reason']} |")  # fmt: skip
+        note = f" *Note: {_md(r['note'])}.*" if r.get("note") else ""
+        lines.append(f"| [{r['id']}](#{r['id']}) | {_md(r['statement'])}{note} | "
+                     f"{r['claimed']:g} ({_md(r['unit'])}) | **{r['verdict']}** | "
+                     f"{r['reason']} |")  # fmt: skip
     lines += ["", "### Claims and their conditions", "",
               "| claim / condition | claimed | measured [95% CI] | CI over | seeds | regime | "
               "fidelity | scale | verdict |",
@@ -1346,14 +1347,17 @@ def _paper_section(settings: Settings, rows: list[dict], reading: Reading | None
         anchor = f'<a id="{r["id"]}"></a>'
         gate = f"; gate: {r['gate']}" if r.get("gate") else ""
         lines.append(
-            f"| {anchor}**{r['id']}** ({r['source']}) | "
+            f"| {anchor}**{r['id']}** ({_md(r['source'])}) | "
             f"{r['claimed']:g} | | | | | | {r['rule']}{gate} | **{r['verdict']}** |"
         )
         for k in r["conditions"]:
             role = "" if k.role == JUDGED else " (context)"
-            lines.append(
-                f"| &nbsp;&nbsp;↳ {k.label}{role} | | {_measured(k)} | {k.ci_over} | "
-                f"{k.n_seeds} | {_regime_cell(k)} | {_fidelity_cell(k)} | {k.scale} | "
-                f"{k.verdict}: {k.reason} |"
-            )
+            cells = [f"&nbsp;&nbsp;↳ {k.label}{role}", "", _measured(k), k.ci_over, k.n_seeds,
+                     _regime_cell(k), _fidelity_cell(k), k.scale, f"{k.verdict}: {k.reason}"]
+            lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     return lines
+
+
+def _md(text) -> str:
+    """A Markdown table cell: a "|" in the text (|delta| <= eps) must not end the cell."""
+    return str(text).replace("|", "\\|")
