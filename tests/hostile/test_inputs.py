@@ -23,6 +23,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from snakemake.utils import validate
@@ -264,7 +265,8 @@ def test_the_claims_rule_reads_the_repository_claims_files(dry_run):
 
 def test_claims_json_records_the_repository_relative_claims_file(tmp_path, monkeypatch):
     # the ledger's science is tested in tests/unit/test_claims.py; here only what the JSON names
-    monkeypatch.setattr(claims, "Context", lambda *a, **k: type("Ctx", (), {})())
+    empty = {"mfg_readings": {}, "mfg_equilibrium": pd.DataFrame()}  # no reading to choose from
+    monkeypatch.setattr(claims, "Context", lambda *a, **k: type("Ctx", (), empty)())
     monkeypatch.setattr(claims, "ledger", lambda rows, ctx, study: [])
     files = [str(ROOT / f"workflow/claims/{n}") for n in plan.CLAIMS_NAMES]
     out = tmp_path / "claims.json"
