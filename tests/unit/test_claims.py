@@ -15,8 +15,8 @@ from mfgstudy import plan
 from mfgstudy.rates import RateSpec, fit_rate, rate_columns
 from mfgstudy.report.claims import (
     CONTEXT,
-    GATE_KINDS,
     FAILS,
+    GATE_KINDS,
     INCONCLUSIVE,
     MEASURES,
     NOT_COMPARABLE,

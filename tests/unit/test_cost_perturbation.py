@@ -107,7 +107,8 @@ def test_the_fokker_planck_solver_gives_the_gaussian_law_and_its_shift(direction
 
 def test_the_perturbed_hjb_is_its_feynman_kac_formula_to_first_order(direction):
     """For small eps, W(y, t_min) = E[int_t_min^T delta(X_s, s) ds | X_t_min = y] with
-    dX = b ds + sqrt(beta) dW, b affine: X_s Gaussian, E sin(w X + a) = exp(-w^2 S/2) sin(w m + a)."""
+    dX = b ds + sqrt(beta) dW, b affine: X_s is Gaussian, and
+    E sin(w X + a) = exp(-w^2 S / 2) sin(w m + a)."""
     eps, omega, phase = 1e-6, 1.0, 0.5
     grid = cp.Grid(direction, 401, 7.0, 1000)
     final = {}
