@@ -497,9 +497,13 @@ def _equilibrium_table(w2_derived: float = 0.001) -> pd.DataFrame:
     ])  # fmt: skip
 
 
-READINGS = mfg_readings({"mfg": {"lambda": 1.0},
-                         "mfg_value_derived": {"readings": {"value_target": "derived"}},
-                         "mfg_value_algorithm1": {"readings": {"value_target": "algorithm1"}}})
+READINGS = mfg_readings(
+    {
+        "mfg": {"lambda": 1.0},
+        "mfg_value_derived": {"readings": {"value_target": "derived"}},
+        "mfg_value_algorithm1": {"readings": {"value_target": "algorithm1"}},
+    }
+)
 RULE = {"printed": "mfg", "candidates": ["mfg", "mfg_value_derived", "mfg_value_algorithm1"],
         "equilibrium": {"sampler": "em", "max_w2_to_data": 0.05}}  # fmt: skip
 
@@ -527,8 +531,15 @@ def test_comparative_claims_run_on_the_chosen_reading_with_the_printed_one_as_co
     try:
         ctx = SimpleNamespace(reading=choose_reading(RULE, READINGS, _equilibrium_table()),
                               settings=Settings(0.2, 5, {}, "toy"))  # fmt: skip
-        claim = {"id": "c", "source": "s", "statement": "s", "claimed": 10.0, "unit": "%",
-                 "measure": {"kind": "toy", "method": "mfg"}, "rule": "improvement"}
+        claim = {
+            "id": "c",
+            "source": "s",
+            "statement": "s",
+            "claimed": 10.0,
+            "unit": "%",
+            "measure": {"kind": "toy", "method": "mfg"},
+            "rule": "improvement",
+        }
         (row,) = ledger([claim], ctx, "toy")
     finally:
         del MEASURES["toy"]
@@ -546,8 +557,9 @@ def _table2_ctx(mfg_fd: float, n_seeds: int = 5):
             rows.append({"dataset": "digits", "method": method, "sampler": "ei",
                          "perturbation": "adversarial", "eps": eps, "metric": "fd_digits",
                          "mean": fd0 * (1 + eps), "seeds": n_seeds})  # fmt: skip
-    return SimpleNamespace(table2=pd.DataFrame(rows),
-                           settings=Settings(0.2, 5, {"images": {"max_best_ratio": 2.0}}))
+    return SimpleNamespace(
+        table2=pd.DataFrame(rows), settings=Settings(0.2, 5, {"images": {"max_best_ratio": 2.0}})
+    )
 
 
 def test_a_level_comparison_gates_the_baselines_a_sensitivity_claim_the_method_too():
@@ -623,22 +635,40 @@ def test_theorem4_is_judged_on_the_perturbed_cost_of_the_chosen_reading():
             rate = fit_rate(np.array([1e-7, 1e-6, 1e-5, 1e-4]),
                             np.array([1e-7, 1e-6, 1e-5, 1e-4]) ** slope, RateSpec(limit="small"),
                             resampling="exact")  # fmt: skip
-            row = {"method": method, "value_target": vt, "weighting": "denoising", "lambda": 1.0,
-                   "exists": exists, "t_blowup": np.nan if exists else 0.995, "family": family,
-                   "kind": kind, "eps_fitted": "1e-07-0.1", "note": "no equilibrium on [t_min, T]"}
+            row = {
+                "method": method,
+                "value_target": vt,
+                "weighting": "denoising",
+                "lambda": 1.0,
+                "exists": exists,
+                "t_blowup": np.nan if exists else 0.995,
+                "family": family,
+                "kind": kind,
+                "eps_fitted": "1e-07-0.1",
+                "note": "no equilibrium on [t_min, T]",
+            }
             if exists:
                 row.update(exponent=rate.slope, **rate_columns(rate), w2_over_eps_smallest=1.0,
                            check_max_rel_change=0.0)  # fmt: skip
             rows.append(row)
-    ctx = SimpleNamespace(cost_perturbation=pd.DataFrame(rows), settings=Settings(0.2),
-                          reading=choose_reading(RULE, READINGS, _equilibrium_table()))
+    ctx = SimpleNamespace(
+        cost_perturbation=pd.DataFrame(rows),
+        settings=Settings(0.2),
+        reading=choose_reading(RULE, READINGS, _equilibrium_table()),
+    )
     claims = {c["id"]: c for c in load_claims(plan.CLAIMS_FILE)[0]}
     for cid, verdict in (("theorem4_state_dependent", REPRODUCED),
                          ("theorem4_general", REPRODUCED)):  # fmt: skip
         claim = claims[cid]
-        claim = {**claim, "measure": {**claim["measure"],
-                                      "families": [f for f in ("state", "worst")
-                                                   if cid == "theorem4_general" or f == "state"]}}
+        claim = {
+            **claim,
+            "measure": {
+                **claim["measure"],
+                "families": [
+                    f for f in ("state", "worst") if cid == "theorem4_general" or f == "state"
+                ],
+            },
+        }
         (row,) = ledger([claim], ctx, "toy")
         judged = [k for k in row["conditions"] if k.role == "judged"]
         assert judged and all(k.label.startswith("mfg_value_derived") for k in judged)

@@ -1352,8 +1352,17 @@ def _paper_section(settings: Settings, rows: list[dict], reading: Reading | None
         )
         for k in r["conditions"]:
             role = "" if k.role == JUDGED else " (context)"
-            cells = [f"&nbsp;&nbsp;↳ {k.label}{role}", "", _measured(k), k.ci_over, k.n_seeds,
-                     _regime_cell(k), _fidelity_cell(k), k.scale, f"{k.verdict}: {k.reason}"]
+            cells = [
+                f"&nbsp;&nbsp;↳ {k.label}{role}",
+                "",
+                _measured(k),
+                k.ci_over,
+                k.n_seeds,
+                _regime_cell(k),
+                _fidelity_cell(k),
+                k.scale,
+                f"{k.verdict}: {k.reason}",
+            ]
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     return lines
 
