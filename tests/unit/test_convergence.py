@@ -41,6 +41,21 @@ def test_doubling_stops_once_the_tail_is_asymptotic():
     assert list(steps) == [4]  # at round-off: no rate to follow
 
 
+def test_a_plateau_that_passes_the_regime_test_once_does_not_stop_the_doubling():
+    """The Dirac law's Euler-Maruyama error: a pre-asymptotic plateau of slope about -1/2 (the
+    step above t_min) whose local slopes agree at one N by chance, then drift to the rate -1.
+    Passing the regime test at one N is not enough: the doubling goes on until it passes at two
+    successive N."""
+    slopes = [-0.55, -0.54, -0.55, -0.545, -0.60, -0.70, -0.85, -0.95, -1.0, -1.0, -1.0, -1.0]
+    logs = np.concatenate([[0.0], np.cumsum(np.array(slopes) * np.log(2.0))])
+    table = {4 * 2**k: float(np.exp(v)) for k, v in enumerate(logs)}
+    steps, values = doubling_curve(table.__getitem__, 4, 4 * 2**12, RateSpec(), 5)
+    # at N = 64 the last two local slopes (-0.55, -0.545) agree: one pass, on the plateau
+    assert steps[-1] > 64
+    local = np.diff(np.log(values[-3:])) / np.diff(np.log(steps[-3:]))
+    assert local == pytest.approx([-1.0, -1.0])
+
+
 @pytest.mark.parametrize("kind", ["pf_ode_euler", "euler_maruyama"])
 def test_law_level_estimate_matches_the_closed_form_on_a_gaussian(kind):
     """One mode: the law-level estimate between the N- and 2N-step laws (coupled samples, all
