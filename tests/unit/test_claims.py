@@ -215,7 +215,8 @@ def test_every_claim_of_the_ledger_files_has_a_measurement_and_a_rule():
         for c in claims:
             assert c["measure"]["kind"] in MEASURES, c["id"]
             assert c["source"] and c["statement"] and c["unit"], c["id"]
-            interval_verdict(c["rule"], c["claimed"], 0.0, 0.0)  # a known rule
+            interval_verdict(c["rule"], c.get("claimed", NAN), 0.0, 0.0)  # a known rule
+            assert "claimed" in c or c["rule"] == "qualitative", c["id"]  # no direction: none
     assert len(ids) == len(set(ids))  # anchors of one ledger
     assert set(load_claims(plan.CLAIMS_FILE)[1].fidelity) == {"points", "images", "injection"}
 
@@ -675,3 +676,12 @@ def test_theorem4_is_judged_on_the_perturbed_cost_of_the_chosen_reading():
         printed = [k for k in row["conditions"] if k.role == CONTEXT]
         assert printed and all("blow-up" in k.reason for k in printed)
         assert row["verdict"] == verdict, row["reason"]
+
+
+def test_only_a_qualitative_claim_may_omit_its_claimed_value(tmp_path):
+    f = tmp_path / "claims.yaml"
+    f.write_text("fidelity: {}\nclaims:\n  - {id: a, rule: improvement, measure: {kind: toy}}\n")
+    with pytest.raises(ValueError, match="'a' has no claimed value"):
+        load_claims(str(f))
+    f.write_text("fidelity: {}\nclaims:\n  - {id: a, rule: qualitative, measure: {kind: toy}}\n")
+    assert load_claims(str(f))[0][0]["id"] == "a"

@@ -1121,6 +1121,10 @@ def load_claims(claims_file: str, min_seeds: int = MIN_SEEDS) -> tuple[list[dict
     for key in ("claims", "fidelity"):
         if key not in spec:
             raise ValueError(f"{claims_file}: missing top-level key {key!r}")
+    for c in spec["claims"]:  # a statement without a direction has no claimed value to judge
+        if "claimed" not in c and c.get("rule") != "qualitative":
+            raise ValueError(f"{claims_file}: claim {c.get('id')!r} has no claimed value (only "
+                             "a `rule: qualitative` claim may omit it)")  # fmt: skip
     settings = Settings(float(spec.get("tolerance", 0.0)), min_seeds, spec["fidelity"],
                         str(spec.get("paper", Path(claims_file).stem)),
                         spec.get("reading"))  # fmt: skip
@@ -1138,14 +1142,14 @@ def ledger(claims: list[dict], ctx: Context, study: str) -> list[dict]:
         tol = float(c.get("tolerance", ctx.settings.tolerance))
         conditions = measure_conditions(c, ctx)
         for cond in conditions:
-            cond.verdict, cond.reason = judge(c["rule"], c["claimed"], cond, tol)
+            cond.verdict, cond.reason = judge(c["rule"], c.get("claimed", np.nan), cond, tol)
             cond.scale = f"study {study}: {cond.scale}" if cond.scale else f"study {study}"
         word, tally = summary_verdict(conditions)
         judged = [k for k in conditions if k.role == JUDGED]
         seeds = [k.n_seeds for k in judged if isinstance(k.n_seeds, int | np.integer)]
         rows.append({
             "id": c["id"], "paper": ctx.settings.paper, "source": c["source"],
-            "statement": c["statement"], "claimed": c["claimed"], "unit": c["unit"],
+            "statement": c["statement"], "claimed": c.get("claimed"), "unit": c["unit"],
             "rule": _rule_text(c["rule"], tol), "verdict": word, "reason": tally,
             "n_seeds": ("exact" if judged and not seeds else int(min(seeds)) if seeds else 0),
             "regime": [k.regime for k in judged if k.regime is not None] or None,
@@ -1337,7 +1341,7 @@ def _paper_section(settings: Settings, rows: list[dict], reading: Reading | None
     for r in rows:
         note = f" *Note: {_md(r['note'])}.*" if r.get("note") else ""
         lines.append(f"| [{r['id']}](#{r['id']}) | {_md(r['statement'])}{note} | "
-                     f"{r['claimed']:g} ({_md(r['unit'])}) | **{r['verdict']}** | "
+                     f"{_fmt(r['claimed'])} ({_md(r['unit'])}) | **{r['verdict']}** | "
                      f"{r['reason']} |")  # fmt: skip
     lines += ["", "### Claims and their conditions", "",
               "| claim / condition | claimed | measured [95% CI] | CI over | seeds | regime | "
@@ -1348,7 +1352,7 @@ def _paper_section(settings: Settings, rows: list[dict], reading: Reading | None
         gate = f"; gate: {r['gate']}" if r.get("gate") else ""
         lines.append(
             f"| {anchor}**{r['id']}** ({_md(r['source'])}) | "
-            f"{r['claimed']:g} | | | | | | {r['rule']}{gate} | **{r['verdict']}** |"
+            f"{_fmt(r['claimed'])} | | | | | | {r['rule']}{gate} | **{r['verdict']}** |"
         )
         for k in r["conditions"]:
             role = "" if k.role == JUDGED else " (context)"
