@@ -1341,7 +1341,7 @@ def _paper_section(settings: Settings, rows: list[dict], reading: Reading | None
     for r in rows:
         note = f" *Note: {_md(r['note'])}.*" if r.get("note") else ""
         lines.append(f"| [{r['id']}](#{r['id']}) | {_md(r['statement'])}{note} | "
-                     f"{_fmt(r['claimed'])} ({_md(r['unit'])}) | **{r['verdict']}** | "
+                     f"{_claimed(r)} ({_md(r['unit'])}) | **{r['verdict']}** | "
                      f"{r['reason']} |")  # fmt: skip
     lines += ["", "### Claims and their conditions", "",
               "| claim / condition | claimed | measured [95% CI] | CI over | seeds | regime | "
@@ -1352,7 +1352,7 @@ def _paper_section(settings: Settings, rows: list[dict], reading: Reading | None
         gate = f"; gate: {r['gate']}" if r.get("gate") else ""
         lines.append(
             f"| {anchor}**{r['id']}** ({_md(r['source'])}) | "
-            f"{_fmt(r['claimed'])} | | | | | | {r['rule']}{gate} | **{r['verdict']}** |"
+            f"{_claimed(r)} | | | | | | {r['rule']}{gate} | **{r['verdict']}** |"
         )
         for k in r["conditions"]:
             role = "" if k.role == JUDGED else " (context)"
@@ -1369,6 +1369,11 @@ def _paper_section(settings: Settings, rows: list[dict], reading: Reading | None
             ]
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     return lines
+
+
+def _claimed(row: dict) -> str:
+    """The claimed value as the claims file states it ("–": a qualitative claim has none)."""
+    return "–" if row["claimed"] is None else f"{row['claimed']:g}"
 
 
 def _md(text) -> str:
