@@ -64,8 +64,8 @@ def html_report(spec: dict, claims_path: str, out: str) -> None:
     present = {i["stem"] for i in items}
     body = [
         _header(spec["study"], doc["claims"]),
-        _readings(doc.get("papers", [])),
         _ledger(doc["claims"], present),
+        _readings(doc.get("papers", [])),  # below the ledger: the first screen is the claims
         *_sections(items, spec["config"]),
         _claim_details(doc["claims"], present),
         _vocabulary(doc.get("vocabulary", {}), doc.get("min_seeds"), doc.get("gate_rules", {})),
