@@ -19,12 +19,13 @@ H0 = (f + g^2 grad log p) . grad V - g^4/(4 lambda) |grad V|^2 (the derived Hami
   the form s0 and the value V* + W gains the source delta,
   W_t + b W_y + g^2/2 W_yy - g^2 kappa/2 W_y^2 + delta = 0, W(T) = 0, with
   b = f + g^2 grad log p - g^2 kappa grad V* (affine) and y = e.x along the eigen-direction e of
-  the data covariance. Solved by the method of lines on a grid in y (BDF); the perturbed score is
-  s* - kappa W_y e, not affine, so the law is evolved by the Fokker-Planck equation of the
-  reverse SDE on the same grid (for the difference of the two densities, which carries the
-  response without cancellation), and W2 between the two 1-D laws along e is the L2 distance of
-  their quantile functions (the law across e is unchanged: the problem separates in the
-  eigenbasis, so this is the 2-D W2).
+  the data covariance. Solved on a uniform grid in y (central differences) marched from T to
+  t_min on a geometric time grid (Crank-Nicolson after two implicit Euler steps, the quadratic
+  term explicit: it is O(eps^2)); the perturbed score is s* - kappa W_y e, not affine, so the law
+  is evolved by the Fokker-Planck equation of the reverse SDE on the same grid (finite volumes,
+  for the difference of the two densities, which carries the response without cancellation),
+  and W2 between the two 1-D laws along e is the L2 distance of their quantile functions (the
+  law across e is unchanged: the problem separates in the eigenbasis, so this is the 2-D W2).
 * ``state_score``: delta(x, s, t) = eps phi(e.(s - s*(x, t)) / rho) with phi(u) = -u / sqrt(1 + u^2)
   (|delta| <= eps, smooth, a fixed width rho). With V = V* + C(t) the bracket is
   lambda Delta^2 + eps phi(Delta / rho) + H0: its minimiser Delta = d(t) e does not depend on x, so
