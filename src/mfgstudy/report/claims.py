@@ -296,18 +296,24 @@ def accuracy_gate(acc: dict[str, float], bar: dict) -> dict:
 
 def support_gate(w2: float, floor: float, in_support: float, bar: dict) -> dict:
     """A 2-D model of a law on a support (the checkerboard) passes if at least
-    ``min_in_support`` of its samples lie in the support and its W2 to the data is within
-    ``max_floor_ratio`` x the finite-sample floor."""
+    ``min_in_support`` of its samples lie in the support and, where the bar has
+    ``max_floor_ratio``, its W2 to the data is within that many times the finite-sample floor."""
+    inside = bool(np.isfinite(in_support) and in_support >= bar["min_in_support"])
+    gate = {
+        "passed": inside,
+        "bar": f"in support >= {bar['min_in_support']:g}",
+        "numbers": {"in_support": _f(in_support)},
+        "summary": f"in support {_fmt(in_support)} (bar {bar['min_in_support']:g})",
+    }
+    if "max_floor_ratio" not in bar:
+        return gate
     ratio = w2 / floor if np.isfinite(w2) and floor > 0 else np.nan
-    ok = bool(np.isfinite(ratio) and ratio <= bar["max_floor_ratio"]
-              and np.isfinite(in_support) and in_support >= bar["min_in_support"])  # fmt: skip
-    return {"passed": ok,
-            "bar": f"in support >= {bar['min_in_support']:g} and W2 <= "
-                   f"{bar['max_floor_ratio']:g} x floor",
-            "numbers": {"in_support": _f(in_support), "w2_to_data": _f(w2), "floor": _f(floor),
+    near = bool(np.isfinite(ratio) and ratio <= bar["max_floor_ratio"])
+    return {"passed": inside and near,
+            "bar": f"{gate['bar']} and W2 <= {bar['max_floor_ratio']:g} x floor",
+            "numbers": {**gate["numbers"], "w2_to_data": _f(w2), "floor": _f(floor),
                         "ratio": _f(ratio)},
-            "summary": f"in support {_fmt(in_support)} (bar {bar['min_in_support']:g}); W2 "
-                       f"{_fmt(w2)} = {_fmt(ratio)} x floor {_fmt(floor)} "
+            "summary": f"{gate['summary']}; W2 {_fmt(w2)} = {_fmt(ratio)} x floor {_fmt(floor)} "
                        f"(bar {bar['max_floor_ratio']:g})"}  # fmt: skip
 
 
@@ -848,12 +854,8 @@ def memorisation(m: dict, ctx) -> list[Condition]:
         gate = None
         if bar is not None:
             inside = _per_seed(cube, "in_support", m["method"], dataset=dataset, grid=grids[0])
-            share = float(inside.mean()) if len(inside) else np.nan
-            ok = bool(np.isfinite(share) and share >= bar["min_in_support"])
-            gate = {"passed": ok, "bar": f"in support >= {bar['min_in_support']:g}",
-                    "numbers": {"in_support": _f(share)},
-                    "summary": f"{m['method']}: in support {_fmt(share)} "
-                               f"(bar {bar['min_in_support']:g})"}  # fmt: skip
+            gate = support_gate(np.nan, np.nan, inside.mean() if len(inside) else np.nan, bar)
+            gate["summary"] = f"{m['method']}: {gate['summary']}"
         for stat, fresh in m["statistics"].items():
             label = f"M = {n_train}, t_stop = {t_stop[grids[0]]:g}: {stat}"
             vals = {g: _per_seed(cube, stat, m["method"], dataset=dataset, grid=g) for g in grids}
