@@ -131,3 +131,64 @@ def test_implicit_score_matching_learns_a_gaussian_score():
         want = mix.score(xt, OU, t)
         rel = (score(xt, t) - want).norm() / want.norm()
         assert float(rel) < 0.25, (t, float(rel))
+
+
+@pytest.mark.parametrize("activation", ["gelu", "silu", "tanh"])
+def test_fc_jet_matches_autograd(activation):
+    """FC.jet's derivatives carried through the layers equal reverse-mode Jacobians and nested
+    forward-mode Laplacians and time derivatives (float64, to round-off)."""
+    from mfgstudy.core.diffops import time_derivative
+    from mfgstudy.nets import FC
+
+    torch.manual_seed(0)
+    net = FC(2, width=16, depth=3, activation=activation).double()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 2, generator=gen, dtype=torch.float64)
+    t = torch.rand(40, generator=gen, dtype=torch.float64)
+    f, df, lap, f_t = net.jet(x, t)
+    jac = torch.func.vmap(torch.func.jacrev(lambda y, s: net(y[None], s[None])[0]))(x, t)
+    _, lap_want = divergence_and_laplacian(
+        lambda y: net(y, t), x, probe_directions(x, 0, gen), laplacian=True
+    )
+    torch.testing.assert_close(f, net(x, t))
+    torch.testing.assert_close(df.permute(1, 2, 0), jac)  # df[k, n, i] = d f_i / d x_k
+    torch.testing.assert_close(lap, lap_want)
+    torch.testing.assert_close(f_t, time_derivative(lambda s: net(x, s), t))
+    f1, df1, lap1, ft1 = net.jet(x, t, order=1)
+    torch.testing.assert_close(df1, df)
+    assert lap1 is None and ft1 is None
+    with pytest.raises(ValueError, match="order"):
+        net.jet(x, t, order=3)
+
+
+class _NoJet(torch.nn.Module):
+    """The same network without its jet: the loss takes the nested-jvp path."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, t):
+        return self.net(x, t)
+
+
+@pytest.mark.parametrize("output", ["score", "noise"])
+@pytest.mark.parametrize("alphas", [(1.0, 0.0, 0.0), (1.0, 1.0, 1.0), (0.0, 1.0, 1.0)])
+def test_jet_and_jvp_losses_agree(output, alphas):
+    """The loss and its parameter gradients through FC.jet equal the nested-jvp ones."""
+    spec = {"kind": "hjb_sgm", "net": LOSS_NET, "output": output, "p": 1,
+            **dict(zip(("alpha0", "alpha1", "alpha2"), alphas, strict=True))}  # fmt: skip
+    method = build_method(spec, OU)
+    torch.manual_seed(0)
+    net = method.build_net("points", (2,)).double()
+    x0 = torch.rand(64, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    out = []
+    for model in (net, _NoJet(net)):
+        assert method.has_jet(model, x0) == (model is net)
+        net.zero_grad()
+        loss, terms = method.loss(model, x0 * 2 - 1, torch.Generator().manual_seed(3))
+        loss.backward()
+        out.append((loss.detach(), terms, torch.cat([p.grad.flatten() for p in net.parameters()])))
+    torch.testing.assert_close(out[0][0], out[1][0])
+    assert out[0][1].keys() == out[1][1].keys()
+    torch.testing.assert_close(out[0][2], out[1][2])

@@ -21,6 +21,8 @@ is eq. (93) with the regulariser (92):
 with s ~ U[t_min, T] and y the exact OU marginal of a data point. ``alpha0 = 0`` is the paper's
 section 7.1 (score matching by the PINN loss alone). Divergences and Laplacians are exact with
 ``probes: 0`` (the unit vectors, for 2-D) and Hutchinson estimates with ``probes: k`` (images).
+On flat points with a network that carries its own derivatives (``FC.jet``) the exact ones come
+from one forward pass instead of nested ``jvp`` calls: the same numbers, several times faster.
 
 Options beyond the paper, for images: ``output: noise`` parametrises s = -net / sigma_t (as
 DDPM; the terminal term is then taken at t_min, where sigma > 0), and ``weighting: sigma2``
@@ -72,9 +74,50 @@ class HJBSGM(Method):
     def _bcast(self, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return v.reshape((-1,) + (1,) * (x.dim() - 1))
 
+    def has_jet(self, net, x: torch.Tensor) -> bool:
+        """Whether the exact derivatives come from the network's own jet (``FC.jet``: flat
+        points, unit-vector probes) instead of nested ``jvp`` calls: the same numbers, faster."""
+        return self.probes == 0 and x.dim() == 2 and hasattr(net, "jet")
+
+    def field_jet(self, net, x: torch.Tensor, t: torch.Tensor, order: int = 2) -> tuple:
+        """(s, ds, lap, ds/dt) of the score field at (x, t) from the network's jet (``FC.jet``):
+        ds[k, :, i] = d s_i / d x_k; lap and ds/dt are None with ``order`` 1."""
+        out, d_out, lap, out_t = net.jet(x, t / self.sde.T, order)
+        if self.output == "score":
+            return out, d_out, lap, None if out_t is None else out_t / self.sde.T
+        # s = c(t) net with c = -1 / sigma_t
+        scale = lambda tt: -self.sigma2(tt).rsqrt()  # noqa: E731
+        c = scale(t)[:, None]
+        if order == 1:
+            return c * out, c * d_out, None, None
+        c_t = time_derivative(scale, t)[:, None]
+        return c * out, c * d_out, c * lap, c_t * out + c * out_t / self.sde.T
+
+    @staticmethod
+    def _trace(ds: torch.Tensor) -> torch.Tensor:
+        """div s from the derivatives ds[k, :, i] = d s_i / d x_k."""
+        return sum(ds[k, :, k] for k in range(ds.shape[0]))
+
+    def divergence_and_score(self, net, x: torch.Tensor, t: torch.Tensor, gen) -> tuple:
+        """(div s, s) at (x, t): exact (jet or unit-vector probes) or Hutchinson's estimate."""
+        if self.has_jet(net, x):
+            s, ds, _, _ = self.field_jet(net, x, t, order=1)
+            return self._trace(ds), s
+        probes = probe_directions(x, self.probes, gen)
+        div, _ = divergence_and_laplacian(
+            lambda y: self.field(net, y, t), x, probes, laplacian=False
+        )
+        return div, self.field(net, x, t)
+
     # --- the loss -------------------------------------------------------------------------------
     def hjb_residual(self, net, x: torch.Tensor, t: torch.Tensor, gen) -> tuple:
         """(r, s, div s) at (x, t): the residual of the score's HJB equation (module docstring)."""
+        if self.has_jet(net, x):
+            s, ds, lap, ds_dt = self.field_jet(net, x, t)
+            beta = self.beta(t)[:, None]
+            jt = (ds * (0.5 * beta * x + beta * s)).sum(-1).T  # J^T w: sum_i w_i d_k s_i
+            r = ds_dt - 0.5 * beta * s - jt - 0.5 * beta * lap
+            return r, s, self._trace(ds)
         probes = probe_directions(x, self.probes, gen)
         div, lap = divergence_and_laplacian(
             lambda y: self.field(net, y, t), x, probes, laplacian=True
@@ -103,11 +146,7 @@ class HJBSGM(Method):
             total = total + a1 * hjb
             terms["hjb"] = float(hjb.detach())
         elif a0 > 0:
-            probes = probe_directions(x, self.probes, gen)
-            div, _ = divergence_and_laplacian(
-                lambda y: self.field(net, y, t), x, probes, laplacian=False
-            )
-            s = self.field(net, x, t)
+            div, s = self.divergence_and_score(net, x, t, gen)
         if a0 > 0:
             ism = (w * (0.5 * s.flatten(1).square().sum(1) + div)).mean()
             total = total + a0 * ism
@@ -115,11 +154,7 @@ class HJBSGM(Method):
         if a2 > 0:
             t_end = 0.0 if self.output == "score" else self.sde.t_min
             t0 = torch.full((n,), t_end, dtype=x0.dtype, device=dev)
-            probes = probe_directions(x0, self.probes, gen)
-            div0, _ = divergence_and_laplacian(
-                lambda y: self.field(net, y, t0), x0, probes, laplacian=False
-            )
-            s0 = self.field(net, x0, t0)
+            div0, s0 = self.divergence_and_score(net, x0, t0, gen)
             terminal = (s0.flatten(1).square().sum(1) + 2.0 * div0).mean()
             total = total + a2 * terminal
             terms["terminal"] = float(terminal.detach())

@@ -55,8 +55,8 @@ def fit(
     net.to(dev)
     times = method.time_points(int(spec["time_points"]))
     K, bs, m = int(spec["outer_iters"]), int(spec["batch_size"]), int(spec["measure_size"])
-    opt_v = torch.optim.Adam(V.parameters(), lr=float(spec["lr"]))
-    opt_s = torch.optim.Adam(net.parameters(), lr=float(spec["lr"]))
+    opt_v = shared.adam(V.parameters(), float(spec["lr"]))
+    opt_s = shared.adam(net.parameters(), float(spec["lr"]))
     ascend_fp = method.readings["update"] == "printed"
     ema, decay = copy.deepcopy(net).eval(), float(spec["ema"])
     state = run.ckpt.load("mfg") if run.ckpt is not None else None

@@ -62,7 +62,7 @@ def train(
     part = slice(run.rank * local_batch(bs, run.world), (run.rank + 1) * (bs // run.world))
     noise = gen if run.world == 1 else torch.Generator().manual_seed(rank_seed(seed, run.rank))
     net.to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=float(spec["lr"]))
+    opt = shared.adam(net.parameters(), float(spec["lr"]))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: min(1.0, (k + 1) / max(1, int(spec.get("warmup", 0)) or 1))
     )
@@ -123,7 +123,7 @@ def train(
         loss.backward()
         if run.world > 1 and method.functional_loss:
             average_gradients(net, run.world)
-        torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+        shared.clip_gradients(net.parameters(), clip)
         opt.step()
         sched.step()
         shared.ema_update(ema, net, decay)

@@ -11,11 +11,23 @@ log = logging.getLogger(__name__)
 
 
 def ema_update(ema: torch.nn.Module, net: torch.nn.Module, decay: float) -> None:
+    """ema <- ema + (1 - decay) (net - ema), all parameters in one foreach kernel (the same
+    numbers as a loop over them); buffers copied."""
     with torch.no_grad():
-        for pe, p in zip(ema.parameters(), net.parameters(), strict=True):
-            pe.lerp_(p, 1.0 - decay)
+        torch._foreach_lerp_(list(ema.parameters()), list(net.parameters()), 1.0 - decay)
         for be, b in zip(ema.buffers(), net.buffers(), strict=True):
             be.copy_(b)
+
+
+def adam(params, lr: float) -> torch.optim.Adam:
+    """Adam with its foreach kernels, which torch enables by default only on GPUs: on the CPU
+    they give the same numbers as the per-parameter loop, several times faster for small nets."""
+    return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
+def clip_gradients(params, max_norm: float) -> None:
+    """Clip the gradients' global norm to ``max_norm`` (foreach kernels, as :func:`adam`)."""
+    torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
 
 
 def drop_labels(y: torch.Tensor, p: float, null_label: int, gen: torch.Generator) -> torch.Tensor:

@@ -1,0 +1,289 @@
+"""Training and sampling throughput per family, against this machine's matmul peaks.
+
+    python tests/benchmarks/bench_throughput.py --quick               # < 2 min, this tree only
+    python tests/benchmarks/bench_throughput.py --quick --base 111ab4d  # side by side with a rev
+    python tests/benchmarks/bench_throughput.py --quality              # + trained models' quality
+
+Families (the study's trained ones, at the sizes the issue names):
+
+- ``ddpm_2d``: DDPM on a 2-D MLP (3 x 128, batch 256), the shared training loop;
+- ``mfg_outer``: one outer iteration of MFG-Diffusion's Algorithm 1 on points (the default
+  config's sizes: 20 time points x (1 HJB + 4 FP batches) of 256, measure refresh, violation);
+- ``hjb_plain`` / ``hjb_residual``: HJB-SGM at the MFG laboratory's paper sizing (3 x 128 GELU,
+  batch 256, exact 2-D divergence; ``hjb_residual`` adds the HJB residual and terminal term);
+- ``unet_train``: the digits UNet (class-conditional, batch 64) trained by DDPM's loss;
+- ``digits_sampling``: one digits unit's sampling (exponential integrator, 100 steps).
+
+Each family runs the package's own code (``mfgstudy.training.fit``, ``core.samplers.generate``)
+for a fixed amount of work after a warm-up, in one process per revision on ``--threads`` threads
+(default 1: the study's jobs run one thread each). A revision given by ``--base`` is checked out
+in a scratch worktree and runs the same measuring code (this file) on its own package, one after
+the other (never in parallel: they would share the cores). FLOPs per step come from torch's flop
+counter (matmuls and convolutions), and the peaks from 1024^2 matmuls timed in the same process.
+
+One line per family:
+``throughput <family> base=<x>/s now=<y>/s speedup=<z> gflops=<g> of_fp32_peak=<p>%
+of_bf16_peak=<q>%`` (samples per second per core; gflops and the peaks of this tree's run).
+
+``--quality`` trains each 2-D family that this tree changed for the study's budget on
+``--seeds`` seeds in both trees and prints W2 / floor on gmm8 (8-Gaussian mixture), so a change
+that could move the science is shown beside the speed. Prints; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FAMILIES = ("ddpm_2d", "mfg_outer", "hjb_plain", "hjb_residual", "unet_train", "digits_sampling")
+SDE = {"kind": "vp", "beta_min": 0.1, "beta_max": 20.0, "T": 1.0, "t_min": 1.0e-3}
+HJB_SDE = {"kind": "vp", "beta_min": 1.0, "beta_max": 1.0, "T": 3.0, "t_min": 1.0e-3}
+MLP = {"kind": "mlp", "width": 128, "depth": 3, "emb_dim": 64}
+UNET = {"kind": "unet", "width": 32, "emb_dim": 64, "n_classes": 10}
+HJB_NET = {"kind": "fc", "width": 128, "depth": 3, "activation": "gelu"}
+
+
+# --- the worker: runs in the revision's own package ---------------------------------------------
+def _points(n: int, seed: int):
+    """n points of the 8-Gaussian mixture on the circle of radius 2 (sd 0.1)."""
+    import math
+
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    k = torch.randint(8, (n,), generator=g).double()
+    c = torch.stack([torch.cos(2 * math.pi * k / 8), torch.sin(2 * math.pi * k / 8)], 1) * 2.0
+    return (c + 0.1 * torch.randn((n, 2), generator=g, dtype=torch.float64)).float()
+
+
+def _images(n: int, seed: int):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand((n, 1, 8, 8), generator=g) * 2 - 1, torch.randint(10, (n,), generator=g)
+
+
+def _method(spec: dict, sde: dict):
+    from mfgstudy.core.sde import VPSDE
+    from mfgstudy.methods.registry import build_method
+
+    return build_method(spec, VPSDE.from_spec(sde))
+
+
+def _train_spec(steps: int, bs: int, images: bool = False) -> dict:
+    spec = {"steps": steps, "batch_size": bs, "lr": 1e-3, "ema": 0.999, "warmup": 10,
+            "log_every": 100}  # fmt: skip
+    return {**spec, "label_dropout": 0.1} if images else spec
+
+
+def family_setup(name: str, quick: bool):
+    """(work(k) -> None running k units of work, samples per unit, units to time)."""
+    import torch
+
+    from mfgstudy.training.fit import fit
+
+    if name in ("ddpm_2d", "hjb_plain", "hjb_residual", "unet_train"):
+        if name == "ddpm_2d":
+            spec, sde, bs, x, y = {"kind": "ddpm", "net": {"points": MLP}}, SDE, 256, None, None
+        elif name == "unet_train":
+            spec, sde, bs = {"kind": "ddpm", "net": {"images": UNET}}, SDE, 64
+            x, y = _images(1797, 0)
+        else:
+            alphas = (1.0, 1.0, 1.0) if name == "hjb_residual" else (1.0, 0.0, 0.0)
+            spec = {"kind": "hjb_sgm", "net": {"points": HJB_NET}, "probes": 0, "p": 2,
+                    **dict(zip(("alpha0", "alpha1", "alpha2"), alphas, strict=True))}  # fmt: skip
+            sde, bs, x, y = HJB_SDE, 256, None, None
+        kind = "images" if name == "unet_train" else "points"
+        if x is None:
+            x = _points(4000, 0)
+        method = _method(spec, sde)
+
+        def work(k: int) -> None:
+            net = method.build_net(kind, tuple(x.shape[1:]))
+            fit(method, net, x, _train_spec(k, bs, kind == "images"), 0, kind, labels=y)
+
+        steps = {"ddpm_2d": 600, "hjb_plain": 200, "hjb_residual": 60, "unet_train": 80}[name]
+        return work, bs, steps // (3 if quick else 1)
+    if name == "mfg_outer":
+        spec = {
+            "kind": "mfg",
+            "net": {"points": MLP},
+            "gamma": 1e-4,
+            "lambda": 1.0,
+            "value_net": {"points": {"kind": "mlp", "width": 64, "depth": 2, "emb_dim": 32}},
+        }
+        method, x = _method(spec, SDE), _points(4000, 0)
+        tp, hjb, fpb, bs = 21, 1, 4, 256
+
+        def work(k: int) -> None:
+            train = {
+                "outer_iters": k,
+                "time_points": tp,
+                "hjb_batches": hjb,
+                "fp_batches": fpb,
+                "batch_size": bs,
+                "measure_size": 2000,
+                "lr": 2e-3,
+                "ema": 0.995,
+            }
+            fit(method, method.build_net("points", (2,)), x, train, 0, "points")
+
+        return work, (tp - 1) * (hjb + fpb) * bs, 1 if quick else 3
+    if name == "digits_sampling":
+        from mfgstudy.core.samplers import generate
+        from mfgstudy.core.sde import VPSDE
+        from mfgstudy.nets import BalancedLabels
+
+        method = _method({"kind": "ddpm", "net": {"images": UNET}}, SDE)
+        net = BalancedLabels(method.build_net("images", (1, 8, 8)).eval())
+        score, n = method.score_fn(net), 360
+
+        def run(steps: int) -> None:
+            generate({"kind": "exponential_integrator"}, {"kind": "uniform"},
+                     VPSDE.from_spec(SDE), score, steps, n, (1, 8, 8), 0,
+                     batch_size=360, dtype=torch.float32)  # fmt: skip
+
+        # a unit of work: one sampler step over the 360 samples
+        return run, n, 30 if quick else 100
+    raise ValueError(f"unknown family {name!r}; choose from {FAMILIES}")
+
+
+def matmul_peak(dtype_name: str, seconds: float = 1.0) -> float:
+    """GFLOP/s of a 1024^2 matmul in ``dtype_name`` on the current threads."""
+    import torch
+
+    dt = getattr(torch, dtype_name)
+    a, b = torch.randn(1024, 1024).to(dt), torch.randn(1024, 1024).to(dt)
+    for _ in range(3):
+        a @ b
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        n += 1
+    return 2 * 1024**3 * n / (time.perf_counter() - t0) / 1e9
+
+
+def flops_of(fn) -> float:
+    """FLOPs of ``fn()`` by torch's flop formulas (``torch.utils.flop_counter``: matmuls,
+    convolutions, attention) in a plain dispatch mode: FlopCounterMode's module tracker refuses
+    the ``autograd.grad`` calls the score losses make."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import flop_registry
+
+    class Count(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            formula = flop_registry.get(func._overloadpacket)
+            if formula is not None:
+                self.total += formula(*args, **(kwargs or {}), out_val=out)
+            return out
+
+    with Count() as counter:
+        fn()
+    return float(counter.total)
+
+
+def _quiet_progress() -> None:
+    """The training loops' progress bars off (they pass ``disable`` themselves)."""
+    from importlib import import_module
+
+    class Quiet:
+        def __init__(self, iterable, *args, **kwargs):
+            self.iterable = iterable
+
+        def __iter__(self):
+            return iter(self.iterable)
+
+        def set_postfix(self, *args, **kwargs):
+            pass
+
+    for name in ("loop", "algorithm1"):
+        module = import_module(f"mfgstudy.training.{name}")
+        if hasattr(module, "tqdm"):
+            module.tqdm = Quiet
+
+
+def worker(families: list[str], quick: bool, threads: int) -> dict:
+    import logging
+
+    import torch
+
+    torch.set_num_threads(threads)
+    logging.disable(logging.INFO)
+    _quiet_progress()
+    out = {"peaks": {"float32": matmul_peak("float32"), "bfloat16": matmul_peak("bfloat16")}}
+    for name in families:
+        work, per_unit, units = family_setup(name, quick)
+        # the warm-up (first-call allocations, lazy imports) runs under the flop counter: flops
+        # per unit are a whole run's over its units, fixed costs included as in the timed run
+        warm = max(1, units // 10)
+        flops = flops_of(lambda w=work, k=warm: w(k)) / warm
+        t0 = time.perf_counter()
+        work(units)
+        wall = time.perf_counter() - t0
+        out[name] = {"samples_per_s": units * per_unit / wall / threads, "wall_s": wall,
+                     "units": units, "gflops": flops * units / wall / 1e9}  # fmt: skip
+        print(f"  {name}: {out[name]['samples_per_s']:.0f} samples/s", file=sys.stderr)
+    return out
+
+
+# --- the driver -----------------------------------------------------------------------------------
+def run_tree(src: Path, families, quick: bool, threads: int) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        env = {**os.environ, "PYTHONPATH": str(src)}
+        cmd = [sys.executable, __file__, "--worker", f.name, "--threads", str(threads),
+               "--families", ",".join(families)] + (["--quick"] if quick else [])  # fmt: skip
+        subprocess.run(cmd, check=True, env=env)
+        return json.loads(Path(f.name).read_text())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--base", help="a revision to run side by side (a scratch worktree)")
+    p.add_argument("--quick", action="store_true", help="less work per family (< 2 min)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--families", default=",".join(FAMILIES))
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    families = [f for f in a.families.split(",") if f]
+    if a.worker:
+        Path(a.worker).write_text(json.dumps(worker(families, a.quick, a.threads)))
+        return
+    t0 = time.time()
+    base = None
+    if a.base:
+        with tempfile.TemporaryDirectory(prefix="mfgstudy-throughput-") as tmp:
+            tree = Path(tmp) / "base"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree),
+                            a.base], check=True, capture_output=True)  # fmt: skip
+            try:
+                print(f"base {a.base}:", file=sys.stderr)
+                base = run_tree(tree / "src", families, a.quick, a.threads)
+            finally:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                                str(tree)], check=False)  # fmt: skip
+    print("now:", file=sys.stderr)
+    now = run_tree(ROOT / "src", families, a.quick, a.threads)
+    peak32, peak16 = now["peaks"]["float32"], now["peaks"]["bfloat16"]
+    print(f"peaks ({a.threads} thread(s)): fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s")
+    for name in families:
+        y, g = now[name]["samples_per_s"], now[name]["gflops"]
+        x = base[name]["samples_per_s"] if base else float("nan")
+        print(f"throughput {name} base={x:.0f}/s now={y:.0f}/s speedup={y / x:.2f} "
+              f"gflops={g:.1f} of_fp32_peak={100 * g / peak32:.0f}% "
+              f"of_bf16_peak={100 * g / peak16:.1f}%")  # fmt: skip
+    print(f"({time.time() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
