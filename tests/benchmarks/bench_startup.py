@@ -65,10 +65,11 @@ def run(rev: str, config_rel: str, cores: str, scratch: Path) -> dict:
         b = pd.read_csv(f, sep="\t")
         imports = import_seconds(log) if log.exists() else float("nan")
         rule = rel.parts[0].removesuffix(".log")
-        jobs.append({"rule": rule, "s": float(b["s"].iloc[-1]), "import_s": imports})
+        jobs.append({"rule": rule, "s": float(b["s"].iloc[-1]), "import_s": imports,
+                     "cpu_s": float(b["cpu_time"].iloc[-1])})  # fmt: skip
     df = pd.DataFrame(jobs)
     return {"rev": rev, "wall_s": wall, "jobs": len(df), "job_s": df["s"].sum(),
-            "import_s": df["import_s"].sum(), "per_rule": df,
+            "cpu_s": df["cpu_s"].sum(), "import_s": df["import_s"].sum(), "per_rule": df,
             "results": work / "results"}  # fmt: skip
 
 
@@ -94,20 +95,23 @@ def main() -> None:
     p.add_argument("--new", default="HEAD")
     p.add_argument("--default", action="store_true", help="config.yaml instead of smoke.yaml")
     p.add_argument("--cores", default="2")
+    p.add_argument("--keep", help="run in this directory and keep it (run-<rev>/results)")
     a = p.parse_args()
     config = "config.yaml" if a.default else "workflow/configs/smoke.yaml"
     with tempfile.TemporaryDirectory(prefix="mfgstudy-bench-") as tmp:
-        runs = []
+        runs, scratch = [], Path(a.keep or tmp)
         for rev in (a.base, a.new):  # each run's figures as soon as it ends: a run is long
-            runs.append(run(rev, config, a.cores, Path(tmp)))
+            runs.append(run(rev, config, a.cores, scratch))
             r = runs[-1]
             print(
                 f"{rev}: {r['wall_s'] / 60:.2f} min, {r['jobs']} jobs, {r['job_s']:.0f} job-s, "
+                f"{r['cpu_s']:.0f} job CPU-s, "
                 f"import share {r['import_s'] / r['job_s']:.0%}",
                 flush=True,
             )
         rows = [{"revision": r["rev"], "wall_min": r["wall_s"] / 60, "jobs": r["jobs"],
-                 "job_seconds": r["job_s"], "import_seconds": r["import_s"],
+                 "job_seconds": r["job_s"], "job_cpu_seconds": r["cpu_s"],
+                 "import_seconds": r["import_s"],
                  "start-up share": r["import_s"] / r["job_s"]} for r in runs]  # fmt: skip
         pd.set_option("display.width", 140)
         print(f"config: {config}, cores: {a.cores}")
@@ -116,6 +120,7 @@ def main() -> None:
         print(f"\nwall time: {new['wall_s'] / base['wall_s']:.0%} of the base revision's")
         for r in runs:
             per = r["per_rule"].groupby("rule").agg(jobs=("s", "size"), s=("s", "sum"),
+                                                     cpu_s=("cpu_s", "sum"),
                                                      import_s=("import_s", "sum"))  # fmt: skip
             print(f"\n{r['rev']} per rule:\n{per.sort_values('s', ascending=False).round(1)}")
         diff = compare(base["results"], new["results"])
