@@ -85,12 +85,12 @@ class HJBSGM(Method):
         out, d_out, lap, out_t = net.jet(x, t / self.sde.T, order)
         if self.output == "score":
             return out, d_out, lap, None if out_t is None else out_t / self.sde.T
-        # s = c(t) net with c = -1 / sigma_t
-        scale = lambda tt: -self.sigma2(tt).rsqrt()  # noqa: E731
-        c = scale(t)[:, None]
+        # s = c(t) net with c = -1 / sigma_t; d sigma_t^2 / dt = beta_t (1 - sigma_t^2)
+        sigma2 = self.sigma2(t)[:, None]
+        c = -sigma2.rsqrt()
         if order == 1:
             return c * out, c * d_out, None, None
-        c_t = time_derivative(scale, t)[:, None]
+        c_t = 0.5 * self.beta(t)[:, None] * (1.0 - sigma2) / (sigma2 * sigma2.sqrt())
         return c * out, c * d_out, c * lap, c_t * out + c * out_t / self.sde.T
 
     @staticmethod
