@@ -62,16 +62,12 @@ RESAMPLINGS = ("seeds", "jackknife", "exact")
 MIN_SEEDS = 5
 
 
-def _t_quantile(p: float, df: int) -> float:
+def _quantile(p: float, df: int | None = None) -> float:
+    """The p-quantile of Student's t with ``df`` degrees of freedom, or of the standard normal
+    where ``df`` is None."""
     from scipy import stats  # imported where used: half a second a job that never fits a rate
 
-    return float(stats.t.ppf(p, df))
-
-
-def _normal_quantile(p: float) -> float:
-    from scipy import stats
-
-    return float(stats.norm.ppf(p))
+    return float(stats.norm.ppf(p) if df is None else stats.t.ppf(p, df))
 
 
 @dataclass(frozen=True)
@@ -264,10 +260,10 @@ def _regime_test(rate: Rate, x, c, spec: RateSpec) -> None:
     elif rate.resampling != "exact":
         if rate.resampling == "seeds":
             reps = np.array([_drift(x, np.delete(c, i, axis=0).mean(0)) for i in range(n)])
-            q = _t_quantile(0.5 + spec.level / 2, n - 1)
+            q = _quantile(0.5 + spec.level / 2, n - 1)
         else:  # delete-one-block replicates of one large sample
             reps = np.array([_drift(x, r) for r in c])
-            q = _normal_quantile(0.5 + spec.level / 2)
+            q = _quantile(0.5 + spec.level / 2)
         se = float(np.sqrt((n - 1) / n * np.sum((reps - reps.mean()) ** 2)))
         if not np.isfinite(se):
             se, fallback = np.nan, "a replicate drift undefined (a value <= 0)"
@@ -306,14 +302,14 @@ def _interval(x, c, point, spec: RateSpec, resampling: str) -> tuple[float, floa
     if resampling == "seeds":
         reps = np.array([_ols_slope(x, np.delete(c, i, axis=0).mean(0)) for i in range(n)])
         se = np.sqrt((n - 1) / n * np.sum((reps - reps.mean()) ** 2))
-        q = _t_quantile(0.5 + spec.level / 2, n - 1)
+        q = _quantile(0.5 + spec.level / 2, n - 1)
         what = f"jackknife over {n} seeds, t({n - 1})"
     else:  # jackknife replicates of one large sample (delete one block each)
         if n < 2:
             return np.nan, np.nan, "one replicate: no interval"
         reps = np.array([_ols_slope(x, r) for r in c])
         se = np.sqrt((n - 1) / n * np.sum((reps - reps.mean()) ** 2))
-        q = _normal_quantile(0.5 + spec.level / 2)
+        q = _quantile(0.5 + spec.level / 2)
         what = f"jackknife over {n} sample blocks"
     return point - q * se, point + q * se, what
 
@@ -334,6 +330,6 @@ def seed_interval(stat, groups: list[np.ndarray], min_seeds: int = MIN_SEEDS,
             [stat(*groups[:j], np.delete(g, i), *groups[j + 1 :]) for i in range(len(g))]
         )
         var += (len(g) - 1) / len(g) * np.sum((reps - reps.mean()) ** 2)
-    q = _t_quantile(0.5 + level / 2, n_min - 1)
+    q = _quantile(0.5 + level / 2, n_min - 1)
     se = np.sqrt(var)
     return point, point - q * se, point + q * se, f"jackknife over seeds (n = {n_min}), t"
