@@ -333,3 +333,67 @@ def seed_interval(stat, groups: list[np.ndarray], min_seeds: int = MIN_SEEDS,
     q = _quantile(0.5 + level / 2, n_min - 1)
     se = np.sqrt(var)
     return point, point - q * se, point + q * se, f"jackknife over seeds (n = {n_min}), t"
+
+
+SCALES = ("difference", "log_ratio")
+
+
+def welch_interval(a, b=None, scale: str = "difference",
+                   level: float = 0.95) -> tuple[float, float, float, str]:  # fmt: skip
+    """(point, lo, hi, what) for per-seed values of independent models, valid from 2 seeds per
+    arm: with ``b`` None a one-sample t interval for mean(a), else a Welch-Satterthwaite
+    interval comparing the arms.
+
+    ``scale`` "difference": mean(a) - mean(b) (or mean(a)), standard error sqrt(sum s_j^2 / n_j).
+    ``scale`` "log_ratio", for positive quantities: the point mean(a) / mean(b) (or mean(a)) and
+    the interval of its logarithm, exponentiated; each arm's variance term is the delta
+    method's s_j^2 / (n_j mean_j^2). Ratios and percentages (100 (ratio - 1)) live on this scale.
+    The degrees of freedom are Welch-Satterthwaite's, (sum u_j)^2 / sum u_j^2 / (n_j - 1), with
+    u_j the arms' variance terms (n - 1 for one arm), and ``what`` states them. Fewer than two
+    seeds in an arm, or a non-positive mean on the log scale, give NaNs and the reason."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    arms = [np.asarray(v, float).ravel() for v in ((a,) if b is None else (a, b))]
+    means = [float(v.mean()) if len(v) else np.nan for v in arms]
+    log = scale == "log_ratio"
+    if log and all(m > 0 for m in means):
+        point = means[0] / means[1] if b is not None else means[0]
+    else:
+        point = means[0] - means[1] if b is not None else means[0]
+    n_min = min(len(v) for v in arms)
+    if n_min < 2 or not all(np.isfinite(v).all() for v in arms):
+        return point, np.nan, np.nan, f"{n_min} seed(s) or a non-finite value: no interval"
+    if log and not all(m > 0 for m in means):
+        return np.nan, np.nan, np.nan, "a non-positive mean: no log-scale interval"
+    u = np.array([v.var(ddof=1) / len(v) / (m * m if log else 1.0)
+                  for v, m in zip(arms, means, strict=True)])  # fmt: skip
+    se = float(np.sqrt(u.sum()))
+    sizes = " and ".join(str(len(v)) for v in arms)
+    if se == 0.0:
+        return point, point, point, f"no spread over {sizes} seeds: the interval is the point"
+    df = float(u.sum() ** 2 / np.sum(u**2 / np.array([len(v) - 1 for v in arms])))
+    q = _quantile(0.5 + level / 2, df)
+    center = np.log(point) if log else point
+    lo, hi = center - q * se, center + q * se
+    kind = "Welch" if b is not None else "t"
+    what = f"{kind} over {sizes} seeds, df {df:.1f}" + (", log scale" if log else "")
+    return point, *((float(np.exp(lo)), float(np.exp(hi))) if log else (lo, hi)), what
+
+
+def binomial_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float, float, str]:
+    """(k / n, lo, hi, what): the Clopper-Pearson interval of a binomial proportion, for a
+    fraction counted within one run (memorisation, support), where the samples are the only
+    randomness. Exact: its coverage is at least ``level`` for every true proportion."""
+    from scipy import stats
+
+    k, n = int(k), int(n)
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"a binomial count needs 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    alpha = 1.0 - level
+    lo = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return k / n, lo, hi, f"Clopper-Pearson over {n} samples"
