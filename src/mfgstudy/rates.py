@@ -358,15 +358,15 @@ def welch_interval(a, b=None, scale: str = "difference",
     arms = [np.asarray(v, float).ravel() for v in ((a,) if b is None else (a, b))]
     means = [float(v.mean()) if len(v) else np.nan for v in arms]
     log = scale == "log_ratio"
-    if log and all(m > 0 for m in means):
-        point = means[0] / means[1] if b is not None else means[0]
+    if log and not all(m > 0 for m in means):
+        return np.nan, np.nan, np.nan, "a non-positive mean: no log-scale interval"
+    if b is None:
+        point = means[0]
     else:
-        point = means[0] - means[1] if b is not None else means[0]
+        point = means[0] / means[1] if log else means[0] - means[1]
     n_min = min(len(v) for v in arms)
     if n_min < 2 or not all(np.isfinite(v).all() for v in arms):
         return point, np.nan, np.nan, f"{n_min} seed(s) or a non-finite value: no interval"
-    if log and not all(m > 0 for m in means):
-        return np.nan, np.nan, np.nan, "a non-positive mean: no log-scale interval"
     u = np.array([v.var(ddof=1) / len(v) / (m * m if log else 1.0)
                   for v, m in zip(arms, means, strict=True)])  # fmt: skip
     se = float(np.sqrt(u.sum()))
