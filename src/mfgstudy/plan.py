@@ -911,6 +911,7 @@ def study_spec(config: dict, study: str) -> dict:
             n_train={d: config["datasets"][d]["n_train"] for d in s["datasets"]},
             t_stop=_t_stops(config, s),
             delta=_metrics(config)["memorisation_delta"],
+            n_samples=s["n_samples"],
         )
     elif study == "concentration":
         spec.update(

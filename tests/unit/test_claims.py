@@ -12,7 +12,7 @@ import xarray as xr
 import yaml
 
 from mfgstudy import plan
-from mfgstudy.rates import RateSpec, fit_rate, rate_columns
+from mfgstudy.rates import RateSpec, fit_rate, rate_columns, welch_interval
 from mfgstudy.report.claims import (
     CONTEXT,
     FAILS,
@@ -28,6 +28,7 @@ from mfgstudy.report.claims import (
     Settings,
     accuracy_gate,
     choose_reading,
+    excess_ratio,
     images_gate,
     injection_reduction,
     interval_verdict,
@@ -36,7 +37,10 @@ from mfgstudy.report.claims import (
     load_claims,
     mfg_readings,
     paper_table_note,
+    percent_better,
     points_gate,
+    pooled_share,
+    ratio_to_best,
     render_markdown,
     summary_verdict,
     support_gate,
@@ -313,7 +317,7 @@ def _memorisation_cube(n_seeds: int) -> xr.Dataset:
     def share(small, large):  # toy shares at the small and the large stopping time
         v = np.empty(shape)
         v[..., 0, :], v[..., 1, :] = small, large
-        return np.clip(v + 0.003 * rng.normal(size=shape), 0, 1)
+        return np.round(np.clip(v + 0.003 * rng.normal(size=shape), 0, 1) * 500) / 500  # k / n
 
     vals = {}
     for var in ("memorised_fraction", "memorised_fraction_tweedie"):
@@ -348,7 +352,8 @@ def _companion_ctx(n_seeds: int = 5, plain_in_support: float = 0.95, exponent: f
     studies = {"hjb": {"sweep": "hjb"},
                "memorisation": {"sweep": "mem", "delta": 0.05,
                                 "t_stop": {"g_small": 1e-3, "g_large": 0.1},
-                                "n_train": {"toy_m8": 8, "toy_m64": 64}}}  # fmt: skip
+                                "n_train": {"toy_m8": 8, "toy_m64": 64},
+                                "n_samples": 500}}  # fmt: skip
     steps = 4 * 2 ** np.arange(8)  # Theorem 2 on the Dirac law: N doubled, closed form
     rate = fit_rate(steps, 2.0 / steps, RateSpec(), resampling="exact")
     slopes = pd.DataFrame([{"sweep": "convergence_dirac", "dataset": "dirac", "method": "exact_ou",
@@ -409,13 +414,23 @@ def test_an_unlearned_plain_model_makes_every_hjb_comparison_not_comparable():
     assert numbers["in_support"] == pytest.approx(0.5, abs=0.01)
 
 
-def test_few_seeds_give_indicative_companion_rows():
-    rows = _companion_ledger(_companion_ctx(n_seeds=2))
-    for cid in ("hjb_terminal_sharper", "memorisation_exact_empirical", "concentration_sqrt_t"):
+def test_each_interval_matches_its_source_of_randomness():
+    # one seed of a trained model, or of a rate fitted over seeds: indicative only
+    rows = _companion_ledger(_companion_ctx(n_seeds=1))
+    for cid in ("hjb_terminal_sharper", "concentration_sqrt_t"):
         assert rows[cid]["verdict"] == INCONCLUSIVE
         assert any("indicative: reproduced" in k.reason for k in rows[cid]["conditions"])
+    # the exact empirical score's share is a count within one run: Clopper-Pearson decides
+    mem = rows["memorisation_exact_empirical"]
+    assert mem["verdict"] == REPRODUCED
+    assert all("Clopper-Pearson over 500 samples" in k.ci_over for k in mem["conditions"])
     # closed forms need no seeds
     assert rows["theorem2_dirac_law_em_converges"]["verdict"] == REPRODUCED
+    # two seeds per arm of trained models: a Welch interval, its degrees of freedom stated
+    rows = _companion_ledger(_companion_ctx(n_seeds=2))
+    assert rows["hjb_terminal_sharper"]["verdict"] == REPRODUCED
+    welch = rows["hjb_terminal_sharper"]["conditions"][0].ci_over
+    assert welch.startswith("Welch over 2 and 2 seeds, df ") and welch.endswith("log scale")
 
 
 def test_support_gate_and_the_new_rules():
@@ -685,3 +700,42 @@ def test_only_a_qualitative_claim_may_omit_its_claimed_value(tmp_path):
         load_claims(str(f))
     f.write_text("fidelity: {}\nclaims:\n  - {id: a, rule: qualitative, measure: {kind: toy}}\n")
     assert load_claims(str(f))[0][0]["id"] == "a"
+
+
+# --- the intervals the ledger wires (coverage itself: tests/unit/test_rates.py) ---------------
+def test_percent_better_maps_the_log_ratio_interval_monotonically():
+    a, b = np.array([9.0, 11.0, 10.0]), np.array([20.0, 19.0, 21.0])
+    r, r_lo, r_hi, what = welch_interval(a, b, "log_ratio")
+    point, lo, hi, over = percent_better(a, b)  # lower is better: 100 (1 - r)
+    assert point == pytest.approx(50.0) and (lo, hi) == pytest.approx(
+        (100 * (1 - r_hi), 100 * (1 - r_lo))
+    )
+    assert lo < point < hi and over == what
+    point, lo, hi, _ = percent_better(b, a, higher_is_better=True)  # 100 (r - 1)
+    assert point == pytest.approx(100.0) and lo < point < hi
+    assert np.isnan(percent_better(a[:1], b)[1])  # one seed: no interval
+
+
+def test_ratio_to_best_is_bonferroni_over_the_baselines():
+    a = np.array([1.0, 1.1, 0.9, 1.05, 0.95])
+    b1, b2 = 2 * a[::-1], 3 * a
+    point, lo, hi, over = ratio_to_best(a, [b1, b2])
+    assert point == pytest.approx(0.5) and lo < 0.5 < hi < 1 and "Bonferroni over 2" in over
+    wide = welch_interval(a, b1, "log_ratio", 0.975)
+    assert (lo, hi) == pytest.approx(wide[1:3])  # the best baseline sets both ends here
+
+
+def test_pooled_share_counts_and_refuses_non_counts():
+    point, lo, hi, over = pooled_share([1.0, 0.998], 500)
+    assert point == pytest.approx(999 / 1000) and 0.99 < lo < point < hi < 1.0
+    assert "Clopper-Pearson over 1000 samples (2 run(s) pooled)" == over
+    with pytest.raises(ValueError, match="not counts out of n_samples = 500"):
+        pooled_share([0.3333], 500)
+
+
+def test_excess_ratio_is_below_one_exactly_when_the_network_memorises_less():
+    net = np.array([0.2, 0.22, 0.18, 0.21, 0.19])
+    point, lo, hi, over = excess_ratio(net, [0.99], chance=0.1, n_samples=500)
+    assert point == pytest.approx(0.1 / 0.89) and lo < point < hi < 1
+    assert "Bonferroni over the two" in over
+    assert np.isnan(excess_ratio(net[:1], [0.99], 0.1, 500)[1])  # one network seed

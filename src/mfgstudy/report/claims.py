@@ -12,8 +12,9 @@ Verdicts, one vocabulary (``VOCABULARY``, printed in the ledger's header):
 * ``reproduced``: the interval lies inside the claimed value's tolerance, or is better than
   the claimed value in the claimed direction (by at least the claimed margin).
 * ``does not hold``: the interval excludes the claimed value, in the wrong direction.
-* ``inconclusive``: the interval is too wide to tell; or there is no interval (fewer than
-  ``rates.min_seeds`` seeds: the row shows the point estimate as *indicative* only); or a rate
+* ``inconclusive``: the interval is too wide to tell; or there is no interval (one seed of a
+  trained model, or fewer than ``rates.min_seeds`` seeds for a rate fitted over seeds: the row
+  shows the point estimate as *indicative* only); or a rate
   is not in its asymptotic regime over the grid that was run (or the grid has too few usable
   points for a tail); or an upper-bound estimator (a coupled pathwise error) falls short of a
   bound claim, which it cannot refute; or a lower-bound estimator (moments, mass transfer)
@@ -81,9 +82,12 @@ equilibrium of the perturbed cost for Theorem 4, the exact score for Corollary 5
 if any does not hold; reproduced if all are reproduced; not comparable or not measurable if all
 are; otherwise inconclusive. *Context* conditions (e.g. trained models under Corollary 5, the
 printed reading) are shown beneath it with their own verdicts and do not decide the summary. An
-interval that decides a verdict comes from at least ``min_seeds`` seeds (jackknife-t over
-seeds), from an exact closed form, or from a jackknife over sample blocks of one large sample;
-each row says which.
+interval that decides a verdict matches its source of randomness: across seeds of trained
+models a Welch-Satterthwaite interval (``mfgstudy.rates.welch_interval``, log scale for ratios
+and percentages, valid from two seeds per arm); within one run with Monte Carlo noise only, the
+Clopper-Pearson interval of a pooled count (``binomial_interval``) or a jackknife over sample
+blocks; a rate fitted over seeds, a jackknife-t over at least ``min_seeds`` seeds; an exact
+closed form, the point. Each row says which.
 """
 
 from __future__ import annotations
@@ -100,7 +104,14 @@ import numpy as np
 import pandas as pd
 
 from mfgstudy import strict_yaml
-from mfgstudy.rates import MIN_SEEDS, RateSpec, fit_rate, rate_columns, seed_interval
+from mfgstudy.rates import (
+    MIN_SEEDS,
+    RateSpec,
+    binomial_interval,
+    fit_rate,
+    rate_columns,
+    welch_interval,
+)
 from mfgstudy.store import atomic_path, open_groups, open_store
 
 log = logging.getLogger(__name__)
@@ -376,13 +387,19 @@ def improvement(m: dict, ctx) -> list[Condition]:
     return out
 
 
+def percent_better(a, b, higher_is_better: bool = False, level: float = 0.95):
+    """(point, lo, hi, what): the % by which the per-seed values ``a`` beat ``b`` (lower is
+    better unless ``higher_is_better``), 100 (1 - r) or 100 (r - 1) with r = mean(a) / mean(b),
+    its interval the Welch-Satterthwaite interval of log r (``mfgstudy.rates.welch_interval``,
+    valid from two seeds per arm) mapped through the same monotone function."""
+    r, r_lo, r_hi, what = welch_interval(a, b, "log_ratio", level)
+    if higher_is_better:
+        return 100.0 * (r - 1.0), 100.0 * (r_lo - 1.0), 100.0 * (r_hi - 1.0), what
+    return 100.0 * (1.0 - r), 100.0 * (1.0 - r_hi), 100.0 * (1.0 - r_lo), what
+
+
 def _improvement(label, m, a, b, ctx, name_a, name_b) -> Condition:
-    sign = -1.0 if m.get("higher_is_better") else 1.0
-
-    def stat(x, y):
-        return 100.0 * sign * (y.mean() - x.mean()) / abs(y.mean())
-
-    point, lo, hi, over = seed_interval(stat, [a, b], ctx.settings.min_seeds)
+    point, lo, hi, over = percent_better(a, b, bool(m.get("higher_is_better")))
     scale = (f"{m['metric']}: {name_a} {a.mean():.4g}, {name_b} {b.mean():.4g} "
              f"(means over {len(a)}/{len(b)} seeds)")  # fmt: skip
     return Condition(label, point, lo, hi, over, min(len(a), len(b)), scale)
@@ -511,6 +528,18 @@ def _clean_fidelity(ctx, method: str) -> tuple[float, float]:
         row) else (np.nan, np.nan)  # fmt: skip
 
 
+def ratio_to_best(a, bs: list, level: float = 0.95) -> tuple[float, float, float, str]:
+    """mean(a) / min_j mean(b_j) over per-seed values, with a simultaneous interval: the ratio to
+    the best baseline is the largest of the ratios r_j = mean(a) / mean(b_j), so its interval is
+    [max lo_j, max hi_j] over Welch intervals of log r_j at level 1 - (1 - level) / J
+    (Bonferroni over the J baselines)."""
+    per = [welch_interval(a, b, "log_ratio", 1.0 - (1.0 - level) / len(bs)) for b in bs]
+    point = float(np.mean(a) / min(np.mean(b) for b in bs))
+    lo, hi = max(p[1] for p in per), max(p[2] for p in per)
+    what = "; ".join(p[3] for p in per) + (f" (Bonferroni over {len(bs)})" if len(bs) > 1 else "")
+    return point, lo, hi, what
+
+
 def k_ratio(m: dict, ctx) -> list[Condition]:
     label = f"K({m['method']}) / min K({', '.join(m['baselines'])}), {m['perturbation']}"
     a = _per_eps_ratios(ctx, m["method"], m["perturbation"])
@@ -518,10 +547,7 @@ def k_ratio(m: dict, ctx) -> list[Condition]:
     if not len(a) or any(not len(b) for b in bs):
         return [Condition(label, np.nan, reason="no robustness sweep with these methods")]
 
-    def stat(x, *ys):
-        return x.mean() / min(y.mean() for y in ys)
-
-    point, lo, hi, over = seed_interval(stat, [a, *bs], ctx.settings.min_seeds)
+    point, lo, hi, over = ratio_to_best(a, bs)
     bar = ctx.settings.fidelity["points"]
     gates = {
         mm: points_gate(*_clean_fidelity(ctx, mm), bar) for mm in [m["method"], *m["baselines"]]
@@ -665,10 +691,7 @@ def injection_reduction(m: dict, ctx) -> list[Condition]:
 
     xa, xb = success(a), success(b)
 
-    def stat(x, y):
-        return 100.0 * (y.mean() - x.mean()) / y.mean() if y.mean() > 0 else np.nan
-
-    point, lo, hi, over = seed_interval(stat, [xa, xb], ctx.settings.min_seeds)
+    point, lo, hi, over = percent_better(xa, xb)
     gate = accuracy_gate({m["method"]: clean_accuracy(a), m["baseline"]: clean_accuracy(b)},
                          ctx.settings.fidelity["injection"])  # fmt: skip
     n_attacks = int(a[0].sizes["sample"])
@@ -710,15 +733,6 @@ def _study_gate(ctx, cube, method: str) -> dict:
     return gate
 
 
-def _percent_better(better: str):
-    sign = 1.0 if better == "lower" else -1.0
-
-    def stat(x, y):  # x: the variant, y: its baseline
-        return 100.0 * sign * (y.mean() - x.mean()) / abs(y.mean())
-
-    return stat
-
-
 def variant_comparison(m: dict, ctx) -> list[Condition]:
     """HJB-regularised SGM variants against a baseline variant (MFG laboratory, section 7): per
     comparison, the % by which the variant is better (``better``: lower or higher ``metric``),
@@ -734,8 +748,7 @@ def variant_comparison(m: dict, ctx) -> list[Condition]:
             why = f"no {c['metric']} of {c['method']} and {c['baseline']} at this scale"
             out.append(Condition(label, np.nan, role=role, reason=why))
             continue
-        point, lo, hi, over = seed_interval(_percent_better(c["better"]), [a, b],
-                                            ctx.settings.min_seeds)  # fmt: skip
+        point, lo, hi, over = percent_better(a, b, c["better"] == "higher")
         scale = (f"{c['metric']}: {c['method']} {a.mean():.3g}, {c['baseline']} {b.mean():.3g} "
                  f"(means over {len(a)}/{len(b)} seeds)")  # fmt: skip
         out.append(Condition(label, point, lo, hi, over, min(len(a), len(b)), scale, role=role,
@@ -755,7 +768,7 @@ def variant_value(m: dict, ctx) -> list[Condition]:
                 why = f"no {m['metric']} of {method} at this scale"
                 out.append(Condition(f"{method}: {m['metric']}", np.nan, role=role, reason=why))
                 continue
-            point, lo, hi, over = seed_interval(np.mean, [v], ctx.settings.min_seeds)
+            point, lo, hi, over = welch_interval(v)
             out.append(Condition(
                 f"{method}: {m['metric']}", point, lo, hi, over, len(v),
                 f"{m['metric']} mean over {len(v)} seed(s)", role=role,
@@ -829,6 +842,35 @@ def dirac_law(m: dict, ctx) -> list[Condition]:
     return out or [Condition("Dirac law", np.nan, reason=f"no sampler of {m['samplers']} run")]
 
 
+def pooled_share(shares, n_samples: int, level: float = 0.95) -> tuple[float, float, float, str]:
+    """A share counted within runs whose only randomness is Monte Carlo (the exact empirical
+    score: no training), pooled over the runs (seeds): k of n samples, with the Clopper-Pearson
+    interval of ``mfgstudy.rates.binomial_interval``."""
+    shares = np.asarray(shares, float)
+    counts = shares * n_samples
+    if not np.allclose(counts, np.round(counts), atol=1e-6):
+        raise ValueError(f"shares {shares} are not counts out of n_samples = {n_samples}")
+    point, lo, hi, what = binomial_interval(int(np.round(counts).sum()), n_samples * len(shares))
+    runs = f" ({len(shares)} run(s) pooled)" if len(shares) > 1 else ""
+    return point, lo, hi, what + runs
+
+
+def excess_ratio(a, b, chance: float, n_samples: int, level: float = 0.95):
+    """(point, lo, hi, what): (mean(a) - chance) / (mean(b) - chance) for a trained network's
+    per-seed shares ``a`` against the exact empirical score's ``b`` (Monte Carlo only), with a
+    Bonferroni pair of intervals: a t interval over the network's seeds and the pooled
+    Clopper-Pearson interval of b, each at level 1 - (1 - level) / 2. The fresh draws' share
+    ``chance`` is subtracted from both (the ratio is below 1 exactly when mean(a) < mean(b))."""
+    half = 1.0 - (1.0 - level) / 2
+    _, a_lo, a_hi, a_what = welch_interval(a, level=half)
+    _, b_lo, b_hi, b_what = pooled_share(b, n_samples, half)
+    point = (float(np.mean(a)) - chance) / (float(np.mean(b)) - chance)
+    if not (np.isfinite(a_lo) and b_lo > chance):
+        return point, np.nan, np.nan, f"{a_what}; {b_what}"
+    lo, hi = (a_lo - chance) / (b_hi - chance), (a_hi - chance) / (b_lo - chance)
+    return point, lo, hi, f"{a_what}; {b_what}; Bonferroni over the two"
+
+
 def memorisation(m: dict, ctx) -> list[Condition]:
     """PDE paper section 4.5: per training-set size M and statistic (the share of samples within
     delta of a training point, as drawn and after one Tweedie step), ``method``'s share at the
@@ -870,16 +912,12 @@ def memorisation(m: dict, ctx) -> list[Condition]:
             later = ", ".join(f"{t_stop[g]:g}: {_fmt(vals[g].mean())}" for g in grids[1:]
                               if len(vals[g]))  # fmt: skip
             if b is None:
-                point, lo, hi, over = seed_interval(np.mean, [a], ctx.settings.min_seeds)
+                point, lo, hi, over = pooled_share(a, int(spec["n_samples"]))
                 scale = f"{m['method']} {_fmt(a.mean())}; {fresh_txt}"
                 n = len(a)
             else:
                 chance = float(f.mean())
-
-                def excess_ratio(x, y, chance=chance):
-                    return (x.mean() - chance) / (y.mean() - chance)
-
-                point, lo, hi, over = seed_interval(excess_ratio, [a, b], ctx.settings.min_seeds)
+                point, lo, hi, over = excess_ratio(a, b, chance, int(spec["n_samples"]))
                 scale = (f"excess over fresh draws: {m['method']} {_fmt(a.mean() - chance)}, "
                          f"{b_name} {_fmt(b.mean() - chance)} (shares {_fmt(a.mean())}, "
                          f"{_fmt(b.mean())}; {fresh_txt})")  # fmt: skip
@@ -1288,9 +1326,14 @@ def render_markdown(sections: list[tuple[Settings, list[dict], Reading | None]],
     lines += [f"* **{w}**: {rule}." for w, rule in VOCABULARY.items()]
     lines += [
         "", "**Rules**", "",
-        f"* Intervals are 95%: a jackknife-t over seeds (at least {min_seeds} seeds; fewer give "
-        "no interval and at most an indication), exact for a closed form, or a jackknife over "
-        "sample blocks; `CI over` says which.",
+        "* Intervals are 95% and match the source of randomness; `CI over` says which: across "
+        "seeds of trained models a Welch-Satterthwaite interval (a one-sample t for one arm; on "
+        "the log scale for ratios and percentages), valid from 2 seeds per arm, its degrees of "
+        "freedom stated; within one run whose only randomness is Monte Carlo (the exact "
+        "empirical score) a Clopper-Pearson interval of the pooled count; a jackknife over "
+        "sample blocks of one large sample; exact for a closed form; a rate fitted over seeds: "
+        f"a jackknife-t over at least {min_seeds} seeds (fewer give no interval and at most an "
+        "indication). Several intervals combined into one verdict are Bonferroni-corrected.",
         "* Bounds from the right side: a bound claim (W2 <= K eps^a, a rate O(N^c)) is confirmed "
         "only by an upper bound or an exact value, refuted only by a lower bound or an exact "
         "value; an estimate with no bias bound (the law-level MW2) is context.",
