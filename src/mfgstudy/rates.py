@@ -314,27 +314,6 @@ def _interval(x, c, point, spec: RateSpec, resampling: str) -> tuple[float, floa
     return point - q * se, point + q * se, what
 
 
-def seed_interval(stat, groups: list[np.ndarray], min_seeds: int = MIN_SEEDS,
-                  level: float = 0.95) -> tuple[float, float, float, str]:  # fmt: skip
-    """stat(*groups) and a jackknife-t interval over the seeds of every group (delete one seed
-    of one group at a time), or NaNs with the reason when a group has fewer than ``min_seeds``.
-    Groups are per-seed values of independent models."""
-    groups = [np.asarray(g, float) for g in groups]
-    point = float(stat(*groups))
-    n_min = min(len(g) for g in groups)
-    if n_min < min_seeds:
-        return point, np.nan, np.nan, f"{n_min} seed(s): no interval (needs {min_seeds})"
-    var = 0.0
-    for j, g in enumerate(groups):
-        reps = np.array(
-            [stat(*groups[:j], np.delete(g, i), *groups[j + 1 :]) for i in range(len(g))]
-        )
-        var += (len(g) - 1) / len(g) * np.sum((reps - reps.mean()) ** 2)
-    q = _quantile(0.5 + level / 2, n_min - 1)
-    se = np.sqrt(var)
-    return point, point - q * se, point + q * se, f"jackknife over seeds (n = {n_min}), t"
-
-
 SCALES = ("difference", "log_ratio")
 
 

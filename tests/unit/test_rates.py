@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mfgstudy.rates import RateSpec, fit_rate, local_slopes, rate_columns, seed_interval
+from mfgstudy.rates import RateSpec, fit_rate, local_slopes, rate_columns
 
 N = 4 * 2 ** np.arange(12)  # 4 .. 8192
 
@@ -106,19 +106,6 @@ def test_hostile_inputs():
 def test_any_pure_power_law_is_recovered_exactly(exponent, scale):
     r = fit_rate(N, scale * N.astype(float) ** exponent, resampling="exact")
     assert r.regime and r.slope == pytest.approx(exponent, abs=1e-9)
-
-
-def test_seed_interval_needs_five_seeds_and_covers_the_truth():
-    rng = np.random.default_rng(3)
-    a, b = rng.normal(1.0, 0.1, 4), rng.normal(2.0, 0.1, 4)
-    point, lo, hi, note = seed_interval(lambda x, y: y.mean() - x.mean(), [a, b])
-    assert np.isfinite(point) and np.isnan(lo) and "needs 5" in note
-    hits = 0
-    for _ in range(200):
-        a, b = rng.normal(1.0, 0.1, 6), rng.normal(2.0, 0.1, 6)
-        _, lo, hi, _ = seed_interval(lambda x, y: y.mean() - x.mean(), [a, b])
-        hits += lo <= 1.0 <= hi
-    assert hits / 200 > 0.88  # a 95% interval, from 6 seeds per group
 
 
 def test_an_error_that_stops_falling_near_the_limit_is_kept_and_fails_the_regime():
