@@ -257,7 +257,9 @@ def test_markdown_has_the_vocabulary_a_section_per_paper_and_conditions_beneath(
     md = render_markdown([(main, [row], None), (companion, [other], None)], "toy", 5)
     for word in VOCABULARY:
         assert f"**{word}**" in md
-    assert md.index("## Toy paper A") < md.index("### Summary") < md.index("theorem2_rate_gaussian")
+    assert (
+        md.index("## Toy paper A") < md.index("### Summary") < md.index("[theorem2_rate_gaussian](")
+    )
     assert md.index("## Toy paper B") < md.index("toy_companion")
     assert md.count("### Summary") == 2 and md.count("### Claims and their conditions") == 2
     assert "-1.01, -1.00" in md and "↳ toy" in md
@@ -739,3 +741,20 @@ def test_excess_ratio_is_below_one_exactly_when_the_network_memorises_less():
     assert point == pytest.approx(0.1 / 0.89) and lo < point < hi < 1
     assert "Bonferroni over the two" in over
     assert np.isnan(excess_ratio(net[:1], [0.99], 0.1, 500)[1])  # one network seed
+
+
+def test_the_summary_shows_the_condition_that_decided_the_verdict():
+    from mfgstudy.report.claims import deciding_condition, headline
+
+    kept = Condition("overlapping law", 1.0, 1.0, 1.0, verdict=REPRODUCED)
+    refuted = Condition("separated law", 0.5, 0.45, 0.55, verdict=FAILS)
+    context = Condition("trained model", 0.9, role=CONTEXT, verdict=FAILS)
+    conds = [context, kept, refuted]
+    assert deciding_condition(conds, FAILS) == 2  # not the reproduction beside it
+    assert deciding_condition(conds, INCONCLUSIVE) == 1  # no match: the first judged
+    assert deciding_condition([context], UNMEASURABLE) is None
+    rows = [{"id": "a", "verdict": REPRODUCED}, {"id": "b", "verdict": FAILS},
+            {"id": "c", "verdict": INCONCLUSIVE}]  # fmt: skip
+    line = headline(Settings(), rows)
+    assert line.startswith("**In short: 2 of 3 claims decided here.**")
+    assert "reproduced: a; does not hold: b; inconclusive: c." in line

@@ -250,6 +250,15 @@ def group_verdict(words: list[str]) -> str:
     return words[0] if len(set(words)) == 1 else INCONCLUSIVE
 
 
+def deciding_condition(conditions: list[Condition], verdict: str) -> int | None:
+    """The index of the judged condition that decided a claim's summary ``verdict``: the first
+    judged one whose own verdict is the summary's (a refutation on the separated law, not the
+    reproduction on the overlapping one beside it); else the first judged one."""
+    judged = [i for i, c in enumerate(conditions) if c.role == JUDGED]
+    same = [i for i in judged if conditions[i].verdict == verdict]
+    return (same or judged or [None])[0]
+
+
 def summary_verdict(conditions: list[Condition]) -> tuple[str, str]:
     """A claim's verdict from its judged conditions (see the module docstring); conditions of
     one ``group`` (estimators of the same law and perturbation) count once."""
@@ -1186,6 +1195,7 @@ def ledger(claims: list[dict], ctx: Context, study: str) -> list[dict]:
             cond.scale = f"study {study}: {cond.scale}" if cond.scale else f"study {study}"
         word, tally = summary_verdict(conditions)
         judged = [k for k in conditions if k.role == JUDGED]
+        decided_by = deciding_condition(conditions, word)
         seeds = [k.n_seeds for k in judged if isinstance(k.n_seeds, int | np.integer)]
         rows.append({
             "id": c["id"], "paper": ctx.settings.paper, "source": c["source"],
@@ -1197,9 +1207,26 @@ def ledger(claims: list[dict], ctx: Context, study: str) -> list[dict]:
             "evidence": evidence(c["measure"]),
             "gate": GATE_KINDS.get(c["measure"]["kind"], ""),
             "note": paper_table_note(c),
+            "decided_by": decided_by,  # index into conditions (None: no judged condition)
             "conditions": conditions,
         })  # fmt: skip
     return rows
+
+
+def headline(settings: Settings, rows: list[dict], reading: Reading | None = None) -> str:
+    """One line built from a paper's verdicts, above its table: which of its claims hold, which
+    do not, and which stay open here (and why), under the reading MFG-Diffusion is judged by."""
+    by = {}
+    for r in rows:
+        by.setdefault(r["verdict"], []).append(r["id"])
+    parts = [f"{word}: {', '.join(by[word])}" for word in
+             (REPRODUCED, FAILS, INCONCLUSIVE, NOT_COMPARABLE, UNMEASURABLE, QUALITATIVE)
+             if word in by]  # fmt: skip
+    under = (f" MFG-Diffusion's comparative claims are judged under the reading "
+             f"`{reading.chosen}` (printed: `{reading.printed}`).") if reading else ""  # fmt: skip
+    decided = len(by.get(REPRODUCED, [])) + len(by.get(FAILS, []))
+    return (f"**In short: {decided} of {len(rows)} claims decided here.** " + "; ".join(parts)
+            + "." + under)  # fmt: skip
 
 
 def as_json(rows: list[dict]) -> list[dict]:
@@ -1378,15 +1405,18 @@ def _paper_section(settings: Settings, rows: list[dict], reading: Reading | None
         f"## {settings.paper}", "",
         f"Exponent tolerance {settings.tolerance:g} (a claim may state its own). Fidelity bars: "
         f"{bars}.", "",
+        headline(settings, rows, reading), "",
         *_reading_lines(reading),
         "### Summary", "",
-        "| claim | statement | claimed | verdict | conditions |",
-        "|---|---|---|---|---|",
+        "| claim | statement | claimed | verdict | decided by: measured [95% CI] | conditions |",
+        "|---|---|---|---|---|---|",
     ]  # fmt: skip
     for r in rows:
         note = f" *Note: {_md(r['note'])}.*" if r.get("note") else ""
+        i = r.get("decided_by")
+        by = "" if i is None else f"{r['conditions'][i].label}: {_measured(r['conditions'][i])}"
         lines.append(f"| [{r['id']}](#{r['id']}) | {_md(r['statement'])}{note} | "
-                     f"{_claimed(r)} ({_md(r['unit'])}) | **{r['verdict']}** | "
+                     f"{_claimed(r)} ({_md(r['unit'])}) | **{r['verdict']}** | {_md(by)} | "
                      f"{r['reason']} |")  # fmt: skip
     lines += ["", "### Claims and their conditions", "",
               "| claim / condition | claimed | measured [95% CI] | CI over | seeds | regime | "

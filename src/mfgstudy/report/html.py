@@ -124,19 +124,21 @@ def format_value(v) -> str:
 
 
 def measured_text(claim: dict) -> tuple[str, str]:
-    """(the first judged condition's "m [lo, hi]", "+k more" where there are more; the
+    """(the deciding condition's "m [lo, hi]" (``decided_by``: the judged condition whose
+    verdict is the claim's; else the first judged one), "+k more" where there are more; the
     conditions' labels, for the cell's tooltip)."""
     judged = [k for k in claim["conditions"] if k.get("role") == "judged"] or claim["conditions"]
     if not judged:
         return "—", ""
-    k = judged[0]
+    i = claim.get("decided_by")
+    k = claim["conditions"][i] if i is not None else judged[0]
     text = format_value(k.get("measured"))
     if k.get("ci_low") is not None and k.get("ci_high") is not None:
         text += f" [{format_value(k['ci_low'])}, {format_value(k['ci_high'])}]"
     if len(judged) > 1:
         text += f" (+{len(judged) - 1} more)"
     labels = "; ".join(str(j.get("label", "")) for j in judged)
-    return text, f"{labels}: {text}"
+    return text, f"decided by {k.get('label', '')}: {text} (judged: {labels})"
 
 
 def _ledger(claims: list[dict], present: set[str]) -> str:
