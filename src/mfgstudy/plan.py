@@ -19,6 +19,8 @@ from mfgstudy.errors import UserError
 from mfgstudy.kinds import data_kind
 from mfgstudy.layout import UNPERTURBED, value_dir
 
+REPO_ROOT = Path(__file__).resolve().parents[2]  # src/mfgstudy/plan.py -> the repository
+
 
 class ConfigError(UserError, ValueError):
     """A config that passed the schema but refers to something undefined or inconsistent."""
@@ -303,6 +305,11 @@ def check_config(config: dict) -> None:
     for study, entry in config["report"].get("studies", {}).items():
         if entry["sweep"] not in config["sweeps"]:
             raise ConfigError(f"report.studies.{study}.sweep: {entry['sweep']!r} is not a sweep")
+        other = entry.get("decided_by")
+        if other and not (REPO_ROOT / other).is_file():
+            raise ConfigError(f"report.studies.{study}.decided_by: {other!r} is not a config "
+                              "file of this repository (e.g. workflow/configs/laboratory.yaml)"
+                              )  # fmt: skip
     inj = config.get("injection")
     if inj:
         for key, table in (("dataset", "datasets"), ("sampler", "samplers"), ("grid", "grids")):
@@ -832,6 +839,17 @@ CLAIMS_FILES = [f"workflow/claims/{name}" for name in CLAIMS_NAMES]
 CLAIMS_FILE = CLAIMS_FILES[0]  # the main paper's
 
 
+def claims_files(config: dict) -> list[str]:
+    """The claims files a config's ledger judges (``report.claims``: a subset of
+    ``CLAIMS_NAMES``, in their order; default: all of them)."""
+    names = config["report"].get("claims", list(CLAIMS_NAMES))
+    unknown = [n for n in names if n not in CLAIMS_NAMES]
+    if unknown:
+        raise ConfigError(f"report.claims: {unknown} are not claims files of workflow/claims/ "
+                          f"(choose from {list(CLAIMS_NAMES)})")  # fmt: skip
+    return [f"workflow/claims/{n}" for n in CLAIMS_NAMES if n in names]
+
+
 def claims_spec(config: dict) -> dict:
     """What the ledger needs of the config: the rate settings, the companion studies, and every
     MFG-Diffusion method's readings and constants (as configured; the ledger fills in the
@@ -896,6 +914,8 @@ def study_spec(config: dict, study: str) -> dict:
     """The parameters of a study's report job."""
     name, s = _study_sweep(config, study)
     spec = {"sweep": name}
+    if config["report"]["studies"][study].get("decided_by"):
+        spec["decided_by"] = config["report"]["studies"][study]["decided_by"]
     if study == "hjb":
         first = config["methods"][s["methods"][0]]
         spec.update(

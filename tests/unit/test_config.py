@@ -19,7 +19,9 @@ def _load(name):
         return yaml.safe_load(f)
 
 
-@pytest.fixture(params=["config.yaml", "workflow/configs/smoke.yaml"])
+@pytest.fixture(
+    params=["config.yaml", "workflow/configs/smoke.yaml", "workflow/configs/laboratory.yaml"]
+)
 def config(request):
     return _load(request.param)
 
@@ -66,6 +68,10 @@ def test_schema_rejects_and_names_the_key(mutate, needle):
         (lambda c: c["sweeps"]["w2_vs_steps"]["samplers"].append("rk4"), r"samplers: 'rk4'"),
         (lambda c: c["sweeps"]["w2_vs_steps"]["steps"].append(3), r"sweeps.w2_vs_steps.steps: 3"),
         (lambda c: c["report"]["figure1"].update(sweep="nope"), r"report.figure1.sweep"),
+        (
+            lambda c: c["report"]["studies"]["hjb"].update(decided_by="configs/lab.yaml"),
+            r"report.studies.hjb.decided_by: 'configs/lab.yaml' is not a config file",
+        ),
         (lambda c: c.pop("classifier"), r"classifier: required"),
         (
             lambda c: c["methods"]["ddpm"].update(kind="gan"),
@@ -78,3 +84,15 @@ def test_undefined_names_are_rejected_with_the_key(mutate, needle):
     mutate(cfg)
     with pytest.raises(ConfigError, match=needle):
         _check(cfg)
+
+
+def test_a_config_names_the_claims_files_its_ledger_judges():
+    from mfgstudy import plan
+
+    assert plan.claims_files(_load("config.yaml")) == list(plan.CLAIMS_FILES)
+    lab = _load("workflow/configs/laboratory.yaml")
+    assert plan.claims_files(lab) == ["workflow/claims/mfg_laboratory.yaml"]
+    # the default ledger names the config that decides the laboratory's claims
+    default = _load("config.yaml")
+    assert plan.study_spec(default, "hjb")["decided_by"] == "workflow/configs/laboratory.yaml"
+    assert lab["sweeps"]["hjb_checkerboard"]["seeds"] == [0, 1, 2]  # the gate needs three

@@ -10,6 +10,7 @@ SNAKEFILE = os.path.join(ROOT, "Snakefile")
 DEFAULT = os.path.join(ROOT, "config.yaml")
 SMOKE = os.path.join(ROOT, "workflow", "configs", "smoke.yaml")
 PAPER = os.path.join(ROOT, "workflow", "configs", "paper.yaml")
+LABORATORY = os.path.join(ROOT, "workflow", "configs", "laboratory.yaml")
 
 
 def snakemake(workdir, *args, configfile=SMOKE, timeout=600, root=ROOT):

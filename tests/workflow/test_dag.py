@@ -3,11 +3,13 @@
 import pytest
 import yaml
 
-from tests.workflow.helpers import DEFAULT, SMOKE, job_count, snakemake
+from tests.workflow.helpers import DEFAULT, LABORATORY, SMOKE, job_count, snakemake
 
 
 # the paper DAG needs stand-ins of its local inputs: tests/workflow/test_paper_dag.py
-@pytest.mark.parametrize("configfile", [DEFAULT, SMOKE], ids=["default", "smoke"])
+@pytest.mark.parametrize(
+    "configfile", [DEFAULT, SMOKE, LABORATORY], ids=["default", "smoke", "laboratory"]
+)
 def test_dry_run(tmp_path, configfile):
     res = snakemake(tmp_path, "-n", configfile=configfile)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -123,7 +123,7 @@ CLAIMS_OPTIONS = {
 }
 # the repository's claims files (not workflow.source_path's temporary copies, whose deleted
 # paths claims.json would record as its claims_file)
-CLAIMS_FILES = [str(Path(workflow.basedir) / f) for f in plan.CLAIMS_FILES]
+CLAIMS_FILES = [str(Path(workflow.basedir) / f) for f in plan.claims_files(config)]
 
 
 def claims_options(wildcards, input):

@@ -1122,6 +1122,18 @@ def paper_table_note(c: dict) -> str:
     return text + (": the paper is inconsistent here (the stated claim is judged)" if off else "")
 
 
+def decided_elsewhere(c: dict, ctx) -> str:
+    """Where a companion study's claims are decided by another config (``report.studies.<study>
+    .decided_by``: this study's models are a smoke test), the note that names it."""
+    other = ctx.studies.get(c["measure"].get("study", ""), {}).get("decided_by")
+    if not other:
+        return ""
+    return (
+        f"this study's models are a smoke test of the pipeline; the claim is decided by "
+        f"`make study CONFIG={other}`, whose ledger judges it"
+    )
+
+
 class Context:
     """Everything the measurements read, loaded once."""
 
@@ -1206,7 +1218,7 @@ def ledger(claims: list[dict], ctx: Context, study: str) -> list[dict]:
             "fidelity": [k.fidelity for k in conditions if k.fidelity is not None] or None,
             "evidence": evidence(c["measure"]),
             "gate": GATE_KINDS.get(c["measure"]["kind"], ""),
-            "note": paper_table_note(c),
+            "note": paper_table_note(c) or decided_elsewhere(c, ctx),
             "decided_by": decided_by,  # index into conditions (None: no judged condition)
             "conditions": conditions,
         })  # fmt: skip
