@@ -693,6 +693,7 @@ def floor_spec(config: dict, sweep: str, dataset: str) -> dict:
         "unit": {"sweep": sweep, "dataset": dataset},
         "n_samples": s["n_samples"],
         "repeats": config["report"]["floor_repeats"],
+        "seed": config["report"]["seed"],
         "image_metrics": image_metrics_spec(config),
     }
 

@@ -758,3 +758,40 @@ def test_the_summary_shows_the_condition_that_decided_the_verdict():
     line = headline(Settings(), rows)
     assert line.startswith("**In short: 2 of 3 claims decided here.**")
     assert "reproduced: a; does not hold: b; inconclusive: c." in line
+
+
+def test_an_image_comparison_decides_only_above_the_metrics_resolution():
+    from mfgstudy.report.claims import image_resolution
+
+    m = {"metric": "fd_digits", "dataset": "digits", "method": "ddpm", "baseline": "flow_matching"}
+    ctx = _table1_ctx(control_fd=9.5)
+    cube = ctx.cubes["methods_digits"]
+    cube["fd_digits_floor"] = ("dataset", [13.0])
+    for sd, word in ((2.0, INCONCLUSIVE), (0.1, FAILS)):  # ddpm 10 vs flow matching 9
+        cube["fd_digits_floor_sd"] = ("dataset", [sd])
+        (row,) = MEASURES["improvement"](m, ctx)
+        verdict, reason = judge("improvement", 8.6, row)
+        assert verdict == word, reason
+        assert "beyond real data" in row.scale  # both below the held-out split's 13
+    assert (
+        "below the metric's resolution: |difference| 1"
+        in judge("improvement", 8.6, MEASURES["improvement"](m, _with_sd(ctx, 2.0))[0])[1]
+    )
+    res = image_resolution([9.0], [9.5], floor=8.0, sd=0.1, higher_is_better=True)
+    assert res["passed"] and "9, 9.5 beyond real data" in res["summary"]  # IS above real data
+
+
+def _with_sd(ctx, sd):
+    ctx.cubes["methods_digits"]["fd_digits_floor_sd"] = ("dataset", [sd])
+    return ctx
+
+
+def test_a_study_decided_by_another_config_says_which():
+    from mfgstudy.report.claims import decided_elsewhere
+
+    c = {"measure": {"kind": "variant_value", "study": "hjb"}}
+    ctx = SimpleNamespace(
+        studies={"hjb": {"sweep": "s", "decided_by": "workflow/configs/lab.yaml"}}
+    )
+    assert "`make study CONFIG=workflow/configs/lab.yaml`" in decided_elsewhere(c, ctx)
+    assert decided_elsewhere({"measure": {"kind": "n_slope"}}, ctx) == ""

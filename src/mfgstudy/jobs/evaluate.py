@@ -274,7 +274,15 @@ def floor(spec, data_path, out, classifier_path=None, reference_paths=()) -> Non
         metrics = ImageMetrics(spec, reference_paths, classifier_path)
         test = data.ds["images_test"].values
         vals = metrics(test)
-        ds = xr.Dataset({f"{k}_floor": ((), float(v)) for k, v in vals.items()})
-        attrs = {**metrics.protocol(len(test)), "floor": "test split against the train split"}
-        log.info("image floors (test vs train): %s", vals)
+        # the metric's own spread at this sample size: bootstrap resamples of the held-out split
+        rng = np.random.default_rng([int(spec.get("seed", 0)), len(test)])
+        reps = [metrics(test[rng.integers(0, len(test), len(test))])
+                for _ in range(int(spec["repeats"]))]  # fmt: skip
+        sd = {k: float(np.std([r[k] for r in reps], ddof=1)) for k in vals}
+        ds = xr.Dataset({**{f"{k}_floor": ((), float(v)) for k, v in vals.items()},
+                         **{f"{k}_floor_sd": ((), sd[k]) for k in vals}})  # fmt: skip
+        attrs = {**metrics.protocol(len(test)),
+                 "floor": f"test split (n = {len(test)}) against the train split; _floor_sd: "
+                          f"the sd over {len(reps)} bootstrap resamples of it"}  # fmt: skip
+        log.info("image floors (test vs train): %s; sd over resamples: %s", vals, sd)
     write_store(ds, out, spec, None, t0, {**spec["unit"], **attrs})

@@ -87,7 +87,9 @@ models a Welch-Satterthwaite interval (``mfgstudy.rates.welch_interval``, log sc
 and percentages, valid from two seeds per arm); within one run with Monte Carlo noise only, the
 Clopper-Pearson interval of a pooled count (``binomial_interval``) or a jackknife over sample
 blocks; a rate fitted over seeds, a jackknife-t over at least ``min_seeds`` seeds; an exact
-closed form, the point. Each row says which.
+closed form, the point. Each row says which. An image metric (FD-digits, IS-digits, FID) also
+has a resolution (``image_resolution``): a comparison decides only where the two means differ by
+more than twice the metric's sd over resampled held-out real sets of the same size.
 """
 
 from __future__ import annotations
@@ -168,6 +170,7 @@ class Condition:
     role: str = JUDGED
     regime: dict | None = None  # rates: passed, tail, local slopes
     fidelity: dict | None = None  # gate: passed, bar, numbers
+    resolution: dict | None = None  # an image metric's: passed, summary (``image_resolution``)
     upper_bound: bool = False  # the estimator bounds the quantity from above
     lower_bound: bool = False  # ... from below
     estimate: bool = False  # ... neither, and its bias is not bounded (a law-level MW2)
@@ -224,6 +227,8 @@ def judge(rule: str, claimed: float, c: Condition, tol: float = 0.0) -> tuple[st
         return UNMEASURABLE, c.reason or "not measured at this scale"
     if c.regime is not None and not c.regime["passed"]:
         return INCONCLUSIVE, f"not in the asymptotic regime over {c.regime['grid']}"
+    if c.resolution is not None and not c.resolution["passed"]:
+        return INCONCLUSIVE, f"below the metric's resolution: {c.resolution['summary']}"
     if not (np.isfinite(c.ci_low) and np.isfinite(c.ci_high)):
         point = interval_verdict(rule, claimed, c.measured, c.measured, tol)
         return INCONCLUSIVE, f"no interval ({c.ci_over or 'too few seeds'}); indicative: {point}"
@@ -407,11 +412,43 @@ def percent_better(a, b, higher_is_better: bool = False, level: float = 0.95):
     return 100.0 * (1.0 - r), 100.0 * (1.0 - r_hi), 100.0 * (1.0 - r_lo), what
 
 
+def image_floor(cubes: dict, metric: str, dataset: str) -> tuple[float, float]:
+    """(the metric of the held-out real split against the training split, its sd over
+    bootstrap resamples of that split) from the first unperturbed sweep that has them."""
+    for cube in cubes.values():
+        if f"{metric}_floor_sd" in cube and "eps" not in cube.dims and \
+                dataset in cube["dataset"].values:  # fmt: skip
+            return (float(cube[f"{metric}_floor"].sel(dataset=dataset)),
+                    float(cube[f"{metric}_floor_sd"].sel(dataset=dataset)))  # fmt: skip
+    return np.nan, np.nan
+
+
+def image_resolution(a, b, floor: float, sd: float, higher_is_better: bool = False) -> dict:
+    """Whether an image metric resolves the difference of two arms' means: it must exceed twice
+    the metric's own spread at this sample size (``sd``: over resampled sets of held-out real
+    data); beside it, which arm scores beyond held-out real data (``floor``): closer to its
+    training set than fresh data of the law is."""
+    diff = abs(float(np.mean(a)) - float(np.mean(b)))
+    beyond = [f"{x:.4g}" for x in (np.mean(a), np.mean(b))
+              if (x > floor if higher_is_better else x < floor)]  # fmt: skip
+    text = (f"|difference| {diff:.3g} vs resolution {2 * sd:.3g} (2 x sd {sd:.3g} of the metric "
+            f"over resampled held-out sets); real data {floor:.4g}")  # fmt: skip
+    if beyond:
+        text += f" ({', '.join(beyond)} beyond real data: nearer the training set)"
+    return {"passed": bool(diff > 2.0 * sd), "summary": text}
+
+
 def _improvement(label, m, a, b, ctx, name_a, name_b) -> Condition:
-    point, lo, hi, over = percent_better(a, b, bool(m.get("higher_is_better")))
+    higher = bool(m.get("higher_is_better"))
+    point, lo, hi, over = percent_better(a, b, higher)
     scale = (f"{m['metric']}: {name_a} {a.mean():.4g}, {name_b} {b.mean():.4g} "
              f"(means over {len(a)}/{len(b)} seeds)")  # fmt: skip
-    return Condition(label, point, lo, hi, over, min(len(a), len(b)), scale)
+    floor, sd = image_floor(ctx.cubes, m["metric"], m["dataset"])
+    resolution = image_resolution(a, b, floor, sd, higher) if np.isfinite(sd) else None
+    if resolution:
+        scale += f"; {resolution['summary']}"
+    return Condition(label, point, lo, hi, over, min(len(a), len(b)), scale,
+                     resolution=resolution)  # fmt: skip
 
 
 def _regime(r) -> dict | None:
@@ -1125,7 +1162,8 @@ def paper_table_note(c: dict) -> str:
 def decided_elsewhere(c: dict, ctx) -> str:
     """Where a companion study's claims are decided by another config (``report.studies.<study>
     .decided_by``: this study's models are a smoke test), the note that names it."""
-    other = ctx.studies.get(c["measure"].get("study", ""), {}).get("decided_by")
+    study = c["measure"].get("study")
+    other = study and getattr(ctx, "studies", {}).get(study, {}).get("decided_by")
     if not other:
         return ""
     return (
@@ -1373,6 +1411,10 @@ def render_markdown(sections: list[tuple[Settings, list[dict], Reading | None]],
         "sample blocks of one large sample; exact for a closed form; a rate fitted over seeds: "
         f"a jackknife-t over at least {min_seeds} seeds (fewer give no interval and at most an "
         "indication). Several intervals combined into one verdict are Bonferroni-corrected.",
+        "* Image metrics have a resolution: a comparison decides only where the two means differ "
+        "by more than twice the metric's own spread at this sample size (its sd over bootstrap "
+        "resamples of the held-out real split, shown in Table 1's real-data row); below it the "
+        "row is inconclusive. The row names any arm that scores beyond held-out real data.",
         "* Bounds from the right side: a bound claim (W2 <= K eps^a, a rate O(N^c)) is confirmed "
         "only by an upper bound or an exact value, refuted only by a lower bound or an exact "
         "value; an estimate with no bias bound (the law-level MW2) is context.",

@@ -341,6 +341,8 @@ def table1(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
         for d in long["dataset"].unique():
             floor = {f"{m}_mean": float(c[f"{m}_floor"].sel(dataset=d))
                      for m in present if f"{m}_floor" in c}  # fmt: skip
+            floor |= {f"{m}_sd": float(c[f"{m}_floor_sd"].sel(dataset=d))
+                      for m in present if f"{m}_floor_sd" in c}  # fmt: skip
             rows.append({"sweep": name, "dataset": d, "method": "real data (test split)",
                          "label": "real data (test split)", "seeds": 0, **floor})  # fmt: skip
     df = pd.DataFrame(rows)
@@ -364,7 +366,10 @@ def table1(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
         "use the pipeline's digits classifier as feature extractor (FD-digits, IS-digits: not FID "
         "or IS); fid, inception_score, ..._inception use clean-fid's Inception weights where "
         "configured. confident_fraction: share of samples the digits classifier labels with "
-        f"probability > {CONFIDENCE}. Mean ± sd over seeds. 'real data': the test split.",
+        f"probability > {CONFIDENCE}. Mean ± sd over seeds. 'real data': the held-out test "
+        "split, ± the sd of the metric over bootstrap resamples of it: the metric's own spread "
+        "at this sample size (the ledger lets a comparison decide only where the two means "
+        "differ by more than twice it).",
         tex=tex,
     )  # fmt: skip
     return df
