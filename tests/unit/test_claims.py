@@ -568,13 +568,16 @@ def test_comparative_claims_run_on_the_chosen_reading_with_the_printed_one_as_co
     assert row["verdict"] == REPRODUCED  # from the chosen reading alone
 
 
-def _table2_ctx(mfg_fd: float, n_seeds: int = 5):
-    rows = []
+def _table2_ctx(mfg_fd: float, n_seeds: int = 5, growth: dict | None = None):
+    rows, rng = [], np.random.default_rng(4)
+    growth = growth or {}
     for method, fd0 in (("mfg", mfg_fd), ("ddpm", 10.0), ("flow_matching", 9.0)):
         for eps in (0.0, 0.05, 0.1):
+            v = fd0 * (1 + growth.get(method, 1.0) * eps) * (1 + 0.002 * rng.normal(size=n_seeds))
             rows.append({"dataset": "digits", "method": method, "sampler": "ei",
                          "perturbation": "adversarial", "eps": eps, "metric": "fd_digits",
-                         "mean": fd0 * (1 + eps), "seeds": n_seeds})  # fmt: skip
+                         "mean": v.mean(), "seeds": n_seeds,
+                         "per_seed": ";".join(map(str, v))})  # fmt: skip
     return SimpleNamespace(
         table2=pd.DataFrame(rows), settings=Settings(0.2, 5, {"images": {"max_best_ratio": 2.0}})
     )
@@ -795,3 +798,18 @@ def test_a_study_decided_by_another_config_says_which():
     )
     assert "`make study CONFIG=workflow/configs/lab.yaml`" in decided_elsewhere(c, ctx)
     assert decided_elsewhere({"measure": {"kind": "n_slope"}}, ctx) == ""
+
+
+def test_table2_decides_per_eps_from_per_seed_values():
+    m = {"method": "mfg", "baselines": ["ddpm", "flow_matching"], "eps_max": 0.1}
+    (best,) = MEASURES["lowest_everywhere"](m, _table2_ctx(mfg_fd=8.0))
+    assert (best.ci_low, best.ci_high) == (1.0, 1.0) and judge("all_true", 1.0, best)[
+        0
+    ] == REPRODUCED
+    assert "Bonferroni over 6" in best.ci_over
+    (one,) = MEASURES["lowest_everywhere"](m, _table2_ctx(mfg_fd=8.0, n_seeds=1))
+    assert judge("all_true", 1.0, one)[0] == INCONCLUSIVE  # one seed: indicative only
+    d = {"method": "mfg", "baseline": "flow_matching", "eps": 0.1}
+    (ratio,) = MEASURES["degradation_ratio"](d, _table2_ctx(8.0, growth={"mfg": 0.5}))
+    assert ratio.measured == pytest.approx(0.5, rel=0.05) and ratio.ci_high < 1
+    assert judge("ratio_below", 1.0, ratio)[0] == REPRODUCED

@@ -35,8 +35,9 @@ Rules per claim (``rule``), applied to a condition's interval [lo, hi]:
 * ``bound_exponent`` (W2 <= K eps^a as eps -> 0): reproduced if lo >= a - tolerance; does not hold
   if hi < a - tolerance.
 * ``ratio_below`` (a ratio claimed below 1): reproduced if hi < 1; does not hold if lo >= 1.
-* ``all_true`` (a share claimed to be 1, from per-seed means): reproduced if the share is 1,
-  else does not hold (needs ``min_seeds`` seeds per model, else indicative).
+* ``all_true`` (a share claimed to be 1): [lo, hi] is the share of cases where the claim holds
+  by its interval, and where its interval does not exclude it: reproduced if lo = 1, does not
+  hold if hi < 1 (an interval refutes it somewhere).
 * ``at_most`` (a quantity claimed <= a value, e.g. an error that is 0 up to round-off):
   reproduced if hi <= claimed + tolerance; does not hold if lo > claimed + tolerance.
 * ``at_least`` (a quantity claimed >= a value, e.g. a share claimed to be 1, a ratio claimed
@@ -203,7 +204,7 @@ def interval_verdict(rule: str, claimed: float, lo: float, hi: float, tol: float
     if rule == "ratio_below":
         return REPRODUCED if hi < 1 else FAILS if lo >= 1 else INCONCLUSIVE
     if rule == "all_true":
-        return REPRODUCED if lo >= 1 else FAILS
+        return REPRODUCED if lo >= 1 else FAILS if hi < 1 else INCONCLUSIVE
     if rule == "at_most":
         return REPRODUCED if hi <= claimed + tol else FAILS if lo > claimed + tol else INCONCLUSIVE
     if rule == "at_least":
@@ -630,47 +631,78 @@ def _table2_gate(ctx, gated: list[str], baselines: list[str]) -> dict:
     return images_gate(fd, gated, baselines, ctx.settings.fidelity["images"])
 
 
+def _per_seed_values(row) -> np.ndarray:
+    """The per-seed values of one Table 2 cell (``per_seed``: ';'-joined)."""
+    text = getattr(row, "per_seed", "")
+    if isinstance(text, str) and text:
+        return np.array([float(v) for v in text.split(";")])
+    return np.array([float(row.mean)])  # a table without them: the mean, one value
+
+
 def lowest_everywhere(m: dict, ctx) -> list[Condition]:
+    """The method's image metric is the lowest at every eps <= ``eps_max``: per eps and baseline
+    a Welch interval on the log ratio of the per-seed values (Bonferroni over all of them). The
+    condition's [lo, hi]: the share of eps where every interval shows the method lower, and the
+    share where none shows it higher; the point, the share where its mean is the lowest."""
     own = _table2(ctx, m["method"])
     label = f"{m['method']} lowest of {', '.join([m['method'], *m['baselines']])}"
     if own.empty:
         return [Condition(label, np.nan, reason="no Table 2 sweep at this scale")]
     own = own[own["eps"] <= m["eps_max"]]
-    wins = []
-    for r in own.itertuples():
-        base = _table2(ctx, m["baselines"])
-        others = base[(base["eps"] == r.eps) & (base["perturbation"] == r.perturbation)]
-        wins.append(bool((r.mean < others["mean"]).all()) if len(others) else np.nan)
-    share = float(np.nanmean(wins))
-    seeds = int(_table2(ctx, [m["method"], *m["baselines"]])["seeds"].min())
-    ok = seeds >= ctx.settings.min_seeds
-    scale = (f"{own['dataset'].iloc[0]}, {own['metric'].iloc[0]}, {len(wins)} eps <= "
-             f"{m['eps_max']:g}, seed means over {seeds} seed(s)")  # fmt: skip
+    base = _table2(ctx, m["baselines"])
+    pairs = [(r, o) for r in own.itertuples()
+             for o in base[(base["eps"] == r.eps) & (base["perturbation"] == r.perturbation)]
+             .itertuples()]  # fmt: skip
+    level = 1.0 - 0.05 / max(len(pairs), 1)
+    lower, not_higher, point = {}, {}, {}
+    what, seeds = "", []
+    for r, o in pairs:
+        x, y = _per_seed_values(r), _per_seed_values(o)
+        seeds += [len(x), len(y)]
+        ratio, lo, hi, what = welch_interval(x, y, "log_ratio", level)
+        lower[r.eps] = lower.get(r.eps, True) and bool(hi < 1)
+        not_higher[r.eps] = not_higher.get(r.eps, True) and not bool(lo > 1)
+        point[r.eps] = point.get(r.eps, True) and bool(ratio < 1)
+    n = max(len(point), 1)
+    share = sum(point.values()) / n
+    seeds = min(seeds, default=0)
+    decided = seeds >= 2
+    scale = (f"{own['dataset'].iloc[0]}, {own['metric'].iloc[0]}, {len(point)} eps <= "
+             f"{m['eps_max']:g}, per-seed values of {seeds} seed(s) per model")  # fmt: skip
     gate = _table2_gate(
         ctx, [*m["baselines"], *([m["control"]] if m.get("control") else [])], m["baselines"]
     )  # a level comparison: the method is not gated
-    return [Condition(label, share, share if ok else np.nan, share if ok else np.nan,
-                      f"{seeds} seed(s) per model" + ("" if ok else
-                                                      f" (needs {ctx.settings.min_seeds})"),
-                      seeds, scale, fidelity=gate)]  # fmt: skip
+    over = (f"Welch per eps and baseline ({what.split(',')[0]}), Bonferroni over {len(pairs)}"
+            if decided else f"{seeds} seed(s): no interval")  # fmt: skip
+    lo = sum(lower.values()) / n if decided else np.nan
+    hi = sum(not_higher.values()) / n if decided else np.nan
+    return [Condition(label, share, lo, hi, over, seeds, scale, fidelity=gate)]
 
 
 def degradation_ratio(m: dict, ctx) -> list[Condition]:
+    """The relative increase of the image metric from eps = 0 to ``eps``, method / baseline: per
+    seed (one model's own clean value) the increase, and a Welch interval on the log ratio of
+    the two models' mean increases."""
     label = f"relative increase at eps {m['eps']:g}: {m['method']} / {m['baseline']}"
 
-    def rel(method):
+    def rel(method) -> np.ndarray:
         t = _table2(ctx, method)
-        at = t[np.isclose(t["eps"], m["eps"])]["mean"]
-        base = t[t["eps"] == 0]["mean"]
-        return (float(at.iloc[0]) / float(base.iloc[0]) - 1) if len(at) and len(base) else np.nan
+        at, base = t[np.isclose(t["eps"], m["eps"])], t[t["eps"] == 0]
+        if not (len(at) and len(base)):
+            return np.array([])
+        a, b = _per_seed_values(next(at.itertuples())), _per_seed_values(next(base.itertuples()))
+        return a / b - 1.0 if a.shape == b.shape else np.array([])
 
     a, b = rel(m["method"]), rel(m["baseline"])
-    if not (np.isfinite(a) and np.isfinite(b)):
+    if not (len(a) and len(b)):
         return [Condition(label, np.nan, reason="no Table 2 sweep at this scale")]
     gate = _table2_gate(ctx, [m["method"], m["baseline"]], [m["baseline"]])  # sensitivity
-    seeds = int(_table2(ctx, m["method"])["seeds"].min())
-    return [Condition(label, a / b, ci_over=f"{seeds} seed(s): no interval", n_seeds=seeds,
-                      scale=f"{m['method']} {a:+.3g}, {m['baseline']} {b:+.3g}",
+    point, lo, hi, over = welch_interval(a, b, "log_ratio")
+    if not np.isfinite(point):  # an increase that is not positive on average: no log scale
+        point = float(a.mean() / b.mean()) if b.mean() else np.nan
+    return [Condition(label, point, lo, hi, over, min(len(a), len(b)),
+                      scale=f"{m['method']} {a.mean():+.3g}, {m['baseline']} {b.mean():+.3g} "
+                            f"(means over {len(a)}/{len(b)} seeds)",
                       fidelity=gate)]  # fmt: skip
 
 

@@ -259,7 +259,9 @@ def table2(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
             rows.append({"sweep": sweep, **dict(zip(keys, key, strict=True)), "metric": metric,
                          "label": row_label(key[1], key[2]),
                          "seeds": len(g), "mean": g[metric].mean(),
-                         "sd": g[metric].std(ddof=1) if len(g) > 1 else np.nan})  # fmt: skip
+                         "sd": g[metric].std(ddof=1) if len(g) > 1 else np.nan,
+                         "per_seed": ";".join(f"{v:.17g}" for v in
+                                              g.sort_values("seed")[metric])})  # fmt: skip
     long = pd.DataFrame(rows)
     with atomic_path(csv) as tmp:
         long.to_csv(tmp, index=False)
