@@ -78,3 +78,22 @@ def test_law_level_estimate_matches_the_closed_form_on_a_gaussian(kind):
         m2, c2 = sampler_law(sampler, SDE, score, grid_from_spec(SDE, 2 * n, UNIFORM), 2)
         exact = w2_gaussians(m1, c1, m2, c2)
         assert abs(est.value - exact) <= max(4 * est.se, 0.03 * exact), (n, est, exact)
+
+
+def test_the_mixture_store_carries_the_exact_refinements_of_a_deterministic_sampler():
+    """``steps.exact_max``: the noise-free W2(law_N, law_2N) (mfgstudy.metrics.mixture_exact) sits
+    beside the sampled estimate on its own N axis, and agrees with it where samples resolve it."""
+    from mfgstudy.analysis.convergence import mixture_refinements
+
+    spec = {"name": "mix", "grid_name": "uniform", "grid": UNIFORM, "seed": 0, "blocks": 10,
+            "law": {"weights": [0.7, 0.3], "means": [[-2.0, 0.0], [2.0, 0.0]], "std": 0.3},
+            "sde": {"kind": "vp", "beta_min": 0.1, "beta_max": 20.0, "T": 1.0, "t_min": 1e-3},
+            "samplers": {"ode_euler": {"kind": "pf_ode_euler"}}, "n_samples": 20_000,
+            "steps": {"start": 8, "max": 8, "exact_max": 16}}  # fmt: skip
+    ds, attrs = mixture_refinements(spec)
+    assert list(ds["steps_exact"].values) == [8, 16] and "mixture_exact" in attrs["estimator"]
+    exact = float(ds["w2_transfer_exact"].sel(sampler="ode_euler", steps_exact=8))
+    sampled = ds["w2_transfer"].sel(sampler="ode_euler", steps=8)
+    se = float(ds["w2_transfer_se"].sel(sampler="ode_euler", steps=8))
+    assert abs(float(sampled) - exact) <= 4 * se  # the same lower bound, with and without noise
+    assert (ds["w2_exact"] >= ds["w2_transfer_exact"]).all()

@@ -114,6 +114,15 @@ def convergence_rows(name: str, path: str, spec: dict) -> list[dict]:
                 rows.append(dict(keys, sampler=str(sampler), grid=ds.attrs["grid"],
                                  estimator="transfer", floor=float(np.nanmean(se)),
                                  **rate_columns(rate)))  # fmt: skip
+        if "w2_exact" in ds:  # the same distance without sampling noise (quadrature)
+            for sampler in ds["w2_exact"].dropna("sampler", how="all").sampler.values:
+                da = ds["w2_exact"].sel(sampler=sampler).dropna("steps_exact")
+                rate = fit_rate(da.steps_exact.values, da.values, rate_spec(spec, **override),
+                                resampling="exact", floor=ROUND_OFF)  # fmt: skip
+                rows.append(dict(keys, sampler=str(sampler), grid=ds.attrs["grid"],
+                                 estimator="exact", floor=float(np.nanmax(
+                                     ds["quadrature_change_exact"].sel(sampler=sampler))),
+                                 **rate_columns(rate)))  # fmt: skip
         return rows
     for sampler in ds.sampler.values:
         for grid in ds.grid.values:
