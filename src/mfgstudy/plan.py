@@ -89,6 +89,7 @@ paths = Table(
     robustness_exact="results/robustness_exact/{law}/{perturbation}.zarr",
     mfg_equilibrium="results/mfg_equilibrium/gaussian.zarr",  # Algorithm 1's closed form
     cost_perturbation="results/cost_perturbation/gaussian.zarr",  # Theorem 4's own object
+    proposition6="results/proposition6/gaussian.zarr",  # Algorithm 1 without a network
     injection="results/injection/{dataset}/{method}/seed{seed}.zarr",
     # tables and figures
     figure1=Files("results/figures/fig1_w2_vs_N", "png", "pdf"),
@@ -103,6 +104,7 @@ paths = Table(
     robustness_exact_figure=Files("results/figures/fig_robustness_exact", "png", "pdf"),
     mfg_equilibrium_table=Files("results/tables/mfg_equilibrium_gaussian", "csv", "md"),
     mfg_equilibrium_figure=Files("results/figures/fig_mfg_equilibrium_gaussian", "png", "pdf"),
+    proposition6_table=Files("results/tables/proposition6_exact", "csv", "md"),
     mfg_readings_table=Files("results/tables/mfg_readings", "csv", "md"),
     cost_perturbation_table=Files("results/tables/theorem4_cost_perturbation", "csv", "md"),
     cost_perturbation_figure=Files("results/figures/fig_theorem4_cost_perturbation", "png", "pdf"),
@@ -411,6 +413,17 @@ def _check_mfg_trial(config: dict) -> None:
     for name in config["report"].get("mfg_readings", {}).get("sweeps", []):
         if name not in config["sweeps"]:
             raise ConfigError(f"report.mfg_readings.sweeps: {name!r} is not a sweep")
+    p6 = config.get("proposition6_exact")
+    if p6:
+        d = config["datasets"].get(p6["dataset"])
+        if d is None or d["kind"] != "gaussian":
+            raise ConfigError(f"proposition6_exact.dataset: {p6['dataset']!r} must name a data set "
+                              "of kind gaussian (the exact case needs a Gaussian law)")  # fmt: skip
+        m = config["methods"].get(p6["method"], {})
+        if m.get("kind") != "mfg" or m.get("readings", {}).get("value_target") != "derived":
+            raise ConfigError(f"proposition6_exact.method: {p6['method']!r} must name an mfg "
+                              "method with readings.value_target: derived (the reading with an "
+                              "equilibrium, the only one the exact case models)")  # fmt: skip
 
 
 # --- enumeration ------------------------------------------------------------------------------
@@ -481,6 +494,7 @@ def final_targets(config: dict) -> list[str]:
                   when=bool(config.get("robustness_exact")))  # fmt: skip
     mfg = files("mfg_equilibrium_table", "mfg_equilibrium_figure",
                 when=bool(config.get("mfg_equilibrium")))  # fmt: skip
+    mfg += files("proposition6_table", when=bool(config.get("proposition6_exact")))
     mfg += files("mfg_readings_table", when=bool(config["report"].get("mfg_readings")))
     mfg += files("cost_perturbation_table", "cost_perturbation_figure",
                  when=bool(config.get("cost_perturbation")))  # fmt: skip
@@ -869,8 +883,22 @@ def claims_mfg_tables(config: dict) -> dict[str, list[str]]:
     equilibrium per reading (the reading rule) and the perturbed-cost equilibria (Theorem 4)."""
     return {"mfg_equilibrium": [paths.mfg_equilibrium_table.csv]
             if config.get("mfg_equilibrium") else [],
+            "proposition6": [paths.proposition6_table.csv]
+            if config.get("proposition6_exact") else [],
             "cost_perturbation": [paths.cost_perturbation_table.csv]
             if config.get("cost_perturbation") else []}  # fmt: skip
+
+
+def proposition6_data(config: dict) -> str:
+    return paths.data.format(dataset=config["proposition6_exact"]["dataset"])
+
+
+def proposition6_spec(config: dict) -> dict:
+    """Proposition 6's exact case: the study's config section, the SDE, the rate settings and
+    the method's spec (its reading and Algorithm 1's settings: ``mfgstudy.jobs.proposition6``)."""
+    c = config["proposition6_exact"]
+    return {**c, "sde": config["sde"], "rates": config["report"]["rates"],
+            "method_spec": config["methods"][c["method"]]}  # fmt: skip
 
 
 def claims_exact_table(config: dict) -> list[str]:

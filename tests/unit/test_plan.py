@@ -98,7 +98,7 @@ def test_digits_features_and_the_classifier_belong_to_the_digits_data_set():
 def test_the_readings_table_names_each_mfg_method_by_its_switches():
     import yaml
 
-    config = yaml.safe_load(open("config.yaml"))
+    config = yaml.safe_load(open("workflow/configs/paper.yaml"))  # the full readings screen
     spec = plan.mfg_readings_spec(config)
     r = spec["readings"]
     assert r["mfg"] == "default" and "ddpm" not in r  # DDPM is the baseline, not a reading

@@ -37,6 +37,8 @@ def test_dry_run(tmp_path, configfile):
         "robustness_exact",
         "robustness_exact_table",
         "robustness_exact_figure",
+        "proposition6_exact",
+        "proposition6_table",
     ):
         assert f"rule {rule}:" in res.stdout + res.stderr or rule in res.stdout
 

@@ -79,6 +79,8 @@ def test_outputs_hold_finite_numbers(smoke_run):
     assert list(hjb.method) == ["hjb_plain", "hjb_terminal"]
     assert np.isfinite(hjb[["w2_uncoupled_mean", "in_support_mean", "w2_floor"]].values).all()
     assert (r / "figures/fig_hjb_checkerboard.png").stat().st_size > 10_000
+    p6 = pd.read_csv(r / "tables/proposition6_exact.csv")  # Proposition 6 without a network
+    assert len(p6) == 4 and (p6["diverged_at"] > 0).any() and p6["tail_slope"].notna().any()
     conc = pd.read_csv(r / "tables/concentration.csv")
     assert set(conc.method) == {"exact_ou", "exact_ou_empirical"}
     assert np.isfinite(conc.exponent).all()

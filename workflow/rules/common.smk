@@ -116,6 +116,7 @@ CLAIMS_OPTIONS = {
     "exact": "--exact-exponents",
     "mfg_equilibrium": "--mfg-equilibrium",
     "cost_perturbation": "--cost-perturbation",
+    "proposition6": "--proposition6",
     "train_logs": "--train-logs",
     "injection": "--injection",
     "dirac": "--dirac",
@@ -144,6 +145,7 @@ REPORT_SECTIONS = {
     "injection": "3. Robustness",
     "study": "4. Companion papers",
     "mfg_equilibrium": "4. MFG-Diffusion",
+    "proposition6": "4. MFG-Diffusion",
     "cost_perturbation": "3. Robustness",
 }
 

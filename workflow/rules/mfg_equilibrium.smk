@@ -104,3 +104,53 @@ if COST_PERTURBATION:
             "--spec {params.spec:q} --store {input:q} --csv {output.csv:q} --md {output.md:q} "
             "&& python -m mfgstudy cost-perturbation-figure --code {params.code} "
             "--store {input:q} --png {output.png:q} --pdf {output.pdf:q}) 2> {log:q}"
+
+
+# Proposition 6 without a network (config `proposition6_exact`): Algorithm 1's exact iterates on
+# the Gaussian law under the chosen reading, and the violation's rate in K per step size.
+PROPOSITION6 = config.get("proposition6_exact")
+
+if PROPOSITION6:
+
+    rule proposition6_exact:
+        input:
+            plan.proposition6_data(config),
+        output:
+            directory(paths.proposition6),
+        log:
+            plan.log_path("proposition6/gaussian"),
+        benchmark:
+            plan.benchmark_path("proposition6/gaussian")
+        conda:
+            ENV
+        threads: 1
+        resources:
+            **cpu_job(),
+        params:
+            code=plan.code_hash("proposition6-exact"),
+            spec=as_json(plan.proposition6_spec(config)),
+        shell:
+            "python -m mfgstudy proposition6-exact --code {params.code} --spec {params.spec:q} "
+            "--data {input:q} --out {output:q} 2> {log:q}"
+
+    rule proposition6_table:
+        input:
+            paths.proposition6,
+        output:
+            csv=reported(paths.proposition6_table.csv, "proposition6"),
+            md=paths.proposition6_table.md,
+        log:
+            plan.log_path("proposition6/table"),
+        benchmark:
+            plan.benchmark_path("proposition6/table")
+        conda:
+            ENV
+        threads: 1
+        resources:
+            **cpu_job(),
+        params:
+            code=plan.code_hash("proposition6-table"),
+            spec=as_json(plan.proposition6_spec(config)),
+        shell:
+            "python -m mfgstudy proposition6-table --code {params.code} --spec {params.spec:q} "
+            "--store {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"

@@ -706,13 +706,60 @@ def degradation_ratio(m: dict, ctx) -> list[Condition]:
                       fidelity=gate)]  # fmt: skip
 
 
-def violation_slope(m: dict, ctx) -> list[Condition]:
-    """Proposition 6 only under its hypothesis: Algorithm 1 runs with step sizes O(1/k). One
-    condition per (data set, reading, violation metric): the closed-form HJB and FP residuals are
-    judged, the distance to the equilibrium is context; each metric's standard error is its
-    floor. The rate is read at the doublings K = 1, 2, 4, 8, ... (between consecutive K the local
-    slope is noise)."""
+def proposition6_exact(ctx) -> list[Condition]:
+    """Proposition 6 on its exact case (the proposition6 table: Algorithm 1 without a network
+    under the reading with an equilibrium): one judged condition per step size alpha_0 whose
+    iteration stays finite; a run that diverges is context, its iteration named."""
     out = []
+    for r in getattr(ctx, "proposition6", pd.DataFrame()).itertuples():
+        label = (
+            f"exact case, {r.method}: alpha_k = alpha_0 / k, alpha_0 = {r.alpha} "
+            f"(alpha_0 mu_min {r.alpha0_mu_min:.2g}, alpha_0 mu_max {r.alpha0_mu_max:.2g})"
+        )
+        if r.diverged_at:
+            out.append(Condition(label, np.nan, role=CONTEXT, ran=True,
+                                 reason=f"the iteration diverges at k = {int(r.diverged_at)}: "
+                                        "no rate"))  # fmt: skip
+            continue
+        out.append(Condition(
+            label, r.tail_slope, r.ci_low, r.ci_high, r.ci_over, "exact",
+            f"violation (HJB + terminal + FP residuals, exact) against K, K {r.tail} (tail); "
+            f"{_fmt(r.violation_first)} at K = 1, {_fmt(r.violation_last)} at K = {r.K_max}; "
+            f"all K: {_fmt(r.fit_all)}",
+            regime=_regime(r), ran=True,
+            reason=r.note if isinstance(r.note, str) else ""))  # fmt: skip
+    return out
+
+
+def _value_target(ctx, method: str) -> str:
+    return getattr(ctx, "mfg_readings", {}).get(method, {}).get("value_target", "")
+
+
+def _dsm_floors(ctx, var: str) -> dict:
+    """Per (data set, lr schedule): the control's (value_target off: Algorithm 1 is denoising
+    score matching, the same network and budget) last value of ``var``, mean over seeds: below
+    it a residual measures the network's capacity, not the algorithm."""
+    floors = {}
+    for (dataset, method), logs in ctx.train_logs.items():
+        if _value_target(ctx, method) != "off" or var not in logs[0]:
+            continue
+        schedule = logs[0].attrs.get("reading_lr_schedule", "?")
+        floors[(dataset, schedule)] = float(np.mean([lg[var].values[-1] for lg in logs]))
+    return floors
+
+
+def violation_slope(m: dict, ctx) -> list[Condition]:
+    """Proposition 6 only under its hypothesis: Algorithm 1 runs with step sizes O(1/k). Judged:
+    the exact case (``proposition6_exact``), where the violation is computed without a network
+    over thousands of iterations. Context: the network runs, one condition per (data set,
+    reading, violation metric), read at the doublings K = 1, 2, 4, 8, ... (between consecutive K
+    the local slope is noise); each metric's standard error is its floor, and so is the value the
+    control (V = 0: denoising score matching, the same network and budget) reaches, below which
+    a residual says nothing about the algorithm. Without an exact case the network runs'
+    residuals are judged."""
+    exact = proposition6_exact(ctx)
+    out = list(exact)
+    network_role = CONTEXT if any(c.role == JUDGED for c in exact) else JUDGED
     for (dataset, method), logs in ctx.train_logs.items():
         schedule = logs[0].attrs.get("reading_lr_schedule", "?")
         if schedule not in m["lr_schedules"]:
@@ -720,7 +767,7 @@ def violation_slope(m: dict, ctx) -> list[Condition]:
         k_all = logs[0]["outer_iter"].values.astype(float)
         pick = np.isin(k_all, 2.0 ** np.arange(20))  # doublings: local slopes of K, 2K
         k = k_all[pick]
-        for role, variables in ((JUDGED, m["variables"]), (CONTEXT, m.get("context", []))):
+        for role, variables in ((network_role, m["variables"]), (CONTEXT, m.get("context", []))):
             for var in variables:
                 if var not in logs[0]:
                     why = f"{var} not logged (no closed-form law)"
@@ -734,6 +781,11 @@ def violation_slope(m: dict, ctx) -> list[Condition]:
                     if se_var in logs[0]
                     else None
                 )
+                dsm = _dsm_floors(ctx, var).get((dataset, schedule))
+                if _value_target(ctx, method) == "off":
+                    dsm = None  # the control is the floor itself
+                if dsm is not None:
+                    floor = np.maximum(floor if floor is not None else 0.0, dsm)
                 rate = fit_rate(k, curves, RateSpec.from_dict(ctx.rates), resampling="seeds",
                                 floor=floor)  # fmt: skip
                 r = SimpleNamespace(**rate_columns(rate))
@@ -742,6 +794,8 @@ def violation_slope(m: dict, ctx) -> list[Condition]:
                     regime["grid"] = f"K = 1 to {int(k.max())}"
                 last = float(curves[:, -1].mean())
                 floor_txt = f", floor (se) {_fmt(floor[-1])}" if floor is not None else ""
+                if dsm is not None:
+                    floor_txt += f"; the control's (denoising score matching) {_fmt(dsm)}"
                 out.append(Condition(
                     f"{dataset}/{method} (lr {schedule}): {var}", rate.slope, rate.ci_low,
                     rate.ci_high, r.ci_over, len(logs),
@@ -1211,8 +1265,10 @@ class Context:
                  spec, settings: Settings, exact_csv: str | None = None,
                  dirac_csv: str | None = None,
                  concentration_csv: str | None = None, mfg_equilibrium_csv: str | None = None,
-                 cost_perturbation_csv: str | None = None):  # fmt: skip
+                 cost_perturbation_csv: str | None = None,
+                 proposition6_csv: str | None = None):  # fmt: skip
         self.cubes = open_groups(cube_path)
+        self.proposition6 = _read_csv(proposition6_csv) if proposition6_csv else pd.DataFrame()
         self.mfg_equilibrium = _read_csv(mfg_equilibrium_csv) if mfg_equilibrium_csv \
             else pd.DataFrame()  # fmt: skip
         self.cost_perturbation = _read_csv(cost_perturbation_csv) if cost_perturbation_csv \
@@ -1336,7 +1392,8 @@ def claims_job(spec: dict, claims_files: list[str], cube_path: str, slopes_csv: 
                train_logs=(), injection=(), exact_csv: str | None = None,
                dirac_csv: str | None = None, concentration_csv: str | None = None,
                mfg_equilibrium_csv: str | None = None,
-               cost_perturbation_csv: str | None = None) -> None:  # fmt: skip
+               cost_perturbation_csv: str | None = None,
+               proposition6_csv: str | None = None) -> None:  # fmt: skip
     """One ledger over every claims file (one per paper): a section per paper, in file order."""
     t0 = time.time()
     min_seeds = int(spec.get("rates", {}).get("min_seeds", MIN_SEEDS))
@@ -1348,7 +1405,7 @@ def claims_job(spec: dict, claims_files: list[str], cube_path: str, slopes_csv: 
         raise ValueError(f"claim ids repeat across the claims files: {sorted(ids)}")
     ctx = Context(cube_path, slopes_csv, exponents_csv, table2_csv, train_logs, injection, spec,
                   papers[0][2], exact_csv, dirac_csv, concentration_csv, mfg_equilibrium_csv,
-                  cost_perturbation_csv)  # fmt: skip
+                  cost_perturbation_csv, proposition6_csv)  # fmt: skip
     sections, rows = [], []
     for _, claims, settings in papers:
         ctx.settings = settings
