@@ -1061,6 +1061,13 @@ def memorisation(m: dict, ctx) -> list[Condition]:
     return out
 
 
+# what each concentration statistic measures the distance to (the concentration table's support)
+SUPPORTS = {
+    "support_distance_mean": "the law's support (the black cells: full dimension)",
+    "train_distance_mean": "the training points (dimension 0: where the sqrt(t) rate is sharp)",
+}
+
+
 def concentration_exponent(m: dict, ctx) -> list[Condition]:
     """The exponent of the mean distance to the data support in the stopping time t -> 0, per
     method (the concentration table: ``mfgstudy.rates`` tail slope, regime, interval over
@@ -1071,8 +1078,9 @@ def concentration_exponent(m: dict, ctx) -> list[Condition]:
     out = []
     for r in df.itertuples():
         ci_over = r.ci_over if isinstance(r.ci_over, str) else ""
+        support = SUPPORTS.get(r.support, r.support)
         out.append(Condition(
-            f"{r.method}: distance to the support ({r.support})", r.tail_slope, r.ci_low,
+            f"{r.method}: distance to {support}", r.tail_slope, r.ci_low,
             r.ci_high, ci_over, int(r.n_seeds),
             f"mean distance against t_stop, t {r.tail} (tail); all t: {_fmt(r.fit_all)}",
             regime=_regime(r), ran=True,
