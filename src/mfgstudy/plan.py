@@ -398,13 +398,19 @@ def _check_unit_paths(config: dict) -> None:
         seen[path] = u
 
 
+def _check_gaussian(config: dict, section: str) -> None:
+    """A closed-form study's data set must be Gaussian (its law in closed form)."""
+    name = config[section]["dataset"]
+    d = config["datasets"].get(name)
+    if d is None or d["kind"] != "gaussian":
+        raise ConfigError(f"{section}.dataset: {name!r} must name a data set of kind gaussian "
+                          "(the closed form needs a Gaussian law)")  # fmt: skip
+
+
 def _check_mfg_trial(config: dict) -> None:
     eq = config.get("mfg_equilibrium")
     if eq:
-        d = config["datasets"].get(eq["dataset"])
-        if d is None or d["kind"] != "gaussian":
-            raise ConfigError(f"mfg_equilibrium.dataset: {eq['dataset']!r} must name a data set of "
-                              "kind gaussian (the closed form needs a Gaussian law)")  # fmt: skip
+        _check_gaussian(config, "mfg_equilibrium")
         for key, table in (("samplers", "samplers"), ("grid", "grids")):
             for name in [eq[key]] if isinstance(eq[key], str) else eq[key]:
                 if name not in config[table]:
@@ -415,10 +421,7 @@ def _check_mfg_trial(config: dict) -> None:
             raise ConfigError(f"report.mfg_readings.sweeps: {name!r} is not a sweep")
     p6 = config.get("proposition6_exact")
     if p6:
-        d = config["datasets"].get(p6["dataset"])
-        if d is None or d["kind"] != "gaussian":
-            raise ConfigError(f"proposition6_exact.dataset: {p6['dataset']!r} must name a data set "
-                              "of kind gaussian (the exact case needs a Gaussian law)")  # fmt: skip
+        _check_gaussian(config, "proposition6_exact")
         m = config["methods"].get(p6["method"], {})
         if m.get("kind") != "mfg" or m.get("readings", {}).get("value_target") != "derived":
             raise ConfigError(f"proposition6_exact.method: {p6['method']!r} must name an mfg "

@@ -90,7 +90,7 @@ Clopper-Pearson interval of a pooled count (``binomial_interval``) or a jackknif
 blocks; a rate fitted over seeds, a jackknife-t over at least ``min_seeds`` seeds; an exact
 closed form, the point. Each row says which. An image metric (FD-digits, IS-digits, FID) also
 has a resolution (``image_resolution``): a comparison decides only where the two means differ by
-more than twice the metric's sd over resampled held-out real sets of the same size.
+more than twice the metric's sd over disjoint real sets of the same size.
 """
 
 from __future__ import annotations
@@ -414,8 +414,8 @@ def percent_better(a, b, higher_is_better: bool = False, level: float = 0.95):
 
 
 def image_floor(cubes: dict, metric: str, dataset: str) -> tuple[float, float]:
-    """(the metric of the held-out real split against the training split, its sd over
-    bootstrap resamples of that split) from the first unperturbed sweep that has them."""
+    """(the metric of the held-out real split against the training split, its sd over disjoint
+    real sets of the same size) from the first unperturbed sweep that has them."""
     for cube in cubes.values():
         if f"{metric}_floor_sd" in cube and "eps" not in cube.dims and \
                 dataset in cube["dataset"].values:  # fmt: skip
@@ -433,7 +433,7 @@ def image_resolution(a, b, floor: float, sd: float, higher_is_better: bool = Fal
     beyond = [f"{x:.4g}" for x in (np.mean(a), np.mean(b))
               if (x > floor if higher_is_better else x < floor)]  # fmt: skip
     text = (f"|difference| {diff:.3g} vs resolution {2 * sd:.3g} (2 x sd {sd:.3g} of the metric "
-            f"over resampled held-out sets); real data {floor:.4g}")  # fmt: skip
+            f"over disjoint real sets of this size); real data {floor:.4g}")  # fmt: skip
     if beyond:
         text += f" ({', '.join(beyond)} beyond real data: nearer the training set)"
     return {"passed": bool(diff > 2.0 * sd), "summary": text}
@@ -1509,8 +1509,8 @@ def render_markdown(sections: list[tuple[Settings, list[dict], Reading | None]],
         f"a jackknife-t over at least {min_seeds} seeds (fewer give no interval and at most an "
         "indication). Several intervals combined into one verdict are Bonferroni-corrected.",
         "* Image metrics have a resolution: a comparison decides only where the two means differ "
-        "by more than twice the metric's own spread at this sample size (its sd over bootstrap "
-        "resamples of the held-out real split, shown in Table 1's real-data row); below it the "
+        "by more than twice the metric's own spread at this sample size (its sd over disjoint "
+        "sets of as many real training images, shown in Table 1's real-data row); below it the "
         "row is inconclusive. The row names any arm that scores beyond held-out real data.",
         "* Bounds from the right side: a bound claim (W2 <= K eps^a, a rate O(N^c)) is confirmed "
         "only by an upper bound or an exact value, refuted only by a lower bound or an exact "

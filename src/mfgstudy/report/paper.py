@@ -376,9 +376,9 @@ def table1(cube_path: str, csv: str, md: str, tex: str) -> pd.DataFrame:
         "or IS); fid, inception_score, ..._inception use clean-fid's Inception weights where "
         "configured. confident_fraction: share of samples the digits classifier labels with "
         f"probability > {CONFIDENCE}. Mean ± sd over seeds. 'real data': the held-out test "
-        "split, ± the sd of the metric over bootstrap resamples of it: the metric's own spread "
-        "at this sample size (the ledger lets a comparison decide only where the two means "
-        "differ by more than twice it).",
+        "split, ± the sd of the metric over disjoint sets of as many training images: the "
+        "metric's own spread at this sample size (the ledger lets a comparison decide only where "
+        "the two means differ by more than twice it).",
         tex=tex,
     )  # fmt: skip
     return df
