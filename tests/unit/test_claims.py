@@ -756,6 +756,8 @@ def test_the_summary_shows_the_condition_that_decided_the_verdict():
     assert deciding_condition(conds, FAILS) == 2  # not the reproduction beside it
     assert deciding_condition(conds, INCONCLUSIVE) == 1  # no match: the first judged
     assert deciding_condition([context], UNMEASURABLE) is None
+    exact = Condition("closed form", 0.4, 0.4, 0.4, n_seeds="exact", verdict=FAILS)
+    assert deciding_condition([*conds, exact], FAILS) == 3  # an exact value decides first
     rows = [{"id": "a", "verdict": REPRODUCED}, {"id": "b", "verdict": FAILS},
             {"id": "c", "verdict": INCONCLUSIVE}]  # fmt: skip
     line = headline(Settings(), rows)

@@ -259,9 +259,11 @@ def group_verdict(words: list[str]) -> str:
 def deciding_condition(conditions: list[Condition], verdict: str) -> int | None:
     """The index of the judged condition that decided a claim's summary ``verdict``: the first
     judged one whose own verdict is the summary's (a refutation on the separated law, not the
-    reproduction on the overlapping one beside it); else the first judged one."""
+    reproduction on the overlapping one beside it), an exact one before the others; else the
+    first judged one."""
     judged = [i for i, c in enumerate(conditions) if c.role == JUDGED]
     same = [i for i in judged if conditions[i].verdict == verdict]
+    same.sort(key=lambda i: conditions[i].n_seeds != "exact")  # an exact value first
     return (same or judged or [None])[0]
 
 
