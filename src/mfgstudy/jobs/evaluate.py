@@ -257,6 +257,9 @@ def _points_protocol(n: int) -> dict:
     return {"w2_reference": "independent block of the data law (x_test)", "n_generated": n}
 
 
+SPREAD_PARTITIONS = 2  # random partitions of the training split into sets of n (digits: 8 sets)
+
+
 def spread(metrics, images: np.ndarray, n: int, repeats: int, seed: int) -> tuple[dict, int]:
     """Each image metric's own spread at the sample size n: its sd over disjoint subsets of n
     real images (``repeats`` random partitions of ``images``, the training split: the most real
@@ -293,7 +296,7 @@ def floor(spec, data_path, out, classifier_path=None, reference_paths=()) -> Non
         test = data.ds["images_test"].values
         vals = metrics(test)
         train = data.ds["images_train"].values
-        sd, k = spread(metrics, train, len(test), int(spec["repeats"]), int(spec.get("seed", 0)))
+        sd, k = spread(metrics, train, len(test), SPREAD_PARTITIONS, int(spec.get("seed", 0)))
         ds = xr.Dataset({**{f"{k}_floor": ((), float(v)) for k, v in vals.items()},
                          **{f"{k}_floor_sd": ((), sd[k]) for k in vals}})  # fmt: skip
         attrs = {**metrics.protocol(len(test)),
