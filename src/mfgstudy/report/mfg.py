@@ -169,6 +169,15 @@ def proposition6_table(spec: dict, store_path: str, csv: str, md: str) -> pd.Dat
     shown = df.reindex(columns=["alpha", "alpha0", "alpha0_mu_min", "alpha0_mu_max",
                                 "violation_first", "violation_last", "tail_slope", "tail",
                                 "local_slopes", "regime", "diverged_at"])  # fmt: skip
+    for col in (
+        "alpha0",
+        "alpha0_mu_min",
+        "alpha0_mu_max",
+        "violation_first",
+        "violation_last",
+        "tail_slope",
+    ):
+        shown[col] = [f"{v:.3g}" for v in shown[col]]  # step sizes span 1e-5 to 1: 3 digits
     write_table(
         shown, None, md, "Proposition 6, exact: the violation against the outer iteration K",
         f"Algorithm 1 under the reading {ds.attrs['method']} on the Gaussian law without a "
