@@ -713,7 +713,7 @@ def proposition6_exact(ctx) -> list[Condition]:
     under the reading with an equilibrium): one judged condition per step size alpha_0 whose
     iteration stays finite; a run that diverges is context, its iteration named."""
     out = []
-    for r in getattr(ctx, "proposition6", pd.DataFrame()).itertuples():
+    for r in ctx.proposition6.itertuples():
         label = (
             f"exact case, {r.method}: alpha_k = alpha_0 / k, alpha_0 = {r.alpha} "
             f"(alpha_0 mu_min {r.alpha0_mu_min:.2g}, alpha_0 mu_max {r.alpha0_mu_max:.2g})"
@@ -734,7 +734,7 @@ def proposition6_exact(ctx) -> list[Condition]:
 
 
 def _value_target(ctx, method: str) -> str:
-    return getattr(ctx, "mfg_readings", {}).get(method, {}).get("value_target", "")
+    return ctx.mfg_readings.get(method, {}).get("value_target", "")
 
 
 def _dsm_floors(ctx, var: str) -> dict:
@@ -1259,7 +1259,7 @@ def decided_elsewhere(c: dict, ctx) -> str:
     """Where a companion study's claims are decided by another config (``report.studies.<study>
     .decided_by``: this study's models are a smoke test), the note that names it."""
     study = c["measure"].get("study")
-    other = study and getattr(ctx, "studies", {}).get(study, {}).get("decided_by")
+    other = study and ctx.studies.get(study, {}).get("decided_by")
     if not other:
         return ""
     return (
