@@ -36,8 +36,10 @@ class Method(ABC):
     @abstractmethod
     def loss(
         self, net: nn.Module, x0: torch.Tensor, gen: torch.Generator
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Scalar loss on a batch of data (model space) and a dict of named terms for the log."""
+    ) -> tuple[torch.Tensor, dict[str, float | torch.Tensor]]:
+        """Scalar loss on a batch of data (model space) and a dict of named terms for the log
+        (floats or detached 0-d tensors: a loss compiled by ``torch.compile`` keeps them
+        tensors, so no ``float()`` breaks its graph)."""
 
     @abstractmethod
     def score_fn(self, net: nn.Module) -> ScoreFn:

@@ -144,20 +144,20 @@ class HJBSGM(Method):
             r, s, div = self.hjb_residual(net, x, t, gen)
             hjb = (w * r.abs().pow(self.p).flatten(1).sum(1)).mean()
             total = total + a1 * hjb
-            terms["hjb"] = float(hjb.detach())
+            terms["hjb"] = hjb.detach()
         elif a0 > 0:
             div, s = self.divergence_and_score(net, x, t, gen)
         if a0 > 0:
             ism = (w * (0.5 * s.flatten(1).square().sum(1) + div)).mean()
             total = total + a0 * ism
-            terms["ism"] = float(ism.detach())
+            terms["ism"] = ism.detach()
         if a2 > 0:
             t_end = 0.0 if self.output == "score" else self.sde.t_min
             t0 = torch.full((n,), t_end, dtype=x0.dtype, device=dev)
             div0, s0 = self.divergence_and_score(net, x0, t0, gen)
             terminal = (s0.flatten(1).square().sum(1) + 2.0 * div0).mean()
             total = total + a2 * terminal
-            terms["terminal"] = float(terminal.detach())
+            terms["terminal"] = terminal.detach()
         return total, terms
 
     def score_fn(self, net) -> ScoreFn:
