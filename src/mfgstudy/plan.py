@@ -203,7 +203,7 @@ def check_names(config: dict) -> None:
         for k in keys:
             table = table.get(k) if isinstance(table, dict) else None
         for name in table if isinstance(table, dict) else ():
-            if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+            if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
                 raise ConfigError(
                     f"{'.'.join(keys)}: the name {name!r} is not allowed (names become folder "
                     f"names and command-line arguments): use {NAME_RULE}"

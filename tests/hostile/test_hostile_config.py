@@ -36,7 +36,8 @@ def _first(key):
     return next(iter(yaml.safe_load(Path(SMOKE).read_text())[key]))
 
 
-HOSTILE = ["x$(touch PWNED)", "x;touch PWNED", "a b", "-rf", "..", ".", "a/b", ".hidden"]
+# "gmm8\n": a trailing newline passes re.match with "$" (issue 24); the planner uses fullmatch
+HOSTILE = ["x$(touch PWNED)", "x;touch PWNED", "a b", "-rf", "..", ".", "a/b", ".hidden", "gmm8\n"]
 
 
 @pytest.mark.parametrize(

@@ -614,8 +614,9 @@ def k_ratio(m: dict, ctx) -> list[Condition]:
 def _table2(ctx, method: str | list[str]) -> pd.DataFrame:
     """Table 2's rows of one model or several ("ddim": the DDPM model under DDIM)."""
     df = ctx.table2
-    if df.empty:
-        return df
+    if df.empty:  # no image sweep in this config: no rows, but the columns the measures read
+        return pd.DataFrame(columns=["dataset", "metric", "method", "sampler", "perturbation",
+                                     "eps", "mean", "per_seed"])  # fmt: skip
     ddim = df["sampler"] == DDIM
     keep = np.zeros(len(df), bool)
     for mm in [method] if isinstance(method, str) else method:

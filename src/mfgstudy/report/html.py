@@ -181,7 +181,25 @@ def render_caption(rst_path: str, config: dict, verb: str | None) -> str:
     text = jinja2.Template(Path(rst_path).read_text()).render(snakemake=context)
     settings = {"report_level": 5, "halt_level": 5, "raw_enabled": False,
                 "file_insertion_enabled": False}  # fmt: skip
-    return publish_parts(text, writer="html5", settings_overrides=settings)["body"]
+    return safe_links(publish_parts(text, writer="html5", settings_overrides=settings)["body"])
+
+
+SAFE_SCHEMES = frozenset({"", "http", "https", "mailto"})  # "": a fragment or a relative path
+_LINK = re.compile(r"""\b(href|src)\s*=\s*(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+
+
+def safe_links(body: str) -> str:
+    """``body`` with every ``href``/``src`` whose scheme is not in ``SAFE_SCHEMES`` (a
+    ``javascript:`` or ``data:`` link written in a caption) replaced by ``#``: a caption is text
+    from the repository, and the report is opened in a browser. The scheme is read as a browser
+    reads it: after HTML unescaping, with ASCII whitespace and control characters removed."""
+
+    def scrub(m: re.Match) -> str:
+        url = re.sub(r"[\x00-\x20\x7f]", "", html.unescape(m.group(3)))
+        scheme = url.split(":", 1)[0].lower() if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", url) else ""
+        return m.group(0) if scheme in SAFE_SCHEMES else f"{m.group(1)}={m.group(2)}#{m.group(2)}"
+
+    return _LINK.sub(scrub, body)
 
 
 def table_parts(md_path: Path) -> tuple[str, str]:
