@@ -10,6 +10,7 @@ min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from mfgstudy import plan, strict_yaml  # noqa: E402
+from mfgstudy.report.claims import ClaimsFileError, check_claims_files  # noqa: E402
 
 # A config given with --configfile replaces the default study instead of being merged onto it
 # (Snakemake would otherwise deep-merge the two, leaking default sweeps into other scales);
@@ -30,7 +31,8 @@ try:
     plan.check_names(config)  # before the schema, whose message would not say why
     validate(config, "workflow/schemas/config.schema.yaml")
     plan.check_config(config)
-except (plan.ConfigError, strict_yaml.DuplicateKeyError) as e:
+    check_claims_files(plan.claims_files(config))  # ids unique, rules and measures known
+except (plan.ConfigError, strict_yaml.DuplicateKeyError, ClaimsFileError) as e:
     raise WorkflowError(str(e)) from None
 
 

@@ -179,3 +179,52 @@ def test_a_missing_injection_method_is_named_as_missing(tmp_path):
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert "injection.methods: 'no_such_method' is not defined under 'methods'" in out, out[-2000:]
+
+
+def _claims_file(path, ids, extra=""):
+    claims = "".join(
+        f"  - id: {i}\n    claimed: 1.0\n    rule: ratio_below\n"
+        f"    measure: {{kind: k_ratio, method: mfg, baselines: [ddpm]}}\n{extra}"
+        for i in ids
+    )
+    path.write_text(f"paper: x\nfidelity: {{}}\nclaims:\n{claims}")
+    return str(path)
+
+
+def test_a_repeated_claim_id_is_named_within_and_across_files(tmp_path):
+    from mfgstudy.report.claims import ClaimsFileError, check_claims_files
+
+    one = _claims_file(tmp_path / "a.yaml", ["k1", "k2", "k1"])
+    with pytest.raises(ClaimsFileError, match=r"a.yaml: the claim id 'k1' is given twice in this"):
+        check_claims_files([one])
+    a = _claims_file(tmp_path / "a.yaml", ["k1", "k2"])
+    b = _claims_file(tmp_path / "b.yaml", ["k3", "k2"])
+    with pytest.raises(ClaimsFileError, match=r"b.yaml: the claim id 'k2' is given also in .*a.yaml"):
+        check_claims_files([a, b])
+    check_claims_files([a, _claims_file(tmp_path / "c.yaml", ["k3"])])  # distinct ids pass
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [("    rule: ratio_above\n", "rule 'ratio_above' is not a verdict rule"),
+     ("    claimed: .nan\n", "claimed must be a finite number"),
+     ("    measure: {kind: k_ration}\n", "measure.kind 'k_ration' is not a measurement")],
+)  # fmt: skip
+def test_a_claim_that_cannot_be_judged_is_refused_naming_it(tmp_path, extra, message):
+    from mfgstudy.report.claims import ClaimsFileError, check_claims_files
+
+    path = tmp_path / "a.yaml"
+    text = _claims_file(path, ["k1"])
+    # the extra line replaces the key it names (one mapping may not give a key twice)
+    key = extra.split(":")[0].strip()
+    lines = [ln for ln in Path(text).read_text().splitlines() if not ln.strip().startswith(key)]
+    path.write_text("\n".join(lines) + "\n" + extra)
+    with pytest.raises(ClaimsFileError, match=f"a.yaml: claim 'k1': {message}"):
+        check_claims_files([str(path)])
+
+
+def test_the_shipped_claims_files_pass_and_the_snakefile_checks_them_before_any_job():
+    from mfgstudy.report.claims import check_claims_files
+
+    check_claims_files([f"workflow/claims/{n}" for n in plan.CLAIMS_NAMES])
+    assert "check_claims_files(plan.claims_files(config))" in Path("Snakefile").read_text()
