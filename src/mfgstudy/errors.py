@@ -8,3 +8,8 @@ traceback.
 
 class UserError(Exception):
     """An error in the user's inputs, config, files or environment: the message says what to do."""
+
+
+class ConfigError(UserError, ValueError):
+    """A config that passed the schema but refers to something undefined or inconsistent, or
+    holds a value no job can use (``mfgstudy.config_values``)."""

@@ -15,15 +15,12 @@ import itertools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mfgstudy.errors import UserError
+from mfgstudy.config_values import check_values, job_setting
+from mfgstudy.errors import ConfigError
 from mfgstudy.kinds import data_kind
 from mfgstudy.layout import UNPERTURBED, value_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # src/mfgstudy/plan.py -> the repository
-
-
-class ConfigError(UserError, ValueError):
-    """A config that passed the schema but refers to something undefined or inconsistent."""
 
 
 @dataclass(frozen=True)
@@ -212,8 +209,11 @@ def check_names(config: dict) -> None:
 
 # --- checks beyond the JSON schema ------------------------------------------------------------
 def check_config(config: dict) -> None:
-    """Reject undefined names and inconsistent sweeps, naming the offending key."""
+    """Reject undefined names, inconsistent sweeps and values no job can use
+    (``mfgstudy.config_values``), naming the offending key."""
     from mfgstudy.methods.registry import kinds
+
+    check_values(config)
 
     for name, method in config["methods"].items():
         if method["kind"] not in kinds():
@@ -530,13 +530,6 @@ def job_resources(config: dict, family: str) -> dict:
         "cpus_per_gpu": cpus_per_gpu,
         "tasks_per_gpu": 0,
     }
-
-
-def job_setting(config: dict, family: str, dataset: str, key: str, default=None) -> int:
-    """One resource of a rule family's job on a data set (its ``by_dataset`` entry wins)."""
-    spec = config["resources"][family]
-    value = spec.get("by_dataset", {}).get(dataset, {}).get(key, spec.get(key, default))
-    return int(value)
 
 
 def checkpoint_every(config: dict, method: str) -> int:

@@ -700,10 +700,14 @@ def test_theorem4_is_judged_on_the_perturbed_cost_of_the_chosen_reading():
 
 def test_only_a_qualitative_claim_may_omit_its_claimed_value(tmp_path):
     f = tmp_path / "claims.yaml"
-    f.write_text("fidelity: {}\nclaims:\n  - {id: a, rule: improvement, measure: {kind: k_ratio}}\n")
+    f.write_text(
+        "fidelity: {}\nclaims:\n  - {id: a, rule: improvement, measure: {kind: k_ratio}}\n"
+    )
     with pytest.raises(ValueError, match="'a' has no claimed value"):
         load_claims(str(f))
-    f.write_text("fidelity: {}\nclaims:\n  - {id: a, rule: qualitative, measure: {kind: k_ratio}}\n")
+    f.write_text(
+        "fidelity: {}\nclaims:\n  - {id: a, rule: qualitative, measure: {kind: k_ratio}}\n"
+    )
     assert load_claims(str(f))[0][0]["id"] == "a"
 
 
