@@ -313,11 +313,12 @@ class UnreadableTorchFile(UserError, ValueError):
 
 
 def load_torch(path: str | os.PathLike) -> Any:
-    """``torch.load`` on the CPU, weights only. A file that is there but does not load raises
+    """``torch.load`` on the CPU, weights only, of an archive whose members all pass their CRC-32
+    (``torch.load`` itself does not check them: one flipped byte in a tensor loads silently and
+    moves every result). A file that is there but does not load, or fails its CRC, raises
     :class:`UnreadableTorchFile` (naming it, what it looks like, the fix); an intact archive is
     read twice before it is called unreadable. I/O errors (OSError) and MemoryError pass."""
     import errno
-    import zipfile
 
     import torch
 
@@ -333,31 +334,50 @@ def load_torch(path: str | os.PathLike) -> Any:
         except Exception as e:  # noqa: BLE001 - told apart below
             return None, e
 
+    problem = _archive_problem(path)
+    if problem is not None:
+        what, cause = problem
+        raise UnreadableTorchFile(path, what, cause) from cause
     obj, cause = attempt()
     if cause is None:
         return obj
+    obj, cause = attempt()  # intact: a passing read error inside torch, or contents it refuses
+    if cause is None:
+        return obj
+    raise UnreadableTorchFile(path, "an intact archive whose contents torch refuses to load", cause)
+
+
+class _DamagedMember(ValueError):
+    pass
+
+
+def _archive_problem(path: str | os.PathLike) -> tuple[str, BaseException] | None:
+    """None for a zip archive whose every member passes its CRC-32, else (what the file looks
+    like, the error that showed it)."""
+    import errno
+    import zipfile
+
     with open(path, "rb") as f:  # an OSError here is the file system's, not the file's
-        head, size, bad = f.read(4), os.fstat(f.fileno()).st_size, ""
+        head, size = f.read(4), os.fstat(f.fileno()).st_size
+        if size == 0:
+            return "an empty file (a killed or failed write)", ValueError("0 bytes")
+        if head != b"PK\x03\x04":
+            return f"not a torch archive ({size} bytes starting {head!r})", ValueError("no zip")
+        f.seek(0)
         try:
-            if head == b"PK\x03\x04":
-                with zipfile.ZipFile(f) as z:
-                    bad = z.testzip()  # the first member failing its CRC, None: intact
+            with zipfile.ZipFile(f) as z:
+                bad = z.testzip()  # the first member failing its CRC, None: intact
         except OSError as e:
             if e.errno not in (None, errno.EINVAL):
                 raise
+            bad, cause = "", e
         except MemoryError:
             raise
-        except Exception:  # noqa: BLE001 - any other failure: a broken archive
-            pass
-    if size == 0:
-        what = "an empty file (a killed or failed write)"
-    elif head != b"PK\x03\x04":
-        what = f"not a torch archive ({size} bytes starting {head!r})"
-    elif bad is not None:
-        what = f"a truncated or damaged archive ({size} bytes{f', {bad} damaged' if bad else ''})"
-    else:  # intact: a passing read error inside torch, or contents it refuses
-        obj, cause = attempt()
-        if cause is None:
-            return obj
-        what = "an intact archive whose contents torch refuses to load"
-    raise UnreadableTorchFile(path, what, cause) from cause
+        except Exception as e:  # noqa: BLE001 - any other failure: a broken archive
+            bad, cause = "", e
+        else:
+            cause = _DamagedMember(f"member {bad} fails its CRC-32") if bad else None
+    if bad is None:
+        return None
+    damaged = f", {bad} damaged" if bad else ""
+    return f"a truncated or damaged archive ({size} bytes{damaged})", cause

@@ -206,3 +206,43 @@ def test_a_checkpoint_of_another_run_is_moved_aside_not_deleted(kind, tmp_path, 
     assert other_rank.load("shared") is None and ck.path.exists()  # reads, never moves
     run.finish()
     assert not ck.path.exists() and aside[0].exists()
+
+
+# --- issue 24: one flipped byte in a tensor is caught by the archive's CRC ----------------------
+def _flip_tensor_byte(path) -> None:
+    """Flip one byte inside the first tensor's data of a torch archive, in place (same size)."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        info = next(i for i in z.infolist() if "/data/" in i.filename and i.file_size > 0)
+    blob = bytearray(path.read_bytes())
+    name_len, extra_len = struct.unpack(
+        "<HH", blob[info.header_offset + 26 : info.header_offset + 30]
+    )
+    start = info.header_offset + 30 + name_len + extra_len
+    blob[start + info.file_size // 2] ^= 0x01
+    path.write_bytes(bytes(blob))
+
+
+def test_a_model_with_one_flipped_tensor_byte_is_refused(trained, tmp_path):
+    data, models = trained
+    model = tmp_path / "model.pt"
+    shutil.copyfile(models["ddpm"], model)
+    load_net(_job_spec("ddpm"), data, str(model))
+    _flip_tensor_byte(model)
+    with pytest.raises(Exception) as err:
+        load_net(_job_spec("ddpm"), data, str(model))
+    msg = str(err.value)
+    assert str(model) in msg and "damaged" in msg and "CRC" in msg, msg
+
+
+def test_a_checkpoint_with_one_flipped_tensor_byte_is_moved_aside(tmp_path, caplog):
+    ck = _saved(tmp_path)
+    _flip_tensor_byte(ck.path)
+    before = ck.path.read_bytes()
+    with caplog.at_level(logging.WARNING, logger="mfgstudy"):
+        assert Checkpointer(ck.path.parent, KEY).load("shared") is None  # starts fresh
+    aside = sorted(ck.path.parent.glob(f"{CHECKPOINT_NAME}.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == before
+    assert "damaged" in caplog.text
