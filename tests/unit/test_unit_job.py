@@ -58,7 +58,9 @@ def test_adding_an_eps_computes_only_it(setting, tmp_path, caplog):
     a = first / "samples" / "eps0.1" / "state" / "N4.zarr"
     b = second / "samples" / "eps0.1" / "state" / "N4.zarr"
     files = [p.relative_to(a) for p in a.rglob("*") if p.is_file()]
-    assert files and all(os.path.samefile(a / f, b / f) for f in files)  # the same entry
+    # the same cache entry, copied: equal bytes, never shared inodes (issue 24)
+    assert files and all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+    assert not any(os.path.samefile(a / f, b / f) for f in files)
     # the perturbed value is measured against the unperturbed samples of the same job
     assert np.isfinite(_w2(second, "0.2", "state")) and _w2(second, "0.2", "state") > 0
 

@@ -5,15 +5,22 @@ Each eps is a *value*: its samples and metrics are computed by ``sample.sample_u
 ``evaluate.evaluate_unit`` exactly as before (the same spec, so the same numbers), into
 ``<cache>/<key>/`` where the key hashes the value's spec, the seed, the unit job's code hash and
 the identity of every input file it reads (the data store, the model, the classifier, the reference
-statistics). The job's outputs, ``<samples>/eps<e>/`` and ``<metrics>/eps<e>/``, are hard links
-to (or copies of) those entries. When the job reruns because one eps was added, every value whose
-key is unchanged is taken from the cache and only the new one is computed; a change to the code,
-a model or a value's own spec gives a new key, so a stale result is never reused. The cache is
-not a workflow output: deleting it costs recomputation, never correctness.
+statistics). The job's outputs, ``<samples>/eps<e>/`` and ``<metrics>/eps<e>/``, are copies of
+those entries (never hard links: an edit of an output in place cannot reach the cache). When the
+job reruns because one eps was added, every value whose key is unchanged is taken from the cache
+and only the new one is computed; a change to the code, a model or a value's own spec gives a
+new key, so a stale result is never reused.
+
+An entry is complete when its mark (``complete``) holds the sha256 of every file it holds,
+written last; before reuse every file is hashed again and compared. An entry that fails (a file
+changed, missing or added, or a mark without the manifest) is removed and recomputed, and the
+log says which file failed. The cache is not a workflow output: deleting it costs recomputation,
+never correctness.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -40,16 +47,28 @@ def file_identity(path: str | os.PathLike) -> str:
     return file_sha256(path)
 
 
-def _link_tree(src: Path, dst: Path) -> None:
-    """``dst`` as a copy of the folder ``src`` made of hard links (copies across file systems)."""
+def manifest(root: Path) -> dict[str, str]:
+    """The sha256 of every file under ``root`` but the completion mark, by relative path."""
+    return {p.relative_to(root).as_posix(): file_sha256(p) for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).as_posix() != DONE}  # fmt: skip
 
-    def link(s, d):
-        try:
-            os.link(s, d)
-        except OSError:
-            shutil.copy2(s, d)
 
-    shutil.copytree(src, dst, copy_function=link)
+def entry_problem(entry: Path) -> str | None:
+    """None when the cache entry holds exactly the files its mark records, byte for byte; else
+    what is wrong, naming the first file that fails."""
+    try:
+        recorded = json.loads((entry / DONE).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its completion mark holds no manifest of its files"
+    have = manifest(entry)
+    for name in sorted(set(recorded) | set(have)):
+        if name not in have:
+            return f"{name} is missing"
+        if name not in recorded:
+            return f"{name} is not one of the files it was written with"
+        if have[name] != recorded[name]:
+            return f"{name} differs from the sha256 recorded when it was written"
+    return None
 
 
 def unit_job(spec: dict, seed: int, data_path: str, out_samples: str, out_metrics: str,
@@ -72,6 +91,12 @@ def unit_job(spec: dict, seed: int, data_path: str, out_samples: str, out_metric
             value = spec["values"][label]
             key = {"value": value, "seed": int(seed), "code": code, "inputs": inputs}
             entry = Path(cache) / config_hash(key)
+            if (entry / DONE).exists():
+                problem = entry_problem(entry)
+                if problem is not None:
+                    log.warning("eps=%s: the cache entry %s fails its check (%s): removed it; "
+                                "computing the value again", label, entry, problem)  # fmt: skip
+                    shutil.rmtree(entry)
             if not (entry / DONE).exists():
                 computed.append(label)
                 clean = None if float(label) == 0 else samples / value_dir("0")
@@ -79,8 +104,8 @@ def unit_job(spec: dict, seed: int, data_path: str, out_samples: str, out_metric
                          entry, clean)  # fmt: skip
             else:
                 log.info("eps=%s: reused %s", label, entry)
-            _link_tree(entry / "samples", samples / value_dir(label))
-            _link_tree(entry / "metrics", metrics / value_dir(label))
+            shutil.copytree(entry / "samples", samples / value_dir(label))
+            shutil.copytree(entry / "metrics", metrics / value_dir(label))
     log.info("unit of %d values (eps %s): computed %s, reused the others, in %.1fs",
              len(labels), ", ".join(labels), ", ".join(computed) or "none",
              time.time() - t0)  # fmt: skip
@@ -93,4 +118,4 @@ def _compute(value, seed, data_path, model_path, classifier_path, reference_path
         evaluate_unit(value, seed, data_path, str(tmp / "samples"), str(tmp / "metrics"),
                       classifier_path=classifier_path, clean_dir=clean,
                       reference_paths=reference_paths, model_path=model_path)  # fmt: skip
-        (tmp / DONE).touch()
+        (tmp / DONE).write_text(json.dumps({"files": manifest(tmp)}, indent=1))  # written last
