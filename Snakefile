@@ -31,7 +31,8 @@ try:
     plan.check_names(config)  # before the schema, whose message would not say why
     validate(config, "workflow/schemas/config.schema.yaml")
     plan.check_config(config)
-    check_claims_files(plan.claims_files(config))  # ids unique, rules and measures known
+    # ids unique, rules and measures known (the files lie in the workflow, not the --directory)
+    check_claims_files([str(plan.REPO_ROOT / f) for f in plan.claims_files(config)])
 except (plan.ConfigError, strict_yaml.DuplicateKeyError, ClaimsFileError) as e:
     raise WorkflowError(str(e)) from None
 

@@ -189,7 +189,8 @@ def _checksummed(ds: xr.Dataset) -> xr.Dataset:
     checksum, after the caller's compressors (zarr's default, zstd, if none were set); the
     attrs that :func:`_seal` writes are dropped (``ds`` may come from another store)."""
     ds = ds.copy()
-    ds.attrs = {k: v for k, v in ds.attrs.items() if k not in ("chunk_manifest", "complete")}
+    sealed = ("chunk_manifest", "metadata_manifest", "complete")
+    ds.attrs = {k: v for k, v in ds.attrs.items() if k not in sealed}
     for var in ds.variables.values():
         compressors = var.encoding.get("compressors", (ZstdCodec(),))
         compressors = [compressors] if isinstance(compressors, Codec) else list(compressors or ())
@@ -209,7 +210,11 @@ def _seal(tmp: Path) -> None:
             manifest[meta.parent.relative_to(tmp).as_posix()] = {
                 f.relative_to(meta.parent).as_posix(): f.stat().st_size for f in files
             }
-    zarr.open_group(tmp, mode="r+").attrs.update(chunk_manifest=manifest, complete=True)
+    metadata = {meta.relative_to(tmp).as_posix(): file_sha256(meta)
+                for meta in sorted(tmp.rglob("zarr.json")) if meta.parent != tmp}  # fmt: skip
+    zarr.open_group(tmp, mode="r+").attrs.update(
+        chunk_manifest=manifest, metadata_manifest=metadata, complete=True
+    )
 
 
 def open_store(path: str | os.PathLike, load: bool = True) -> xr.Dataset:
@@ -223,6 +228,7 @@ def open_store(path: str | os.PathLike, load: bool = True) -> xr.Dataset:
     if not attrs.get("complete", False):
         raise IncompleteStoreError(f"{p} was never marked complete; rerun the job that writes it")
     _check_manifest(p, attrs.get("chunk_manifest", {}))  # a store older than the manifest: {}
+    _check_metadata(p, attrs.get("metadata_manifest"))
     return _open(p, None, load)
 
 
@@ -241,6 +247,23 @@ def _check_manifest(p: Path, manifest: Mapping[str, Mapping[str, int]]) -> None:
             if f.stat().st_size != size:
                 problem = f"chunk file {array}/{key} has {f.stat().st_size} bytes, not {size}"
                 raise _corrupt(p, _where(array), problem)
+
+
+def _check_metadata(p: Path, recorded: Mapping[str, str] | None) -> None:
+    """Every array's and group's ``zarr.json`` (all but the root's, which holds this record) as
+    it was written: a changed byte order, dtype or shape, or a deleted array, is found here
+    rather than read as other numbers. Stores older than the record (None) are not checked."""
+    if recorded is None:
+        return
+    have = {m.relative_to(p).as_posix() for m in p.rglob("zarr.json") if m.parent != p}
+    for name in sorted(set(recorded) | have):
+        node = name.rpartition("/")[0]
+        if name not in have:
+            raise _corrupt(p, _where(node), f"the metadata file {name} is missing")
+        if name not in recorded:
+            raise _corrupt(p, _where(node), f"the metadata file {name} was added after writing")
+        if file_sha256(p / name) != recorded[name]:
+            raise _corrupt(p, _where(node), f"the metadata file {name} was changed after writing")
 
 
 def _open(p: Path, group: str | None, load: bool) -> xr.Dataset:

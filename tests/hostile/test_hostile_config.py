@@ -227,4 +227,5 @@ def test_the_shipped_claims_files_pass_and_the_snakefile_checks_them_before_any_
     from mfgstudy.report.claims import check_claims_files
 
     check_claims_files([f"workflow/claims/{n}" for n in plan.CLAIMS_NAMES])
-    assert "check_claims_files(plan.claims_files(config))" in Path("Snakefile").read_text()
+    call = "check_claims_files([str(plan.REPO_ROOT / f) for f in plan.claims_files(config)])"
+    assert call in Path("Snakefile").read_text()

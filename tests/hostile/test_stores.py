@@ -118,3 +118,25 @@ def test_group_store_roundtrip_and_corruption(tmp_path):
         open_groups(store)
     assert str(store) in str(err.value) and "'grid'" in str(err.value)
     assert "'x'" in str(err.value) and "checksum" in str(err.value)
+
+
+# --- issue 24: the arrays' metadata are covered too ---------------------------------------------
+def test_an_edited_array_metadata_file_is_refused(tmp_path):
+    """A changed byte order in x's zarr.json would read the same bytes as other numbers."""
+    import json
+
+    store = _written(tmp_path)
+    meta = store / "x" / "zarr.json"
+    doc = json.loads(meta.read_text())
+    text = json.dumps(doc).replace('"little"', '"big"')
+    assert text != json.dumps(doc)  # the codec names the byte order
+    meta.write_text(text)
+    msg = _raises_naming(store, "x")
+    assert "the metadata file x/zarr.json was changed after writing" in msg
+
+
+def test_a_deleted_array_metadata_file_is_refused(tmp_path):
+    store = _written(tmp_path)
+    (store / "x" / "zarr.json").unlink()
+    with pytest.raises(CorruptStoreError, match="the metadata file x/zarr.json is missing"):
+        open_store(store)
