@@ -246,3 +246,10 @@ def test_a_checkpoint_with_one_flipped_tensor_byte_is_moved_aside(tmp_path, capl
     aside = sorted(ck.path.parent.glob(f"{CHECKPOINT_NAME}.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == before
     assert "damaged" in caplog.text
+
+
+def test_the_train_job_leaves_subnormal_floats_as_it_found_them(trained):
+    """The train job flushes subnormals on the CPU (speed), and restores torch's default when it
+    returns: a caller in the same process (these tests, hypothesis) must not inherit it."""
+    tiny = torch.tensor([1e-38], dtype=torch.float32) / 100  # 1e-40: a subnormal float32
+    assert tiny.item() != 0.0

@@ -58,8 +58,8 @@ def train_job(
     if checkpoint_dir is None and (walltime_min is not None or checkpoint_every is not None):
         raise ValueError("--walltime-min and --checkpoint-every need --checkpoint-dir")
     run = Runtime.start(current())
-    if run.device.type == "cpu":
-        torch.set_flush_denormal(True)  # module docstring: subnormals cost ~100x per operation
+    flush = run.device.type == "cpu"  # module docstring: subnormals cost ~100x per operation
+    torch.set_flush_denormal(flush)
     try:
         if not run.main:
             logging.getLogger("mfgstudy").setLevel(logging.WARNING)  # one rank writes the log
@@ -103,4 +103,5 @@ def train_job(
             if run.ckpt is not None:
                 run.ckpt.finish(outputs=(out_model, out_log))
     finally:
+        torch.set_flush_denormal(False)  # torch's default: a caller in the same process keeps it
         run.close()
