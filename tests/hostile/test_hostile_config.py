@@ -229,3 +229,18 @@ def test_the_shipped_claims_files_pass_and_the_snakefile_checks_them_before_any_
     check_claims_files([f"workflow/claims/{n}" for n in plan.CLAIMS_NAMES])
     call = "check_claims_files([str(plan.REPO_ROOT / f) for f in plan.claims_files(config)])"
     assert call in Path("Snakefile").read_text()
+
+
+def test_the_claims_rule_names_its_claims_files_relative_to_the_working_directory(tmp_path):
+    """Absolute paths among a rule's inputs change when the checkout moves, which reran the
+    claims and the report (issue 24); relative ones move with it."""
+    import re
+
+    res = snakemake(tmp_path, "-n", "-p", "--until", "claims")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-2000:]
+    (files,) = re.findall(r"--claims-files (.*?) --cube", out)
+    paths = shlex.split(files)
+    assert paths and all(not p.startswith("/") for p in paths), paths
+    assert all((tmp_path / p).resolve() == Path(plan.REPO_ROOT, "workflow", "claims",
+                                                Path(p).name) for p in paths)  # fmt: skip

@@ -2,6 +2,7 @@
 # specs as JSON, input functions, the report's sections, and the tables that differ only in a
 # name (one generic rule per shape).
 import json
+import os
 import re
 
 
@@ -123,8 +124,11 @@ CLAIMS_OPTIONS = {
     "concentration": "--concentration",
 }
 # the repository's claims files (not workflow.source_path's temporary copies, whose deleted
-# paths claims.json would record as its claims_file)
-CLAIMS_FILES = [str(Path(workflow.basedir) / f) for f in plan.claims_files(config)]
+# paths claims.json would record as its claims_file), relative to the working directory: an
+# absolute path would change when the checkout moves, and rerun the claims and the report
+CLAIMS_FILES = [
+    os.path.relpath(Path(workflow.basedir) / f) for f in plan.claims_files(config)
+]
 
 
 def claims_options(wildcards, input):
@@ -171,7 +175,9 @@ def report_items():
         generic = [t for t in (PAPER_TABLES, STUDY_TABLES) if f"{{{t.rule}}}" in path]
         named = [(path.format(**{t.rule: n}), v["section"], v["verb"])
                  for t in generic for n, v in t.items()] or [(path, section, None)]  # fmt: skip
-        rst = str(Path(workflow.basedir) / "workflow" / "report" / f"{caption}.rst")
+        rst = os.path.relpath(
+            Path(workflow.basedir) / "workflow" / "report" / f"{caption}.rst"
+        )
         items += [dict(path=p, caption=rst, section=s, verb=v)
                   for p, s, v in named if p in targets and caption != "claims"]  # fmt: skip
     return items
