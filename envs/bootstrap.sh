@@ -23,6 +23,21 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
     echo "bootstrap: the project needs Python 3.11; '$python' is $("$python" -V 2>&1): make PYTHON=/path/to/python3.11" >&2
     exit 1
 fi
+# one bootstrap at a time per environment: two `make` in a fresh clone would both install into it
+ready="$venv/.bootstrapped"  # the Makefile's mark of a prepared environment
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$venv.lock"
+    if ! flock -n 9; then
+        echo "bootstrap: another bootstrap is preparing $venv ($venv.lock): waiting for it"
+        flock 9
+        if [ -f "$ready" ] && [ "$ready" -nt pyproject.toml ] && [ "$ready" -nt "$0" ]; then
+            echo "bootstrap: ready: $venv was prepared by the other bootstrap meanwhile"
+            exit 0
+        fi
+    fi
+else
+    echo "bootstrap: no flock here: do not run two bootstraps of $venv at once" >&2
+fi
 if [ ! -x "$venv/bin/python" ]; then
     echo "bootstrap: creating $venv with $("$python" -V 2>&1)"
     "$python" -m venv "$venv"
@@ -45,3 +60,4 @@ fi
 "$venv/bin/python" -c 'import importlib.metadata as m, torch, mfgstudy
 print("bootstrap: ready: torch", torch.__version__, "(CUDA available:",
       torch.cuda.is_available(), "), clean-fid", m.version("clean-fid"))'
+touch "$ready"  # before the lock is released: a bootstrap waiting on it finds it prepared
