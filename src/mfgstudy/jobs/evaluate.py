@@ -1,4 +1,5 @@
-"""Evaluate one sweep unit (all its N) and the per-data-set floors.
+"""Evaluate one sweep unit (all its N); the floors and references it is compared with are
+``mfgstudy.jobs.references``.
 
 Points: the uncoupled EMD to an independent block of the data law, the coupled estimate against
 the unit's own reference run (same x_T and Brownian path), and, for the exact oracle on a
@@ -26,93 +27,11 @@ import xarray as xr
 
 from mfgstudy.analysis.convergence import closed_form_w2
 from mfgstudy.data import load_data
-from mfgstudy.device import for_data
+from mfgstudy.jobs.references import ImageMetrics
 from mfgstudy.layout import UNPERTURBED, store_name
-from mfgstudy.metrics import CONFIDENCE
-from mfgstudy.models import load_classifier
 from mfgstudy.store import atomic_path, open_store, write_store
 
 log = logging.getLogger(__name__)
-
-
-def feature_source(
-    key: str,
-    classifier_path: str | None,
-    inception_weights: str | None,
-    device="cpu",
-    inception_sha256: str | None = None,
-):
-    """The feature source ``key`` (digits | inception) of the image metrics, on ``device``;
-    the Inception file must have ``inception_sha256`` (default: the published hash)."""
-    from mfgstudy.metrics.features import digits_source, inception_source
-
-    if key == "digits":
-        if classifier_path is None:
-            raise ValueError("digits features need the digits classifier (--classifier)")
-        return digits_source(load_classifier(classifier_path, device))
-    if key == "inception":
-        return inception_source(inception_weights, device, sha256=inception_sha256)
-    raise ValueError(f"unknown feature source {key!r}; choose digits or inception")
-
-
-def reference_job(spec: dict, data_path: str, out: str, classifier_path: str | None = None):
-    """Reference statistics (features, mean, covariance) of the training split."""
-    from mfgstudy.metrics.features import reference_statistics
-
-    t0 = time.time()
-    source = feature_source(
-        spec["features"],
-        classifier_path,
-        spec.get("inception_weights"),
-        for_data("images"),
-        spec.get("inception_sha256"),
-    )
-    images = open_store(data_path)["images_train"].values
-    ds = reference_statistics(images, source)
-    write_store(ds, out, spec, None, t0, {"reference_split": "train", "dataset": spec["dataset"]})
-    log.info("%s reference statistics of %d training images", source.label, len(images))
-
-
-class ImageMetrics:
-    """Every configured feature source with its reference, and the digits classifier."""
-
-    def __init__(self, spec: dict, reference_paths: list[str], classifier_path: str | None):
-        self.settings = spec["image_metrics"]
-        device = for_data("images")
-        self.clf = load_classifier(classifier_path, device) if classifier_path else None
-        self.sources = []
-        for path in reference_paths:
-            ref = open_store(path)
-            key = ref.attrs["feature_source"]
-            weights, sha = (self.settings.get(k) for k in ("inception_weights", "inception_sha256"))
-            source = feature_source(key, classifier_path, weights, device, sha)
-            self.sources.append((source, ref))
-
-    def __call__(self, images: np.ndarray) -> dict:
-        from mfgstudy.analysis.classifier import predict_proba
-        from mfgstudy.metrics.features import image_metrics
-
-        vals = {}
-        for source, ref in self.sources:
-            k, splits = self.settings["nearest_k"], self.settings["is_splits"]
-            vals.update(image_metrics(images, source, ref, nearest_k=k, is_splits=splits))
-        if self.clf is not None:
-            proba = predict_proba(self.clf, images)
-            vals["confident_fraction"] = float((proba.max(1) > CONFIDENCE).mean())
-        return vals
-
-    def protocol(self, n: int) -> dict:
-        from mfgstudy.metrics.features import protocol
-
-        out = {}
-        for source, _ in self.sources:
-            p = protocol(source, n, "train", nearest_k=self.settings["nearest_k"],
-                         is_splits=self.settings["is_splits"])  # fmt: skip
-            out.update({f"{source.key}_{k}": v for k, v in p.items()})
-        return out
-
-    def names(self) -> list[str]:
-        return [source.keys["fd"] for source, _ in self.sources]
 
 
 def evaluate_unit(
@@ -255,53 +174,3 @@ def _metric_names(kind: str, x_ref, closed, x_clean, images) -> list[str]:
 def _points_protocol(n: int) -> dict:
     """The measurement protocol recorded beside every W2."""
     return {"w2_reference": "independent block of the data law (x_test)", "n_generated": n}
-
-
-SPREAD_PARTITIONS = 2  # random partitions of the training split into sets of n (digits: 8 sets)
-
-
-def spread(metrics, images: np.ndarray, n: int, repeats: int, seed: int) -> tuple[dict, int]:
-    """Each image metric's own spread at the sample size n: its sd over disjoint subsets of n
-    real images (``repeats`` random partitions of ``images``, the training split: the most real
-    images there are), and how many subsets. Resampling with replacement would repeat images,
-    which FD reads as a degenerate spread of features (its bootstrap values are 2-3 times the
-    metric's), and halves of the held-out split are at another n, where FD's noise differs by
-    more than any scaling law states."""
-    rng = np.random.default_rng([seed, n])
-    k = len(images) // n
-    if k < 1:
-        raise ValueError(f"the spread at n = {n} needs at least {n} images, got {len(images)}")
-    values = []
-    for _ in range(repeats):
-        order = rng.permutation(len(images))
-        values += [metrics(images[order[i * n : (i + 1) * n]]) for i in range(k)]
-    return {key: float(np.std([v[key] for v in values], ddof=1)) for key in values[0]}, len(values)
-
-
-def floor(spec, data_path, out, classifier_path=None, reference_paths=()) -> None:
-    """The floor of each estimator for this data set at the sweep's sample size: for points the
-    W2 between independent draws of the law, for images every image metric of the held-out test
-    split against the training split's reference (``<metric>_floor``)."""
-    from mfgstudy.metrics.w2 import w2_floor
-
-    t0 = time.time()
-    data = load_data(open_store(data_path))
-    if data.kind == "points":
-        vals = w2_floor(data.test_points(), spec["n_samples"], spec["repeats"])
-        ds = xr.Dataset({"w2_floor": (("pair",), vals)})
-        log.info("W2 floor at n=%d: %.4f +- %.4f", spec["n_samples"], vals.mean(), vals.std())
-        attrs = {}
-    else:
-        metrics = ImageMetrics(spec, reference_paths, classifier_path)
-        test = data.ds["images_test"].values
-        vals = metrics(test)
-        train = data.ds["images_train"].values
-        sd, k = spread(metrics, train, len(test), SPREAD_PARTITIONS, int(spec.get("seed", 0)))
-        ds = xr.Dataset({**{f"{k}_floor": ((), float(v)) for k, v in vals.items()},
-                         **{f"{k}_floor_sd": ((), sd[k]) for k in vals}})  # fmt: skip
-        attrs = {**metrics.protocol(len(test)),
-                 "floor": f"test split (n = {len(test)}) against the train split; _floor_sd: "
-                          f"the metric's sd over {k} disjoint subsets of n training images "
-                          "(its own spread at this n)"}  # fmt: skip
-        log.info("image floors (test vs train): %s; sd over resamples: %s", vals, sd)
-    write_store(ds, out, spec, None, t0, {**spec["unit"], **attrs})
