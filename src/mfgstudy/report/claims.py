@@ -1338,7 +1338,8 @@ def _check_claim(claims_file: str, k: int, c) -> None:
     if "claimed" in c and not (isinstance(c["claimed"], (int, float))
                                and np.isfinite(c["claimed"])):  # fmt: skip
         raise ClaimsFileError(f"{where}: claimed must be a finite number, got {c['claimed']!r}")
-    kind = (c.get("measure") or {}).get("kind") if isinstance(c.get("measure"), dict) else None
+    measure = c.get("measure")
+    kind = measure.get("kind") if isinstance(measure, dict) else None
     if kind not in MEASURES:
         raise ClaimsFileError(f"{where}: measure.kind {kind!r} is not a measurement (choose from "
                               f"{', '.join(sorted(MEASURES))})")  # fmt: skip
