@@ -416,6 +416,25 @@ def test_an_unlearned_plain_model_makes_every_hjb_comparison_not_comparable():
     assert numbers["in_support"] == pytest.approx(0.5, abs=0.01)
 
 
+def test_a_model_whose_sampler_diverges_is_not_comparable_and_its_share_is_named():
+    ctx = _companion_ctx(n_seeds=3)
+    cube = ctx.cubes["hjb"]
+    share = np.zeros((cube.sizes["method"], 3))
+    p1 = list(cube["method"].values).index("hjb_pinn_p1")
+    share[p1] = [0.1, 0.0, 0.55]  # diverged on two of three seeds: its metrics read infinite
+    dims = ("method", "seed")
+    cube["nonfinite_fraction"] = xr.DataArray(share, dims=dims).broadcast_like(cube["in_support"])
+    for var in ("boundary_band_ratio", "in_support", "w2_uncoupled"):
+        cube[var].loc[{"method": "hjb_pinn_p1", "seed": [0, 2]}] = np.inf
+    rows = _companion_ledger(ctx)
+    p1_edges = rows["hjb_p1_edges"]
+    assert p1_edges["verdict"] == NOT_COMPARABLE, p1_edges["reason"]
+    gate = p1_edges["conditions"][0].fidelity
+    assert "hjb_pinn_p1: non-finite samples on 2 of 3 seeds (10 %, 0 %, 55 %)" in gate["summary"]
+    # the claims that do not involve the diverged model are judged as before
+    assert rows["hjb_terminal_sharper"]["verdict"] == REPRODUCED
+
+
 def test_each_interval_matches_its_source_of_randomness():
     # one seed of a trained model, or of a rate fitted over seeds: indicative only
     rows = _companion_ledger(_companion_ctx(n_seeds=1))

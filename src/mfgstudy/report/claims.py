@@ -20,7 +20,9 @@ Verdicts, one vocabulary (``VOCABULARY``, printed in the ledger's header):
   bound claim, which it cannot refute; or a lower-bound estimator (moments, mass transfer)
   meets it, which it cannot confirm.
 * ``not comparable``: a model failed the claim's fidelity gate (the bars of the claims file,
-  applied by the claim's kind, below); the row shows the numbers that failed.
+  applied by the claim's kind, below), or a compared model's sampler diverged (non-finite
+  samples: there is no law to compare); the row shows the numbers that failed, or the
+  non-finite share per seed.
 * ``not measurable at this scale``: the study did not measure it at this scale (e.g. CIFAR-10
   FID without the data and the Inception weights).
 * ``shown, not judged``: the paper states no direction (``rule: qualitative``, e.g. "has the
@@ -134,7 +136,8 @@ VOCABULARY = {
     "point estimate is indicative only); or a rate is not in its asymptotic regime; or an "
     "upper-bound estimator falls short of a bound claim, which it cannot refute",
     NOT_COMPARABLE: "a model failed the claim's fidelity gate (bars in the claims file, applied "
-    "by the claim's kind); the numbers that failed are shown",
+    "by the claim's kind), or its sampler diverged (non-finite samples); the numbers that failed "
+    "are shown",
     UNMEASURABLE: "not measured at this scale (data, weights or compute of the paper's scale)",
     QUALITATIVE: "the paper states no direction: the measurement is shown beside the statement, "
     "no verdict is invented",
@@ -843,16 +846,37 @@ def _study_cube(ctx, study: str):
     return ctx.cubes.get(sweep) if sweep else None
 
 
-def _per_seed(cube, metric: str, method: str, **where) -> np.ndarray:
+def _seed_values_of(cube, metric: str, method: str, **where) -> np.ndarray:
     """Per-seed values of ``metric`` for ``method`` at the last N (the first value of every
-    other dim not named in ``where``), finite ones only."""
+    other dim not named in ``where``), non-finite ones included."""
     if cube is None or metric not in cube or method not in cube["method"].values:
         return np.array([])
     da = cube[metric].sel({"method": method, **where}).isel(steps=-1)
     for d in [d for d in da.dims if d != "seed"]:
         da = da.isel({d: 0})
-    v = np.asarray(da.values, float).ravel()
+    return np.asarray(da.values, float).ravel()
+
+
+def _per_seed(cube, metric: str, method: str, **where) -> np.ndarray:
+    """:func:`_seed_values_of`, finite values only."""
+    v = _seed_values_of(cube, metric, method, **where)
     return v[np.isfinite(v)]
+
+
+def _diverged(cube, methods) -> dict | None:
+    """A failed gate where a compared model's sampler gave non-finite samples on some seed (a
+    diverged model has no law to compare; its metrics read infinite), naming the share per
+    seed; None where every sample of every seed is finite."""
+    shares = {m: _seed_values_of(cube, "nonfinite_fraction", m) for m in methods}
+    bad = {m: v for m, v in shares.items() if np.any(v[np.isfinite(v)] > 0)}
+    if not bad:
+        return None
+    text = "; ".join(f"{m}: non-finite samples on {int(np.sum(v > 0))} of {len(v)} seeds ("
+                     + ", ".join(f"{100 * x:.0f} %" for x in v) + ")"
+                     for m, v in bad.items())  # fmt: skip
+    return {"passed": False, "bar": "every sample finite",
+            "numbers": {m: [_f(x) for x in v] for m, v in bad.items()},
+            "summary": f"{text}: a model whose sampler diverges has no law to compare"}
 
 
 def _study_gate(ctx, cube, method: str) -> dict:
@@ -880,6 +904,10 @@ def variant_comparison(m: dict, ctx) -> list[Condition]:
         role = c.get("role", JUDGED)
         a = _per_seed(cube, c["metric"], c["method"])
         b = _per_seed(cube, c["metric"], c["baseline"])
+        diverged = _diverged(cube, (c["method"], c["baseline"]))
+        if diverged is not None:
+            out.append(Condition(label, np.nan, role=role, fidelity=diverged, ran=True))
+            continue
         if not len(a) or not len(b):
             why = f"no {c['metric']} of {c['method']} and {c['baseline']} at this scale"
             out.append(Condition(label, np.nan, role=role, reason=why))
@@ -900,6 +928,11 @@ def variant_value(m: dict, ctx) -> list[Condition]:
     for role, methods in ((JUDGED, m["methods"]), (CONTEXT, m.get("context", []))):
         for method in methods:
             v = _per_seed(cube, m["metric"], method)
+            diverged = _diverged(cube, (method,))
+            if diverged is not None:
+                out.append(Condition(f"{method}: {m['metric']}", np.nan, role=role,
+                                     fidelity=diverged, ran=True))  # fmt: skip
+                continue
             if not len(v):
                 why = f"no {m['metric']} of {method} at this scale"
                 out.append(Condition(f"{method}: {m['metric']}", np.nan, role=role, reason=why))
