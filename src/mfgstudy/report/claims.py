@@ -874,9 +874,12 @@ def _diverged(cube, methods) -> dict | None:
     text = "; ".join(f"{m}: non-finite samples on {int(np.sum(v > 0))} of {len(v)} seeds ("
                      + ", ".join(f"{100 * x:.0f} %" for x in v) + ")"
                      for m, v in bad.items())  # fmt: skip
-    return {"passed": False, "bar": "every sample finite",
-            "numbers": {m: [_f(x) for x in v] for m, v in bad.items()},
-            "summary": f"{text}: a model whose sampler diverges has no law to compare"}
+    return {
+        "passed": False,
+        "bar": "every sample finite",
+        "numbers": {m: [_f(x) for x in v] for m, v in bad.items()},
+        "summary": f"{text}: a model whose sampler diverges has no law to compare",
+    }
 
 
 def _study_gate(ctx, cube, method: str) -> dict:
