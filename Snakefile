@@ -9,11 +9,12 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from mfgstudy import plan, strict_yaml  # noqa: E402
+from mfgstudy import config_files, plan, strict_yaml  # noqa: E402
 from mfgstudy.report.claims import ClaimsFileError, check_claims_files  # noqa: E402
 
-# A config given with --configfile replaces the default study instead of being merged onto it
-# (Snakemake would otherwise deep-merge the two, leaking default sweeps into other scales);
+# A config given with --configfile is a whole config or an overlay that names its base
+# (`extends:`, mfgstudy.config_files): resolved below, it replaces the default study instead of
+# being deep-merged onto it (which would leak the default's sweeps into other scales);
 # --config key=value still overrides single values of whichever config is in use.
 if not workflow.config_settings.configfiles:
 
@@ -25,9 +26,12 @@ report: "workflow/report/workflow.rst"
 
 # the config, checked before any job: a mistake stops here with one message naming its key
 try:
-    # YAML would keep the last of two equal keys without a word: read the files strictly
-    for path in workflow.config_settings.configfiles or ["config.yaml"]:
-        strict_yaml.load(path)
+    # read strictly (YAML would keep the last of two equal keys without a word), overlays
+    # resolved onto their bases
+    files = workflow.config_settings.configfiles or ["config.yaml"]
+    resolved = config_files.load(files, workflow.config_settings.config)
+    config.clear()
+    config.update(resolved)
     plan.check_names(config)  # before the schema, whose message would not say why
     validate(config, "workflow/schemas/config.schema.yaml")
     plan.check_config(config)

@@ -8,11 +8,12 @@ import pytest
 import yaml
 
 from mfgstudy import plan
+from mfgstudy.config_files import resolve
 from tests.workflow.helpers import SMOKE, snakemake
 
 
 def _config(tmp_path, mutate=None, text_suffix=""):
-    cfg = yaml.safe_load(Path(SMOKE).read_text())
+    cfg = resolve(SMOKE)
     if mutate:
         mutate(cfg)
     path = tmp_path / "config.yaml"
@@ -33,7 +34,7 @@ def _rename(table, old, new, refs):
 
 
 def _first(key):
-    return next(iter(yaml.safe_load(Path(SMOKE).read_text())[key]))
+    return next(iter(resolve(SMOKE)[key]))
 
 
 # "gmm8\n": a trailing newline passes re.match with "$" (issue 24); the planner uses fullmatch
@@ -76,7 +77,7 @@ def test_a_hostile_name_is_rejected_before_any_job_and_runs_nothing(tmp_path, ta
      ("robustness_exact", "laws")],
 )  # fmt: skip
 def test_every_name_table_rejects_hostile_names(keys, name):
-    cfg = yaml.safe_load(Path(SMOKE).read_text())
+    cfg = resolve(SMOKE)
     table = cfg
     for k in keys[:-1]:
         table = table.setdefault(k, {})
@@ -100,7 +101,7 @@ def test_ordinary_names_pass():
 
     for ok in ("gmm8", "w2_vs_steps", "mfg_lambda_0.1", "ode-heun", "A1", "1e-3"):
         assert re.match(plan.NAME_PATTERN, ok)
-    plan.check_names(yaml.safe_load(Path(SMOKE).read_text()))
+    plan.check_names(resolve(SMOKE))
 
 
 def test_the_schema_and_the_planner_share_one_name_pattern():

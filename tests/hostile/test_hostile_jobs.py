@@ -16,6 +16,7 @@ import pytest
 import xarray as xr
 
 from mfgstudy import plan
+from mfgstudy.config_files import resolve
 from mfgstudy.jobs.collect import build_cubes, collect
 from mfgstudy.layout import store_name
 from mfgstudy.store import write_store
@@ -242,7 +243,6 @@ def test_an_edit_of_exact_reruns_mfg_training_in_a_dry_run(smoke_run, tmp_path):
     """MFG-Diffusion's loop uses exact.kernel_mean (and samplers.EulerMaruyama): on the finished
     smoke run, a copy of the workflow whose exact.py differs by one comment reruns its training
     (a hand-kept list of the modules training runs had missed it)."""
-    import yaml
 
     from tests.workflow.helpers import ROOT, SMOKE, jobs_by_rule, snakemake
 
@@ -253,7 +253,7 @@ def test_an_edit_of_exact_reruns_mfg_training_in_a_dry_run(smoke_run, tmp_path):
                     root=str(copy))  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     counts = jobs_by_rule(res.stdout + res.stderr)
-    config = yaml.safe_load(Path(SMOKE).read_text())
+    config = resolve(SMOKE)
     mfg = [m for m in plan.trained_models(config)
            if config["methods"][m["method"]]["kind"] == "mfg"]  # fmt: skip
     assert mfg and counts.get("train", 0) >= len(mfg), counts

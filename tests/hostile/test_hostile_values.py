@@ -3,17 +3,17 @@ the key named (before: eps .nan was dropped silently; eps .inf, t_min > T, n_tra
 n_samples above the test split failed only when their job ran; lr .nan passed the dry run)."""
 
 import math
-from pathlib import Path
 
 import pytest
 import yaml
 
 from mfgstudy import plan
+from mfgstudy.config_files import resolve
 from tests.workflow.helpers import SMOKE, snakemake
 
 
 def _smoke() -> dict:
-    return yaml.safe_load(Path(SMOKE).read_text())
+    return resolve(SMOKE)
 
 
 def _points_sweep(cfg) -> tuple[str, str]:
@@ -66,7 +66,7 @@ def test_the_shipped_configs_pass():
     for path in ("config.yaml", SMOKE, "workflow/configs/laboratory.yaml"):
         from mfgstudy.config_values import check_values
 
-        check_values(yaml.safe_load(Path(path).read_text()))
+        check_values(resolve(path))
 
 
 def test_a_nan_learning_rate_stops_the_dry_run_before_any_job(tmp_path):

@@ -29,6 +29,7 @@ import yaml
 from snakemake.utils import validate
 
 from mfgstudy import data, plan
+from mfgstudy.config_files import resolve
 from mfgstudy.data import DatasetSourceError, build_dataset
 from mfgstudy.metrics.features import inception_source
 from mfgstudy.plan import ConfigError, check_config
@@ -62,8 +63,7 @@ def _schema_knows_the_hash() -> bool:  # False before the change: the tests then
 def _with_inception(weights, sha256: str | None = None) -> dict:
     """The smoke config (it measures the digits data set) with Inception features at ``weights``
     (and ``sha256`` as the stand-in's own hash), valid under the schema."""
-    with open(SMOKE) as f:
-        cfg = yaml.safe_load(f)
+    cfg = resolve(SMOKE)
     im = {**cfg.get("image_metrics", {}), "features": ["digits", "inception"],
           "inception_weights": str(weights)}  # fmt: skip
     if sha256 and _schema_knows_the_hash():
@@ -119,8 +119,7 @@ def test_inception_input_names_the_file_where_inception_is_configured(tmp_path):
     assert inception_input(cfg) == [str(weights)]
     assert inception_input(cfg, "digits") == [str(weights)]
     assert inception_input(cfg, "gmm8") == []  # points are not measured with Inception
-    with open(SMOKE) as f:
-        assert inception_input(yaml.safe_load(f)) == []  # digits features only
+    assert inception_input(resolve(SMOKE)) == []  # digits features only
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from mfgstudy import plan
+from mfgstudy.config_files import resolve
 from tests.slurm.cluster import GPU_TYPE, LocalSlurm
 from tests.workflow.helpers import ROOT, SMOKE, SNAKEFILE
 
@@ -133,7 +134,7 @@ def slice_targets(config: dict) -> list[str]:
 @pytest.fixture(scope="module")
 def smoke_on_slurm(slurm_cluster, tmp_path_factory):
     wd = tmp_path_factory.mktemp("smoke_slurm")
-    config = yaml.safe_load(open(SMOKE))
+    config = resolve(SMOKE)
     for family in ("train", "sample", "evaluate"):  # every job family that can use a GPU
         config["resources"][family].update(gpu=1, cpus_per_gpu=1)
     configfile = wd / "smoke_gpu.yaml"

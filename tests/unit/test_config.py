@@ -4,10 +4,10 @@ import copy
 import os
 
 import pytest
-import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from mfgstudy.config_files import resolve
 from mfgstudy.plan import ConfigError, check_config, units
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -15,8 +15,7 @@ SCHEMA = os.path.join(ROOT, "workflow", "schemas", "config.schema.yaml")
 
 
 def _load(name):
-    with open(os.path.join(ROOT, name)) as f:
-        return yaml.safe_load(f)
+    return resolve(os.path.join(ROOT, name))
 
 
 @pytest.fixture(

@@ -33,7 +33,7 @@ LAYERS = {
                               "report.hjb", "report.pde", "report.mfg", "report.claims",
                               "report.html", "report.export", "report.cost_perturbation"],
     "command line": ["cli", "__main__"],
-    "workflow planner (the Snakefile's)": ["config_values", "plan"],
+    "workflow planner (the Snakefile's)": ["config_files", "config_values", "plan"],
 }  # fmt: skip
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 

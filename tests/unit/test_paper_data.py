@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
+from mfgstudy.config_files import resolve
 from mfgstudy.data import (
     CIFAR10_URL,
     DatasetSourceError,
@@ -255,7 +255,7 @@ def test_ddpm_unet_rejects_bad_shapes():
 
 def paper_networks(dataset: str) -> list[dict]:
     """The image networks workflow/configs/paper.yaml gives each method on ``dataset``."""
-    config = yaml.safe_load(PAPER_CONFIG.read_text())
+    config = resolve(PAPER_CONFIG)
     return [m["net"][dataset] for m in config["methods"].values() if dataset in m.get("net", {})]
 
 

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from mfgstudy import plan
+from mfgstudy.config_files import resolve
 
 
 def test_units_enumerate_the_product_of_a_sweep():
@@ -96,9 +97,8 @@ def test_digits_features_and_the_classifier_belong_to_the_digits_data_set():
 
 
 def test_the_readings_table_names_each_mfg_method_by_its_switches():
-    import yaml
 
-    config = yaml.safe_load(open("workflow/configs/paper.yaml"))  # the full readings screen
+    config = resolve("workflow/configs/paper.yaml")  # the full readings screen
     spec = plan.mfg_readings_spec(config)
     r = spec["readings"]
     assert r["mfg"] == "default" and "ddpm" not in r  # DDPM is the baseline, not a reading

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from mfgstudy import plan
+from mfgstudy.config_files import resolve
 from mfgstudy.data import prepare
 from mfgstudy.jobs.unit import unit_job
 from mfgstudy.layout import store_name, value_dir
@@ -23,7 +23,7 @@ WC = dict(sweep="robustness_2d", dataset="gmm8", method="exact", seed=0, sampler
 
 @pytest.fixture
 def setting(tmp_path):
-    config = yaml.safe_load(SMOKE.read_text())
+    config = resolve(SMOKE)
     config["sweeps"]["robustness_2d"]["steps"] = [4]
     config["sweeps"]["robustness_2d"]["n_samples"] = 64
     data = tmp_path / "gmm8.zarr"

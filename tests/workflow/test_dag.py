@@ -3,6 +3,7 @@
 import pytest
 import yaml
 
+from mfgstudy.config_files import resolve
 from tests.workflow.helpers import DEFAULT, LABORATORY, SMOKE, job_count, snakemake
 
 
@@ -49,8 +50,7 @@ def test_lint_is_clean(tmp_path):
 
 
 def _bad(tmp_path, mutate):
-    with open(SMOKE) as f:
-        cfg = yaml.safe_load(f)
+    cfg = resolve(SMOKE)
     mutate(cfg)
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(cfg))
