@@ -36,8 +36,9 @@ def _spec(text: str) -> dict:
 
 def _setup(threads: int, device: str) -> None:
     """Honour the rule's thread count (one thread per job is often fastest on small CPUs) and
-    device choice, where the job uses torch (a report job does not import it)."""
-    if "torch" in sys.modules:
+    device choice, where the job uses torch (a report job does not import it); ``--device cuda``
+    (a GPU job) is checked in every job, before it computes anything."""
+    if "torch" in sys.modules or device == "cuda":
         import torch
 
         from mfgstudy.device import configure

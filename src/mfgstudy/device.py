@@ -2,8 +2,13 @@
 
 ``auto`` takes the GPU when torch sees one and says so in the job log; ``cuda`` insists on one
 (a clear error on a machine without CUDA, never a silent switch to the CPU); ``cpu`` stays on the
-CPU. Job functions ask ``current()``; tensors that leave a job (stores, checkpoints) go back to
-the CPU. Random draws stay on CPU generators (``torch.Generator()``) and are moved to the device
+CPU. The workflow passes ``--device cuda`` to every job whose resources ask for a GPU
+(``mfgstudy.plan.job_device``), so a GPU job in an environment built with the CPU wheel of torch
+(e.g. by ``make env`` on a cluster's login node) stops at its start with ``NoCudaError``, naming
+its node, why torch sees no GPU there and the fix, instead of running on the CPU for days.
+
+Job functions ask ``current()``; tensors that leave a job (stores, checkpoints) go back to the
+CPU. Random draws stay on CPU generators (``torch.Generator()``) and are moved to the device
 afterwards, so that a seed gives the same numbers on every device up to floating point.
 
 Where sampling and evaluation compute (``for_data``): **points stay on the CPU in float64, images
@@ -21,9 +26,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import socket
 
 import torch
 
+from mfgstudy.errors import UserError
 from mfgstudy.verbs import DEVICES
 
 log = logging.getLogger(__name__)
@@ -31,14 +39,46 @@ CHOICES = DEVICES
 _current = torch.device("cpu")
 
 
+class NoCudaError(UserError, RuntimeError):
+    """``--device cuda`` (a GPU job) where torch sees no CUDA device."""
+
+
+def why_no_cuda() -> str:
+    """Why torch sees no CUDA device on this node, and the fix, in words."""
+    host = socket.gethostname()
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if torch.version.cuda is None:
+        return (
+            f"the installed torch {torch.__version__} on node {host} is the CPU wheel (a CPU "
+            "build: torch.version.cuda is None), as the bootstrap installs where no GPU answers, "
+            "e.g. on a cluster's login node. Fix: build the environment for the GPU nodes: "
+            "`rm -r .venv && make slurm-env TORCH=cuda` (or `make env` inside a GPU job), or "
+            "run with `--sdm conda` and `environment: cuda` (envs/cuda.yaml)"
+        )
+    if visible is not None and visible.strip() in ("", "-1", "NoDevFiles"):
+        return (
+            f"torch {torch.__version__} is a CUDA {torch.version.cuda} build, but node {host} "
+            f"gave this job no GPU (CUDA_VISIBLE_DEVICES={visible!r}). Fix: ask the scheduler "
+            "for one (the rule's `gpu` resource: config `resources`; the SLURM profile turns it "
+            "into --gpus), or run on a node that has one"
+        )
+    return (
+        f"torch {torch.__version__} is a CUDA {torch.version.cuda} build, but finds no usable "
+        f"GPU on node {host} (CUDA_VISIBLE_DEVICES={visible!r}): no NVIDIA driver there, or "
+        f"one older than CUDA {torch.version.cuda} needs (`nvidia-smi` on {host} shows it). "
+        "Fix: run on a GPU node, or build the environment with a torch for its driver"
+    )
+
+
 def resolve(name: str) -> torch.device:
-    """The device a ``--device`` value names on this machine."""
+    """The device a ``--device`` value names on this machine; ``cuda`` where torch sees no CUDA
+    device raises ``NoCudaError`` (``why_no_cuda``)."""
     if name not in CHOICES:
         raise ValueError(f"device must be one of {CHOICES}, got {name!r}")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            "--device cuda, but torch sees no CUDA device (CUDA_VISIBLE_DEVICES="
-            "unset or empty, or a CPU build of torch); use --device cpu or auto"
+        raise NoCudaError(
+            f"--device cuda (this job's resources ask for a GPU), but torch sees no CUDA device: "
+            f"{why_no_cuda()}"
         )
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"

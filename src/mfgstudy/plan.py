@@ -532,6 +532,24 @@ def job_resources(config: dict, family: str) -> dict:
     }
 
 
+def job_device(config: dict, gpus) -> str:
+    """The ``--device`` of a job with ``gpus`` GPUs (its ``gpu`` resource, as Snakemake or the
+    SLURM profile settled it): ``cuda`` for a GPU job, so that it runs on a GPU or stops naming
+    its node and the fix (``mfgstudy.device``), never on the CPU without a word; ``auto`` for
+    the others (the GPU where torch sees one, logged). The config's ``gpu_device: auto`` lets GPU
+    jobs fall back too, for a test cluster whose GPUs are fake (tests/slurm)."""
+    if int(gpus or 0) >= 1:
+        return config.get("gpu_device", "cuda")
+    return "auto"
+
+
+def train_retries(config: dict) -> int:
+    """The train rule's retries: ``checkpoint.resumptions`` (default 10). A train job inside a
+    SLURM job stops cleanly before its runtime (exit 75) and each retry resumes from its
+    checkpoint; every other rule keeps the profile's ``retries`` (one, for a node failure)."""
+    return int(config["checkpoint"].get("resumptions", 10))
+
+
 def checkpoint_every(config: dict, method: str) -> int:
     """A train job's checkpoint cadence: in steps, or in outer iterations for MFG-Diffusion."""
     c = config["checkpoint"]

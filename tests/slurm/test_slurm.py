@@ -14,11 +14,15 @@ train, train_classifier, reference, sample, evaluate, floor, injection and a rep
 a dozen jobs); MFGSTUDY_SLURM_TEST_FULL=1 runs the whole DAG.
 
 The test profile is the real one plus command-line overrides for a cluster without slurmdbd:
-job status from `squeue` (sacct has no database to ask), no account (none exists), no retries.
+job status from `squeue` (sacct has no database to ask), no account (none exists), no retries;
+the jobs run in the test's own environment (MFGSTUDY_SLURM_ENV=venv: no conda here). The fake GPUs
+have no CUDA, so the smoke run lets its GPU jobs compute on the CPU (`gpu_device: auto`); with
+the default, `cuda`, a GPU job on this node must stop naming the node and the fix (last test).
 """
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -39,7 +43,14 @@ SITE = {
     "MFGSTUDY_SLURM_PARTITION": "cpu",
     "MFGSTUDY_SLURM_GPU_PARTITION": "gpu",
     "MFGSTUDY_SLURM_GPU_MODEL": GPU_TYPE,
+    "MFGSTUDY_SLURM_ENV": "venv",  # the jobs use this environment (the test has no conda)
 }
+# the table, figure, ledger and report rules: run by Snakemake itself, never submitted
+LOCAL_RULES = {"all", "injection_figure", "figure1", "slopes_table", "paper_table", "claims",
+               "robustness_table", "robustness_figure", "html_report", "export", "study_table",
+               "convergence_table", "robustness_exact_table", "robustness_exact_figure",
+               "mfg_equilibrium_report", "cost_perturbation_report", "proposition6_table",
+               "hjb_figure", "concentration"}  # fmt: skip
 NO_SLURMDBD = [
     "--slurm-status-command",
     "squeue",
@@ -137,6 +148,8 @@ def smoke_on_slurm(slurm_cluster, tmp_path_factory):
     config = resolve(SMOKE)
     for family in ("train", "sample", "evaluate"):  # every job family that can use a GPU
         config["resources"][family].update(gpu=1, cpus_per_gpu=1)
+    config["gpu_device"] = "auto"  # the fake GPUs have no CUDA: compute on the CPU
+    config["checkpoint"]["resumptions"] = 0  # no retries: each job is submitted once
     configfile = wd / "smoke_gpu.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     targets = [] if FULL else slice_targets(config)
@@ -162,7 +175,10 @@ def test_every_planned_job_was_one_completed_slurm_job(smoke_on_slurm, slurm_clu
     wd, log, _ = smoke_on_slurm
     planned = planned_jobs(log)
     remote = {j for j, job in planned.items() if not job["local"]}
-    assert {planned[j]["rule"] for j in set(planned) - remote} <= {"all"}
+    assert {planned[j]["rule"] for j in set(planned) - remote} <= LOCAL_RULES
+    assert not {planned[j]["rule"] for j in remote} & LOCAL_RULES  # no report job queued
+    if not FULL:
+        assert any(job["rule"] == "injection_figure" and job["local"] for job in planned.values())
     families = {"prepare_data", "train", "train_classifier", "unit", "floor"}
     assert families <= {planned[j]["rule"] for j in remote}
     submitted = submissions(log)
@@ -229,3 +245,42 @@ def test_two_gpu_job_runs_its_command_once(slurm_cluster, tmp_path):
     assert (tmp_path / "ran.txt").read_text().splitlines() == ["task=0 gpus=0,1"]
     (job,) = slurm_jobs(slurm_cluster, tmp_path).values()
     assert job["TresPerJob"] == f"gres:gpu:{GPU_TYPE}:2" and job["NumTasks"] == "1", job
+
+
+# --- a GPU job on a node without CUDA ------------------------------------------------------------
+
+
+def test_a_gpu_job_on_a_node_without_cuda_fails_naming_the_node_and_the_fix(
+    slurm_cluster, tmp_path
+):
+    """A train job whose resources say gpu: 1 gets a (fake) GPU from SLURM, but this node's torch
+    has no CUDA: under the default `gpu_device: cuda` it must stop at its start, its log naming
+    the node and the fix, instead of training on the CPU without a word."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this node has CUDA: the job would run on its GPU")
+    config = resolve(SMOKE)
+    config["resources"]["train"].update(gpu=1, cpus_per_gpu=1)
+    config["checkpoint"]["resumptions"] = 0  # fail once, no resubmission
+    configfile = tmp_path / "smoke_gpu_train.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    unit = next(u for u in plan.units(config) if plan.is_trainable(config, u.method))
+    wc = {"dataset": unit.dataset, "method": unit.method, "seed": unit.seed}
+    model = plan.paths.model.format(**wc)
+    rc, log, _ = run_snakemake(
+        slurm_cluster, tmp_path, "-s", SNAKEFILE, "--configfile", str(configfile), "--", model,
+        timeout=600,
+    )  # fmt: skip
+    assert rc != 0, log[-4000:]
+    assert not (tmp_path / model).exists()
+    (train,) = [j for j in planned_jobs(log).values() if j["rule"] == "train"]
+    assert train["resources"]["gpu"] == "1" and not train["local"]
+    job_log = (tmp_path / "results" / "logs" / "train" / unit.dataset / unit.method
+               / f"seed{unit.seed}.log").read_text()  # fmt: skip
+    assert "--device cuda (this job's resources ask for a GPU)" in job_log, job_log[-3000:]
+    assert socket.gethostname() in job_log  # the node
+    if torch.version.cuda is None:  # why, and the fix
+        assert "CPU wheel" in job_log and "make slurm-env TORCH=cuda" in job_log
+    assert "Fix:" in job_log
+    assert "Traceback" not in job_log

@@ -10,6 +10,7 @@ from mfgstudy import device
 from mfgstudy.core.perturb import build_perturbation
 from mfgstudy.core.samplers import generate, sample_noise
 from mfgstudy.core.sde import VPSDE, grid_from_spec
+from mfgstudy.errors import UserError
 from mfgstudy.methods.registry import build_method
 from mfgstudy.models import load_score
 from mfgstudy.nets import BalancedLabels, TinyUNet
@@ -42,6 +43,59 @@ def test_cuda_without_cuda_is_a_clear_error_and_auto_is_the_cpu():
     with pytest.raises(RuntimeError, match="no CUDA device"):
         device.resolve("cuda")
     assert device.resolve("auto") == CPU
+
+
+# --- a GPU job without CUDA stops, naming its node and the fix (issue 26) ----------------------
+@pytest.fixture
+def node_without_cuda(monkeypatch):
+    """A node called gpu-node-07 whose torch sees no CUDA device; returns a setter for the
+    build (torch.version.cuda) and CUDA_VISIBLE_DEVICES."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device.socket, "gethostname", lambda: "gpu-node-07")
+
+    def node(cuda_build: str | None, visible: str | None = None):
+        monkeypatch.setattr(torch.version, "cuda", cuda_build)
+        if visible is None:
+            monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+        else:
+            monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+
+    return node
+
+
+def test_a_gpu_job_with_the_cpu_wheel_names_the_node_and_the_fix(node_without_cuda):
+    node_without_cuda(None, "0")  # the scheduler gave a GPU; torch is the CPU wheel
+    with pytest.raises(device.NoCudaError) as e:
+        device.resolve("cuda")
+    msg = str(e.value)
+    assert "gpu-node-07" in msg and "CPU wheel" in msg and "resources ask for a GPU" in msg
+    assert "make slurm-env TORCH=cuda" in msg and "envs/cuda.yaml" in msg  # the fixes
+    assert isinstance(e.value, UserError)  # the CLI reports it as one line, no traceback
+    assert device.resolve("auto") == CPU  # a CPU job is not affected
+
+
+@pytest.mark.parametrize(
+    "visible, needle", [("", "gave this job no GPU"), (None, "no NVIDIA driver there")]
+)
+def test_a_gpu_job_without_a_gpu_says_why(node_without_cuda, visible, needle):
+    node_without_cuda("12.8", visible)  # a CUDA build of torch
+    with pytest.raises(device.NoCudaError, match="gpu-node-07") as e:
+        device.resolve("cuda")
+    assert needle in str(e.value) and "Fix:" in str(e.value)
+
+
+def test_the_cli_stops_a_gpu_job_before_its_work(node_without_cuda, tmp_path, capsys,
+                                                 restore_device):  # fmt: skip
+    from mfgstudy import cli
+
+    node_without_cuda(None)
+    out = tmp_path / "data.zarr"
+    spec = '{"name": "x", "kind": "gaussian_mixture"}'
+    rc = cli.main(["prepare-data", "--spec", spec, "--out", str(out), "--device", "cuda"])
+    assert rc == 1 and not out.exists()  # stopped before the job computed anything
+    printed = capsys.readouterr()
+    assert "FAILED: --device cuda" in printed.out and "gpu-node-07" in printed.out
+    assert "Traceback" not in printed.err
 
 
 @cuda

@@ -106,3 +106,12 @@ def test_the_readings_table_names_each_mfg_method_by_its_switches():
     assert r["mfg_score_loss"] == "time_sampling=fixed, weighting=constant"
     assert r["mfg_lambda_10"] == "lambda=10.0"
     assert set(spec["sweeps"]) <= set(config["sweeps"])
+
+
+def test_a_job_asking_for_a_gpu_asks_for_cuda():
+    """A job whose resources say gpu >= 1 gets --device cuda (it runs on a GPU or stops, naming
+    its node); the others keep auto; `gpu_device: auto` only for fake-GPU test clusters."""
+    config = {}
+    assert [plan.job_device(config, g) for g in (0, None, 1, 2)] == ["auto", "auto", "cuda", "cuda"]
+    assert plan.job_device({"gpu_device": "auto"}, 1) == "auto"
+    assert plan.job_device({"gpu_device": "auto"}, 0) == "auto"

@@ -22,21 +22,38 @@ def test_the_readme_gives_two_commands_and_ci_runs_the_test_one():
 
 
 def test_the_makefile_targets_build_the_environment_first():
+    """`make study` builds the study's environment (its lock), `make test` adds the test tools
+    (the dev lock): each mark is redone when pyproject, the bootstrap or its lock changes."""
     make = (ROOT / "Makefile").read_text()
-    for target in ("study", "test"):
-        assert re.search(rf"^{target}: \$\(ENV_READY\)$", make, re.M), target
-    assert re.search(r"^\$\(ENV_READY\): pyproject.toml envs/bootstrap.sh$", make, re.M)
-    dry = subprocess.run(["make", "-n", "test", "ENV_READY=pyproject.toml"], cwd=ROOT,
+    marks = {"study": "ENV_READY", "test": "DEV_READY", "slurm-env": "SLURM_READY"}
+    for target, mark in marks.items():
+        assert re.search(rf"^{target}: \$\({mark}\)$", make, re.M), target
+    assert re.search(r"^BOOTSTRAP := pyproject.toml envs/bootstrap.sh envs/lock/no-deps.txt$",
+                     make, re.M)  # fmt: skip
+    recipes = {"ENV_READY": ("", "study"), "DEV_READY": (" envs/lock/dev.txt", "dev"),
+               "SLURM_READY": (" envs/lock/slurm.txt", "slurm")}  # fmt: skip
+    for mark, (lock, mode) in recipes.items():
+        rule = rf"^\$\({mark}\): \$\(BOOTSTRAP\) envs/lock/study.txt{lock}\n\t(.*)$"
+        recipe = re.search(rule, make, re.M).group(1)
+        assert recipe == f'envs/bootstrap.sh "$(PYTHON)" $(VENV) {mode}', recipe
+    dry = subprocess.run(["make", "-n", "test", "DEV_READY=pyproject.toml"], cwd=ROOT,
                          capture_output=True, text=True)  # fmt: skip
     assert dry.returncode == 0 and "python -m pytest -q tests" in dry.stdout, dry.stderr
+    # a fresh clone: `make test` bootstraps first, with the test tools
+    fresh = subprocess.run(["make", "-n", "test", "VENV=/nonexistent/venv"], cwd=ROOT,
+                           capture_output=True, text=True)  # fmt: skip
+    lines = fresh.stdout.splitlines()
+    assert lines[0] == 'envs/bootstrap.sh "" /nonexistent/venv dev', fresh.stdout
+    assert "python -m pytest -q tests" in lines[-1]
 
 
-def test_the_bootstrap_is_valid_shell_and_pins_what_the_readme_says():
-    script = ROOT / "envs" / "bootstrap.sh"
-    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
-    text = script.read_text()
-    assert "torch_version=2.13.0" in text and "cleanfid_version=0.1.35" in text
-    assert '--no-deps "clean-fid==$cleanfid_version"' in text
+def test_the_bootstrap_is_valid_shell_and_installs_what_the_readme_says():
+    for script in ("lock.sh", "bootstrap.sh"):
+        assert subprocess.run(["bash", "-n", str(ROOT / "envs" / script)]).returncode == 0
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mfgstudy"]
+    readme = (ROOT / "README.md").read_text()
+    assert f"torch {tool['torch']}" in readme and "clean-fid 0.1.35" in readme
+    assert tool["no-deps"] == ["clean-fid==0.1.35"]
 
 
 def test_what_the_reports_import_is_declared():

@@ -72,3 +72,16 @@ def declared_gpu_hours(output: str) -> dict[str, dict]:
             row["gpu_hours"] += gpu * runtime / 60.0
             rule = None
     return out
+
+
+def planned_commands(output: str) -> list[dict]:
+    """Per job of a dry-run's listing with --printshellcmds (-p): its rule, whether it is a local
+    rule, its resources and its shell command."""
+    jobs = []
+    pattern = r"^(local)?rule (\w+):\n((?:    .*\n)+)(?:Shell command: (.*))?"
+    for m in re.finditer(pattern, output, flags=re.M):
+        res = re.search(r"^    resources: (.*)$", m.group(3), flags=re.M)
+        resources = dict(kv.split("=", 1) for kv in res.group(1).split(", ")) if res else {}
+        jobs.append({"rule": m.group(2), "local": bool(m.group(1)), "resources": resources,
+                     "shell": m.group(4) or ""})  # fmt: skip
+    return jobs

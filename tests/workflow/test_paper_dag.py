@@ -9,7 +9,13 @@ import time
 import pytest
 
 from tests.paper_fixtures import write_celebahq, write_cifar_tarball
-from tests.workflow.helpers import PAPER, declared_gpu_hours, job_count, snakemake
+from tests.workflow.helpers import (
+    PAPER,
+    declared_gpu_hours,
+    job_count,
+    planned_commands,
+    snakemake,
+)
 
 
 def stand_ins(workdir) -> list[str]:
@@ -32,7 +38,7 @@ def stand_ins(workdir) -> list[str]:
 def test_paper_dag_dry_runs_on_stand_ins(tmp_path):
     configs = stand_ins(tmp_path)
     t0 = time.time()
-    res = snakemake(tmp_path, "-n", configfile=configs)
+    res = snakemake(tmp_path, "-n", "-p", configfile=configs)
     wall = time.time() - t0
     assert res.returncode == 0, res.stderr[-3000:]
     out = res.stdout + res.stderr
@@ -56,6 +62,20 @@ def test_paper_dag_dry_runs_on_stand_ins(tmp_path):
         assert f"results/data/{dataset}.zarr" in out
         assert f"results/models/{dataset}/mfg/seed0/model.pt" in out
     assert "results/metrics/reference/cifar10/inception.zarr" in out
+
+    # a job whose resources say gpu >= 1 asks for CUDA: on a node without it, it stops naming the
+    # node and the fix (mfgstudy.device), instead of running on the CPU; the others keep auto
+    jobs = planned_commands(out)
+    assert len(jobs) == n
+    gpu_rules = set()
+    for job in jobs:
+        gpu = int(job["resources"].get("gpu", 0))
+        if gpu >= 1:
+            gpu_rules.add(job["rule"])
+            assert "--device cuda" in job["shell"], job
+        elif "python -m mfgstudy" in job["shell"] and job["rule"] != "all":
+            assert "--device cuda" not in job["shell"], job
+    assert {"train", "unit", "reference", "floor"} <= gpu_rules, gpu_rules
 
 
 @pytest.mark.parametrize("missing", ["cifar", "weights"])

@@ -39,6 +39,12 @@ def cpu_job(mem_mb=2000, runtime=10):
     return {"gpu": 0, "mem_mb": mem_mb, "runtime": runtime}
 
 
+def job_device(wildcards, resources):
+    """A job's --device from its gpu resource: cuda on a GPU job (it runs on a GPU or stops,
+    naming its node and the fix), auto otherwise (mfgstudy.plan.job_device)."""
+    return plan.job_device(config, resources.gpu)
+
+
 def torch_threads(wildcards, threads):
     """A train job's torch threads per process: its threads shared by its GPUs' processes."""
     return plan.threads_per_process(config, wildcards.dataset, threads)

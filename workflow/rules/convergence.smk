@@ -65,6 +65,7 @@ if CONVERGENCE:
             plan.log_path("convergence/table"),
         benchmark:
             plan.benchmark_path("convergence/table")
+        localrule: True
         conda:
             ENV
         threads: 1

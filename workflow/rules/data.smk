@@ -16,6 +16,7 @@ rule prepare_data:
     params:
         code=plan.code_hash("prepare-data"),
         spec=lambda wc: as_json(plan.data_spec(config, wc.dataset)),
+        device=job_device,
     shell:
         "python -m mfgstudy prepare-data --code {params.code} --spec {params.spec:q} "
-        "--out {output:q} --threads {threads} 2> {log:q}"
+        "--out {output:q} --device {params.device} --threads {threads} 2> {log:q}"

@@ -20,10 +20,11 @@ rule floor:
         spec=lambda wc: as_json(plan.floor_spec(config, wc.sweep, wc.dataset)),
         classifier=lambda wc, input: opt("--classifier", input.classifier),
         references=lambda wc, input: opt("--references", input.references),
+        device=job_device,
     shell:
         "python -m mfgstudy floor --code {params.code} --spec {params.spec:q} "
         "--data {input.data:q} {params.classifier} {params.references} --out {output:q} "
-        "--threads {threads} 2> {log:q}"
+        "--device {params.device} --threads {threads} 2> {log:q}"
 
 
 rule reference:
@@ -48,6 +49,8 @@ rule reference:
         code=plan.code_hash("reference"),
         spec=lambda wc: as_json(plan.reference_spec(config, wc.dataset, wc.features)),
         classifier=lambda wc, input: opt("--classifier", input.classifier),
+        device=job_device,
     shell:
         "python -m mfgstudy reference --code {params.code} --spec {params.spec:q} "
-        "--data {input.data:q} {params.classifier} --out {output:q} --threads {threads} 2> {log:q}"
+        "--data {input.data:q} {params.classifier} --out {output:q} --device {params.device} "
+        "--threads {threads} 2> {log:q}"

@@ -24,10 +24,12 @@ if "injection" in config:
                 "injection", plan.injection_spec(config, wc.dataset, wc.method)
             ),
             spec=lambda wc: as_json(plan.injection_spec(config, wc.dataset, wc.method)),
+            device=job_device,
         shell:
             "python -m mfgstudy injection --code {params.code} --spec {params.spec:q} "
             "--data {input.data:q} --seed {wildcards.seed} --model {input.model:q} "
-            "--classifier {input.classifier:q} --out {output:q} --threads {threads} 2> {log:q}"
+            "--classifier {input.classifier:q} --out {output:q} --device {params.device} "
+            "--threads {threads} 2> {log:q}"
 
     rule injection_figure:
         input:
@@ -39,6 +41,7 @@ if "injection" in config:
             plan.log_path("injection_figure"),
         benchmark:
             plan.benchmark_path("injection_figure")
+        localrule: True
         conda:
             ENV
         threads: 1

@@ -38,6 +38,7 @@ if MFG_EQUILIBRIUM:
             plan.log_path("mfg_equilibrium/report"),
         benchmark:
             plan.benchmark_path("mfg_equilibrium/report")
+        localrule: True
         conda:
             ENV
         threads: 1
@@ -91,6 +92,7 @@ if COST_PERTURBATION:
             plan.log_path("cost_perturbation/report"),
         benchmark:
             plan.benchmark_path("cost_perturbation/report")
+        localrule: True
         conda:
             ENV
         threads: 1
@@ -143,6 +145,7 @@ if PROPOSITION6:
             plan.log_path("proposition6/table"),
         benchmark:
             plan.benchmark_path("proposition6/table")
+        localrule: True
         conda:
             ENV
         threads: 1

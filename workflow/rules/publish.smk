@@ -11,6 +11,7 @@ rule html_report:
         plan.log_path("html_report"),
     benchmark:
         plan.benchmark_path("html_report")
+    localrule: True
     conda:
         ENV
     threads: 1
@@ -36,6 +37,7 @@ rule export:
         plan.log_path("export"),
     benchmark:
         plan.benchmark_path("export")
+    localrule: True
     conda:
         ENV
     threads: 1

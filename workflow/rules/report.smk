@@ -39,6 +39,7 @@ rule figure1:
         plan.log_path("figure1"),
     benchmark:
         plan.benchmark_path("figure1")
+    localrule: True
     conda:
         ENV
     threads: 1
@@ -65,6 +66,7 @@ rule slopes_table:
         plan.log_path("slopes_table"),
     benchmark:
         plan.benchmark_path("slopes_table")
+    localrule: True
     conda:
         ENV
     threads: 1
@@ -92,6 +94,7 @@ rule paper_table:
         plan.log_path("paper_table/{paper_table}"),
     benchmark:
         plan.benchmark_path("paper_table/{paper_table}")
+    localrule: True
     conda:
         ENV
     threads: 1
@@ -116,6 +119,7 @@ rule robustness_table:
         plan.log_path("robustness_table"),
     benchmark:
         plan.benchmark_path("robustness_table")
+    localrule: True
     conda:
         ENV
     threads: 1
@@ -139,6 +143,7 @@ rule robustness_figure:
         plan.log_path("robustness_figure"),
     benchmark:
         plan.benchmark_path("robustness_figure")
+    localrule: True
     conda:
         ENV
     threads: 1
@@ -167,6 +172,7 @@ rule claims:
         plan.log_path("claims"),
     benchmark:
         plan.benchmark_path("claims")
+    localrule: True
     conda:
         ENV
     threads: 1

@@ -37,6 +37,7 @@ if ROBUSTNESS_EXACT:
             plan.log_path("robustness_exact_table"),
         benchmark:
             plan.benchmark_path("robustness_exact_table")
+        localrule: True
         conda:
             ENV
         threads: 1
@@ -60,6 +61,7 @@ if ROBUSTNESS_EXACT:
             plan.log_path("robustness_exact_figure"),
         benchmark:
             plan.benchmark_path("robustness_exact_figure")
+        localrule: True
         conda:
             ENV
         threads: 1

@@ -15,6 +15,7 @@ rule study_table:
         plan.log_path("study_table/{study_table}"),
     benchmark:
         plan.benchmark_path("study_table/{study_table}")
+    localrule: True
     conda:
         ENV
     threads: 1
@@ -43,6 +44,7 @@ if "hjb" in STUDIES:
             plan.log_path("hjb_figure"),
         benchmark:
             plan.benchmark_path("hjb_figure")
+        localrule: True
         conda:
             ENV
         threads: 1
@@ -73,6 +75,7 @@ if "concentration" in STUDIES:
             plan.log_path("concentration"),
         benchmark:
             plan.benchmark_path("concentration")
+        localrule: True
         conda:
             ENV
         threads: 1

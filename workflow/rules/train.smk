@@ -1,5 +1,6 @@
-# Inside a SLURM job (SLURM_JOB_ID set) training stops cleanly before the job's runtime and its
-# rerun resumes from the last checkpoint; a local run has no time limit.
+# Inside a SLURM job (SLURM_JOB_ID set) training stops cleanly before the job's runtime (exit 75)
+# and its rerun resumes from the last checkpoint; a local run has no time limit. The retries are
+# those resumptions (config checkpoint.resumptions; other rules: the profile's one retry).
 rule train:
     input:
         data=paths.data,
@@ -11,6 +12,7 @@ rule train:
     benchmark:
         plan.benchmark_path("train/{dataset}/{method}/seed{seed}")
     priority: 50
+    retries: plan.train_retries(config)
     conda:
         ENV
     threads: THREADS
@@ -26,12 +28,14 @@ rule train:
         every=lambda wc: plan.checkpoint_every(config, wc.method),
         margin=config["checkpoint"]["stop_margin_min"],
         threads=torch_threads,
+        device=job_device,
     shell:
         "{params.launch} -m mfgstudy train --code {params.code} --spec {params.spec:q} "
         "--data {input.data:q} --seed {wildcards.seed} --out-model {output.model:q} "
         "--out-log {output.log:q} --checkpoint-dir {params.checkpoints:q} "
         "--checkpoint-every {params.every} ${{SLURM_JOB_ID:+--walltime-min {resources.runtime} "
-        "--stop-margin-min {params.margin}}} --threads {params.threads} 2> {log:q}"
+        "--stop-margin-min {params.margin}}} --device {params.device} "
+        "--threads {params.threads} 2> {log:q}"
 
 
 rule train_classifier:
@@ -53,7 +57,8 @@ rule train_classifier:
     params:
         code=plan.code_hash("train-classifier"),
         spec=lambda wc: as_json(config["classifier"]),
+        device=job_device,
     shell:
         "python -m mfgstudy train-classifier --code {params.code} --spec {params.spec:q} "
         "--data {input.data:q} --out-model {output.model:q} --out-report {output.report:q} "
-        "--threads {threads} 2> {log:q}"
+        "--device {params.device} --threads {threads} 2> {log:q}"

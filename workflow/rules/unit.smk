@@ -22,8 +22,9 @@ rule unit:
         eps=lambda wc, input: list(plan.unit_spec(config, wc)["values"]),  # shown (see shown)
         inputs=lambda wc, input: unit_options(input),
         cache=paths.unit_cache,
+        device=job_device,
     shell:
         "python -m mfgstudy unit --code {params.code} --spec {params.spec:q} "
         "--data {input.data:q} {params.inputs} --seed {wildcards.seed} "
         "--out-samples {output.samples:q} --out-metrics {output.metrics:q} "
-        "--cache {params.cache:q} --threads {threads} 2> {log:q}"
+        "--cache {params.cache:q} --device {params.device} --threads {threads} 2> {log:q}"
