@@ -10,7 +10,7 @@ min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from mfgstudy import config_files, plan, strict_yaml  # noqa: E402
-from mfgstudy.report.claims import ClaimsFileError, check_claims_files  # noqa: E402
+from mfgstudy.report.claims.claims_files import ClaimsFileError, check_claims_files  # noqa: E402
 
 # A config given with --configfile is a whole config or an overlay that names its base
 # (`extends:`, mfgstudy.config_files): resolved below, it replaces the default study instead of

@@ -141,7 +141,7 @@ def test_a_duplicate_key_in_a_claims_file_is_rejected(tmp_path):
     path = tmp_path / "claims.yaml"
     path.write_text("paper: x\nclaims: []\nclaims: []\n")
     from mfgstudy import strict_yaml
-    from mfgstudy.report.claims import load_claims
+    from mfgstudy.report.claims.claims_files import load_claims
 
     with pytest.raises(strict_yaml.DuplicateKeyError, match="claims"):
         load_claims(str(path))
@@ -193,7 +193,7 @@ def _claims_file(path, ids, extra=""):
 
 
 def test_a_repeated_claim_id_is_named_within_and_across_files(tmp_path):
-    from mfgstudy.report.claims import ClaimsFileError, check_claims_files
+    from mfgstudy.report.claims.claims_files import ClaimsFileError, check_claims_files
 
     one = _claims_file(tmp_path / "a.yaml", ["k1", "k2", "k1"])
     with pytest.raises(ClaimsFileError, match=r"a.yaml: the claim id 'k1' is given twice in this"):
@@ -212,7 +212,7 @@ def test_a_repeated_claim_id_is_named_within_and_across_files(tmp_path):
      ("    measure: {kind: k_ration}\n", "measure.kind 'k_ration' is not a measurement")],
 )  # fmt: skip
 def test_a_claim_that_cannot_be_judged_is_refused_naming_it(tmp_path, extra, message):
-    from mfgstudy.report.claims import ClaimsFileError, check_claims_files
+    from mfgstudy.report.claims.claims_files import ClaimsFileError, check_claims_files
 
     path = tmp_path / "a.yaml"
     text = _claims_file(path, ["k1"])
@@ -225,7 +225,7 @@ def test_a_claim_that_cannot_be_judged_is_refused_naming_it(tmp_path, extra, mes
 
 
 def test_the_shipped_claims_files_pass_and_the_snakefile_checks_them_before_any_job():
-    from mfgstudy.report.claims import check_claims_files
+    from mfgstudy.report.claims.claims_files import check_claims_files
 
     check_claims_files([f"workflow/claims/{n}" for n in plan.CLAIMS_NAMES])
     call = "check_claims_files([str(plan.REPO_ROOT / f) for f in plan.claims_files(config)])"

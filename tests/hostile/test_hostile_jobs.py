@@ -47,7 +47,7 @@ def _metric_store(root, seeds, eps_values, sweep="rob", label=None):
 
 
 def test_a_one_seed_perturbation_sweep_goes_through_the_report(tmp_path):
-    from mfgstudy.report.claims import _per_eps_ratios
+    from mfgstudy.report.claims.measures.robustness import _per_eps_ratios
     from mfgstudy.report.robustness import robustness_figure, robustness_table
 
     dirs = _metric_store(tmp_path / "m", seeds=[0], eps_values=[0, 0.01, 0.03, 0.1])

@@ -33,7 +33,7 @@ from mfgstudy.config_files import resolve
 from mfgstudy.data import DatasetSourceError, build_dataset
 from mfgstudy.metrics.features import inception_source
 from mfgstudy.plan import ConfigError, check_config
-from mfgstudy.report import claims
+from mfgstudy.report.claims import ledger as claims
 from tests.paper_fixtures import write_celebahq, write_cifar_tarball
 from tests.workflow.helpers import SMOKE, snakemake
 

@@ -10,7 +10,8 @@ import pandas as pd
 import yaml
 
 from mfgstudy import plan
-from mfgstudy.report.claims import UNMEASURABLE, claims_job
+from mfgstudy.report.claims.ledger import claims_job
+from mfgstudy.report.claims.verdicts import UNMEASURABLE
 from mfgstudy.store import write_groups
 
 TABLES = ("slopes", "exponents", "table2", "exact", "dirac", "concentration", "mfg_equilibrium",

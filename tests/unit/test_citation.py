@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from mfgstudy import plan
-from mfgstudy.report.claims import load_claims
+from mfgstudy.report.claims.claims_files import load_claims
 
 ROOT = Path(__file__).resolve().parents[2]
 CFF = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))

@@ -13,12 +13,20 @@ import yaml
 
 from mfgstudy import plan
 from mfgstudy.rates import RateSpec, fit_rate, rate_columns, welch_interval
-from mfgstudy.report.claims import (
+from mfgstudy.report.claims.catalogue import GATE_KINDS, MEASURES, Measure
+from mfgstudy.report.claims.claims_files import load_claims
+from mfgstudy.report.claims.gates import accuracy_gate, images_gate, points_gate, support_gate
+from mfgstudy.report.claims.ledger import ledger, paper_table_note
+from mfgstudy.report.claims.markdown import render_markdown
+from mfgstudy.report.claims.measures.common import percent_better
+from mfgstudy.report.claims.measures.injection import injection_reduction
+from mfgstudy.report.claims.measures.memorisation import excess_ratio, pooled_share
+from mfgstudy.report.claims.measures.robustness import ratio_to_best
+from mfgstudy.report.claims.readings import choose_reading, mfg_readings
+from mfgstudy.report.claims.verdicts import (
     CONTEXT,
     FAILS,
-    GATE_KINDS,
     INCONCLUSIVE,
-    MEASURES,
     NOT_COMPARABLE,
     QUALITATIVE,
     REPRODUCED,
@@ -26,24 +34,9 @@ from mfgstudy.report.claims import (
     VOCABULARY,
     Condition,
     Settings,
-    accuracy_gate,
-    choose_reading,
-    excess_ratio,
-    images_gate,
-    injection_reduction,
     interval_verdict,
     judge,
-    ledger,
-    load_claims,
-    mfg_readings,
-    paper_table_note,
-    percent_better,
-    points_gate,
-    pooled_share,
-    ratio_to_best,
-    render_markdown,
     summary_verdict,
-    support_gate,
 )
 
 NAN = float("nan")
@@ -565,7 +558,7 @@ def test_comparative_claims_run_on_the_chosen_reading_with_the_printed_one_as_co
         seen.append(m["method"])
         return [Condition(f"{m['method']} vs fm", 12.0, 11.0, 13.0, "toy", 5)]
 
-    MEASURES["toy"] = toy
+    MEASURES["toy"] = Measure("toy", toy)
     try:
         ctx = SimpleNamespace(reading=choose_reading(RULE, READINGS, _equilibrium_table()),
                               settings=Settings(0.2, 5, {}, "toy"))  # fmt: skip
@@ -771,7 +764,8 @@ def test_excess_ratio_is_below_one_exactly_when_the_network_memorises_less():
 
 
 def test_the_summary_shows_the_condition_that_decided_the_verdict():
-    from mfgstudy.report.claims import deciding_condition, headline
+    from mfgstudy.report.claims.markdown import headline
+    from mfgstudy.report.claims.verdicts import deciding_condition
 
     kept = Condition("overlapping law", 1.0, 1.0, 1.0, verdict=REPRODUCED)
     refuted = Condition("separated law", 0.5, 0.45, 0.55, verdict=FAILS)
@@ -790,7 +784,7 @@ def test_the_summary_shows_the_condition_that_decided_the_verdict():
 
 
 def test_an_image_comparison_decides_only_above_the_metrics_resolution():
-    from mfgstudy.report.claims import image_resolution
+    from mfgstudy.report.claims.measures.table1 import image_resolution
 
     m = {"metric": "fd_digits", "dataset": "digits", "method": "ddpm", "baseline": "flow_matching"}
     ctx = _table1_ctx(control_fd=9.5)
@@ -816,7 +810,7 @@ def _with_sd(ctx, sd):
 
 
 def test_a_study_decided_by_another_config_says_which():
-    from mfgstudy.report.claims import decided_elsewhere
+    from mfgstudy.report.claims.ledger import decided_elsewhere
 
     c = {"measure": {"kind": "variant_value", "study": "hjb"}}
     ctx = SimpleNamespace(

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mfgstudy import plan
-from mfgstudy.report import claims
+from mfgstudy.report.claims.catalogue import MEASURES
 from mfgstudy.report.html import VERDICT_COLOURS, html_report, measured_text
 
 
@@ -77,9 +77,13 @@ def test_a_claim_without_conditions_reads_as_unmeasured():
 
 
 def test_every_evidence_stem_is_a_file_the_workflow_writes():
-    """claims.EVIDENCE names files by stem; each is a table or figure of plan.paths."""
+    """Each registered measurement links files by stem; each is a table or figure of plan.paths."""
     stems = {f.name for f in plan.paths.values() if isinstance(f, plan.Files)}
-    named = {s for e in claims.EVIDENCE.values() for s in e} | set(claims.CONVERGENCE_EVIDENCE)
+    named = set().union(*(m.stems() for m in MEASURES.values()))
     assert named <= stems, named - stems
-    kinds = set(claims.MEASURES)
-    assert set(claims.EVIDENCE) == kinds
+    # every measurement but the one read from training logs alone rests on a table or figure
+    assert [k for k, m in MEASURES.items() if not m.stems()] == ["violation_slope"]
+    # Theorem 2's own sweeps link their own table
+    n_slope = MEASURES["n_slope"]
+    assert n_slope.evidence_of({"sweep": "convergence_gaussian"})[0] == "theorem2_convergence"
+    assert n_slope.evidence_of({"sweep": "w2_vs_steps"})[0] == "w2_slopes"

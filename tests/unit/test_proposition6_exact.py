@@ -391,7 +391,8 @@ def test_the_job_table_and_ledger_judge_the_exact_case(tmp_path):
     from mfgstudy import plan
     from mfgstudy.data import prepare
     from mfgstudy.jobs.proposition6 import exact_job
-    from mfgstudy.report.claims import CONTEXT, FAILS, JUDGED, judge, violation_slope
+    from mfgstudy.report.claims.measures.proposition6 import violation_slope
+    from mfgstudy.report.claims.verdicts import CONTEXT, FAILS, JUDGED, judge
     from mfgstudy.report.mfg import proposition6_table
 
     config = yaml.safe_load(open("config.yaml"))

@@ -2,11 +2,12 @@
 
 The first screen is the ledger at a glance: one line per claim (its id, statement, the claimed
 value beside the measured one, the verdict coloured), each line linking to the tables and
-figures its measurement rests on (``claims.EVIDENCE``) and to its conditions. Below come every
-table and figure of the study, by section, each with its caption: a figure's from
-``workflow/report/<caption>.rst`` (the captions ``snakemake --report`` shows too, rendered with
-the study's config), a table's from its own Markdown file (``common.write_table``). Figures are
-embedded (base64 PNG), so the file can be mailed or archived alone.
+figures its measurement rests on (each measurement's ``evidence``, registered with it in
+``mfgstudy.report.claims.measures``) and to its conditions. Below come every table and figure
+of the study, by section, each with its caption: a figure's from ``workflow/report/<caption>.rst``
+(the captions ``snakemake --report`` shows too, rendered with the study's config), a table's
+from its own Markdown file (``common.write_table``). Figures are embedded (base64 PNG), so the
+file can be mailed or archived alone.
 """
 
 from __future__ import annotations
