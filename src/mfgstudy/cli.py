@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mfgstudy.code_closure import PACKAGE_DIR, check_imported, verify
 from mfgstudy.errors import UserError
+from mfgstudy.report.claims.inputs import verb_options as claims_options
 from mfgstudy.verbs import DEVICES, VERBS
 
 log = logging.getLogger("mfgstudy")
@@ -64,10 +65,22 @@ def _option(flag: str) -> tuple[str, dict]:
     return name, kw
 
 
+# verbs whose options their job's package states (None in VERBS): the ledger's, read off what it
+# reads, so that a new input of the ledger is one entry in mfgstudy.report.claims.inputs
+STATED_OPTIONS = {"claims": claims_options}
+
+
+def verb_options(verb: str) -> dict[str, str]:
+    """A verb's options: ``mfgstudy.verbs.VERBS``', or those its job's package states."""
+    options = VERBS[verb][2]
+    return STATED_OPTIONS[verb]() if options is None else options
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mfgstudy", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="verb", required=True)
-    for verb, (module, func, options) in VERBS.items():
+    for verb, (module, func, _) in VERBS.items():
+        options = verb_options(verb)
         sp = sub.add_parser(verb, help=f"mfgstudy.{module}.{func}")
         sp.add_argument("--threads", type=int, default=1, help="torch threads (the rule's threads)")
         sp.add_argument(
@@ -87,9 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _call(args: argparse.Namespace, spec: dict | None) -> None:
     """Run the verb's job with its options; ``spec``: ``--spec``, parsed once by main."""
-    module, func, options = VERBS[args.verb]
+    module, func, _ = VERBS[args.verb]
     kwargs = {}
-    for flag, param in options.items():  # --threads and --device are handled by main
+    for flag, param in verb_options(
+        args.verb
+    ).items():  # --threads and --device are handled by main
         value = getattr(args, _option(flag)[0].replace("-", "_"))
         kwargs[param] = spec if param == "spec" else value
     job = getattr(importlib.import_module(f"mfgstudy.{module}"), func)

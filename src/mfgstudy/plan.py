@@ -915,6 +915,36 @@ def proposition6_spec(config: dict) -> dict:
             "method_spec": config["methods"][c["method"]]}  # fmt: skip
 
 
+def claims_inputs(config: dict) -> dict[str, list[str]]:
+    """What the claims ledger reads, by the names of ``mfgstudy.report.claims.inputs.INPUTS``
+    (each a list of paths; empty where its study is not run)."""
+    from mfgstudy.report.claims.inputs import INPUTS
+
+    inputs = {
+        "cube": [paths.cube],
+        "slopes": [paths.slopes_table.csv],
+        "exponents": [paths.robustness_table.csv],
+        "table2": [paths.table2.csv],
+        "exact": claims_exact_table(config),
+        **claims_mfg_tables(config),
+        "train_logs": mfg_train_logs(config),
+        "injection": injection_stores(config),
+        "dirac": claims_study_table(config, "dirac"),
+        "concentration": claims_study_table(config, "concentration"),
+    }
+    if set(inputs) != set(INPUTS):  # a new input of the ledger needs its paths here
+        raise KeyError(f"the planner gives the ledger {sorted(inputs)}, it reads {sorted(INPUTS)}")
+    return inputs
+
+
+def claims_options(config: dict, inputs) -> str:
+    """The claims job's input options (``--<option> path ...``, where the input has paths)."""
+    from mfgstudy.report.claims.inputs import INPUTS
+
+    return " ".join(o for name, entry in INPUTS.items()
+                    if (o := cli_option(f"--{entry.option}", getattr(inputs, name))))  # fmt: skip
+
+
 def claims_exact_table(config: dict) -> list[str]:
     """The exact score's exponents table (csv) the ledger reads, where that study is run."""
     return [paths.robustness_exact_table.csv] if config.get("robustness_exact") else []

@@ -8,7 +8,8 @@ each rule's code hash from the verb's module (``mfgstudy.code_closure``) without
 DEVICES = ("auto", "cpu", "cuda")  # every verb's --device (mfgstudy.device.resolve)
 
 # verb: (module, job function, {option: parameter}); option suffixes: ? optional, + one or more,
-# * zero or more. ``--spec`` is parsed as JSON before the call.
+# * zero or more. ``--spec`` is parsed as JSON before the call. None: the job's own package
+# states them (``mfgstudy.cli.STATED_OPTIONS``).
 VERBS = {
     "prepare-data": ("data", "prepare", {"spec": "spec", "out": "out"}),
     "train": ("jobs.train", "train_job", {"spec": "spec", "data": "data_path", "seed": "seed",
@@ -61,16 +62,8 @@ VERBS = {
                   "out": "out"}),
     "injection-figure": ("report.robustness", "injection_figure", {"stores+": "store_paths",
                          "png": "png", "pdf": "pdf"}),
-    "claims": ("report.claims.ledger", "claims_job", {"spec": "spec",
-               "claims-files+": "claims_files",
-               "cube": "cube_path", "slopes": "slopes_csv", "exponents": "exponents_csv",
-               "exact-exponents?": "exact_csv", "dirac?": "dirac_csv",
-               "mfg-equilibrium?": "mfg_equilibrium_csv",
-               "cost-perturbation?": "cost_perturbation_csv",
-               "concentration?": "concentration_csv",
-               "proposition6?": "proposition6_csv",
-               "table2": "table2_csv", "train-logs*": "train_logs", "injection*": "injection",
-               "md": "md", "json": "json_out"}),
+    # the ledger's options: read off what it reads (mfgstudy.report.claims.inputs, by the CLI)
+    "claims": ("report.claims.ledger", "claims_job", None),
     "robustness-figure": ("report.robustness", "robustness_figure", {"spec": "spec",
                           "cube": "cube_path", "png": "png", "pdf": "pdf"}),
     "hjb-table": ("report.hjb", "hjb_table", {"spec": "spec", "cube": "cube_path", "csv": "csv",

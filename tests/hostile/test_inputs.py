@@ -272,8 +272,16 @@ def test_claims_json_records_the_repository_relative_claims_file(tmp_path, monke
     monkeypatch.setattr(claims, "ledger", lambda rows, ctx, study: [])
     files = [str(ROOT / f"workflow/claims/{n}") for n in plan.CLAIMS_NAMES]
     out = tmp_path / "claims.json"
-    claims.claims_job({"study": "toy"}, files, "cube", "slopes", "exponents", "table2",
-                      str(tmp_path / "claims.md"), str(out))  # fmt: skip
+    claims.claims_job(
+        {"study": "toy"},
+        files,
+        str(tmp_path / "claims.md"),
+        str(out),
+        cube="cube",
+        slopes="slopes",
+        exponents="exponents",
+        table2="table2",
+    )
     doc = json.loads(out.read_text())
     want = [f"workflow/claims/{n}" for n in plan.CLAIMS_NAMES]
     assert [p["claims_file"] for p in doc["papers"]] == want

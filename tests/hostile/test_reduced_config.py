@@ -25,13 +25,14 @@ def test_a_study_with_no_sweep_results_still_gets_a_ledger(tmp_path):
         pd.DataFrame().to_csv(path, index=False)  # a table job's output for an absent sweep
     write_groups({}, tmp_path / "cube.zarr", {}, 0.0)
     md, js = tmp_path / "claims.md", tmp_path / "claims.json"
-    claims_job(plan.claims_spec(cfg), plan.claims_files(cfg), str(tmp_path / "cube.zarr"),
-               str(csv["slopes"]), str(csv["exponents"]), str(csv["table2"]), str(md), str(js),
-               exact_csv=str(csv["exact"]), dirac_csv=str(csv["dirac"]),
-               concentration_csv=str(csv["concentration"]),
-               mfg_equilibrium_csv=str(csv["mfg_equilibrium"]),
-               cost_perturbation_csv=str(csv["cost_perturbation"]),
-               proposition6_csv=str(csv["proposition6"]))  # fmt: skip
+    claims_job(
+        plan.claims_spec(cfg),
+        plan.claims_files(cfg),
+        str(md),
+        str(js),
+        cube=str(tmp_path / "cube.zarr"),
+        **{k: str(v) for k, v in csv.items()},
+    )
     rows = {c["id"]: c for c in json.loads(js.read_text())["claims"]}
     for claim in ("table2_lower_everywhere", "table2_degradation", "theorem2_rate_gaussian"):
         assert rows[claim]["verdict"] == UNMEASURABLE, rows[claim]

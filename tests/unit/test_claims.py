@@ -833,3 +833,27 @@ def test_table2_decides_per_eps_from_per_seed_values():
     (ratio,) = MEASURES["degradation_ratio"](d, _table2_ctx(8.0, growth={"mfg": 0.5}))
     assert ratio.measured == pytest.approx(0.5, rel=0.05) and ratio.ci_high < 1
     assert judge("ratio_below", 1.0, ratio)[0] == REPRODUCED
+
+
+def test_the_ledger_inputs_are_one_table_read_by_the_verb_the_rule_and_the_context():
+    """A new input of the ledger is one entry in report.claims.inputs: the claims verb's options,
+    the planner's inputs and the context's attributes all follow it."""
+    from mfgstudy.cli import build_parser, verb_options
+    from mfgstudy.report.claims.context import ATTRIBUTES, Context
+    from mfgstudy.report.claims.inputs import INPUTS
+
+    options = verb_options("claims")
+    assert set(INPUTS) <= set(options.values())
+    config = yaml.safe_load(open("config.yaml"))
+    assert set(plan.claims_inputs(config)) == set(INPUTS)
+    args = build_parser().parse_args(
+        ["claims", "--spec", "{}", "--claims-files", "a.yaml", "--cube", "c.zarr", "--slopes",
+         "s.csv", "--exponents", "e.csv", "--table2", "t.csv", "--train-logs", "x", "y",
+         "--md", "m", "--json", "j"])  # fmt: skip
+    assert args.train_logs == ["x", "y"] and args.dirac is None and args.injection == []
+    # the context refuses a missing required input and an unknown one, by name
+    with pytest.raises(ValueError, match="needs its input 'cube'"):
+        Context({}, {}, Settings())
+    with pytest.raises(ValueError, match="no input named"):
+        Context({"cubes": "c.zarr"}, {}, Settings())
+    assert set(ATTRIBUTES) <= set(INPUTS)

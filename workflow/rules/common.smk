@@ -106,40 +106,21 @@ def study_params(study):
     return as_json(plan.study_spec(config, study))
 
 
-def claims_optional(wildcards):
-    """The claims ledger's optional inputs ([] where their study is not run)."""
-    return {
-        "exact": plan.claims_exact_table(config),
-        **plan.claims_mfg_tables(config),
-        "train_logs": plan.mfg_train_logs(config),
-        "injection": plan.injection_stores(config),
-        "dirac": plan.claims_study_table(config, "dirac"),
-        "concentration": plan.claims_study_table(config, "concentration"),
-    }
+def claims_inputs(wildcards):
+    """What the claims ledger reads (mfgstudy.report.claims.inputs), [] where not run."""
+    return plan.claims_inputs(config)
 
 
-# the option that passes each of them to the claims job
-CLAIMS_OPTIONS = {
-    "exact": "--exact-exponents",
-    "mfg_equilibrium": "--mfg-equilibrium",
-    "cost_perturbation": "--cost-perturbation",
-    "proposition6": "--proposition6",
-    "train_logs": "--train-logs",
-    "injection": "--injection",
-    "dirac": "--dirac",
-    "concentration": "--concentration",
-}
+def claims_options(wildcards, input):
+    return plan.claims_options(config, input)
+
+
 # the repository's claims files (not workflow.source_path's temporary copies, whose deleted
 # paths claims.json would record as its claims_file), relative to the working directory: an
 # absolute path would change when the checkout moves, and rerun the claims and the report
 CLAIMS_FILES = [
     os.path.relpath(Path(workflow.basedir) / f) for f in plan.claims_files(config)
 ]
-
-
-def claims_options(wildcards, input):
-    options = (opt(flag, getattr(input, name)) for name, flag in CLAIMS_OPTIONS.items())
-    return " ".join(options)
 
 
 # --- the report --------------------------------------------------------------------------------

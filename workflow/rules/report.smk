@@ -159,12 +159,8 @@ rule robustness_figure:
 
 rule claims:
     input:
-        unpack(claims_optional),  # the optional studies' results, where they are run
+        unpack(claims_inputs),  # what the ledger reads ([] where a study is not run)
         claims_files=CLAIMS_FILES,
-        cube=paths.cube,
-        slopes=paths.slopes_table.csv,
-        exponents=paths.robustness_table.csv,
-        table2=paths.table2.csv,
     output:
         md=reported(paths.claims.md, "claims"),
         json=paths.claims.json,
@@ -184,6 +180,5 @@ rule claims:
         options=claims_options,
     shell:
         "python -m mfgstudy claims --code {params.code} --spec {params.spec:q} "
-        "--claims-files {input.claims_files:q} --cube {input.cube:q} --slopes {input.slopes:q} "
-        "--exponents {input.exponents:q} --table2 {input.table2:q} {params.options} "
-        "--md {output.md:q} --json {output.json:q} 2> {log:q}"
+        "--claims-files {input.claims_files:q} {params.options} --md {output.md:q} "
+        "--json {output.json:q} 2> {log:q}"

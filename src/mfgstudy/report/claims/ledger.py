@@ -135,23 +135,16 @@ def recorded_path(path: str) -> str:
     return p.relative_to(REPO_ROOT).as_posix() if p.is_relative_to(REPO_ROOT) else str(p)
 
 
-def claims_job(spec: dict, claims_files: list[str], cube_path: str, slopes_csv: str,
-               exponents_csv: str, table2_csv: str, md: str, json_out: str,
-               train_logs=(), injection=(), exact_csv: str | None = None,
-               dirac_csv: str | None = None, concentration_csv: str | None = None,
-               mfg_equilibrium_csv: str | None = None,
-               cost_perturbation_csv: str | None = None,
-               proposition6_csv: str | None = None) -> None:  # fmt: skip
-    """One ledger over every claims file (one per paper): a section per paper, in file order."""
+def claims_job(spec: dict, claims_files: list[str], md: str, json_out: str, **inputs) -> None:
+    """One ledger over every claims file (one per paper): a section per paper, in file order;
+    ``inputs``: what the measurements read, by the names of ``inputs.INPUTS`` (paths)."""
     t0 = time.time()
     min_seeds = int(spec.get("rates", {}).get("min_seeds", MIN_SEEDS))
     if isinstance(claims_files, str):
         claims_files = [claims_files]
     check_claims_files(claims_files)  # the Snakefile checked them too, before any job
     papers = [(f, *load_claims(f, min_seeds)) for f in claims_files]
-    ctx = Context(cube_path, slopes_csv, exponents_csv, table2_csv, train_logs, injection, spec,
-                  papers[0][2], exact_csv, dirac_csv, concentration_csv, mfg_equilibrium_csv,
-                  cost_perturbation_csv, proposition6_csv)  # fmt: skip
+    ctx = Context(inputs, spec, papers[0][2])
     sections, rows = [], []
     for _, claims, settings in papers:
         ctx.settings = settings
