@@ -1,6 +1,7 @@
 """The README's two commands are the Makefile's, CI runs exactly the test command, and the
 environment the Makefile builds declares what the study and the reports import."""
 
+import os
 import re
 import subprocess
 import tomllib
@@ -36,11 +37,14 @@ def test_the_makefile_targets_build_the_environment_first():
         rule = rf"^\$\({mark}\): \$\(BOOTSTRAP\) envs/lock/study.txt{lock}\n\t(.*)$"
         recipe = re.search(rule, make, re.M).group(1)
         assert recipe == f'envs/bootstrap.sh "$(PYTHON)" $(VENV) {mode}', recipe
-    dry = subprocess.run(["make", "-n", "test", "DEV_READY=pyproject.toml"], cwd=ROOT,
+    # as a fresh make, also when this suite runs under `make test` (a sub-make would print its
+    # "Entering directory" lines and inherit the parent's flags)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    dry = subprocess.run(["make", "-n", "test", "DEV_READY=pyproject.toml"], cwd=ROOT, env=env,
                          capture_output=True, text=True)  # fmt: skip
     assert dry.returncode == 0 and "python -m pytest -q tests" in dry.stdout, dry.stderr
     # a fresh clone: `make test` bootstraps first, with the test tools
-    fresh = subprocess.run(["make", "-n", "test", "VENV=/nonexistent/venv"], cwd=ROOT,
+    fresh = subprocess.run(["make", "-n", "test", "VENV=/nonexistent/venv"], cwd=ROOT, env=env,
                            capture_output=True, text=True)  # fmt: skip
     lines = fresh.stdout.splitlines()
     assert lines[0] == 'envs/bootstrap.sh "" /nonexistent/venv dev', fresh.stdout
