@@ -102,9 +102,7 @@ def _call(args: argparse.Namespace, spec: dict | None) -> None:
     """Run the verb's job with its options; ``spec``: ``--spec``, parsed once by main."""
     module, func, _ = VERBS[args.verb]
     kwargs = {}
-    for flag, param in verb_options(
-        args.verb
-    ).items():  # --threads and --device are handled by main
+    for flag, param in verb_options(args.verb).items():  # --threads, --device: main's
         value = getattr(args, _option(flag)[0].replace("-", "_"))
         kwargs[param] = spec if param == "spec" else value
     job = getattr(importlib.import_module(f"mfgstudy.{module}"), func)

@@ -58,7 +58,7 @@ def injection_stores(paths) -> dict[str, list]:
 
 
 def read_csv(path: str | None) -> pd.DataFrame:
-    """A table; empty where the file is (or where its study is not run)."""
+    """A table; empty where the file is empty or its study is not run (no path)."""
     if path is None:
         return pd.DataFrame()
     try:
