@@ -9,13 +9,14 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from mfgstudy import config_files, plan, strict_yaml  # noqa: E402
+from mfgstudy import plan, strict_yaml  # noqa: E402
+from mfgstudy.pipeline import config_files  # noqa: E402
 from mfgstudy.report.claims.claims_files import ClaimsFileError, check_claims_files  # noqa: E402
 
 # A config given with --configfile is a whole config or an overlay that names its base
-# (`extends:`, mfgstudy.config_files): resolved below, it replaces the default study instead of
-# being deep-merged onto it (which would leak the default's sweeps into other scales);
-# --config key=value still overrides single values of whichever config is in use.
+# (`extends:`, mfgstudy.pipeline.config_files): resolved below, it replaces the default study
+# instead of being deep-merged onto it (which would leak the default's sweeps into other
+# scales); --config key=value still overrides single values of whichever config is in use.
 if not workflow.config_settings.configfiles:
 
     configfile: "config.yaml"

@@ -15,10 +15,10 @@ import itertools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mfgstudy.config_values import check_values, job_setting
 from mfgstudy.errors import ConfigError
 from mfgstudy.kinds import data_kind
 from mfgstudy.layout import UNPERTURBED, value_dir
+from mfgstudy.pipeline.config_values import check_values, job_setting
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # src/mfgstudy/plan.py -> the repository
 
@@ -210,7 +210,7 @@ def check_names(config: dict) -> None:
 # --- checks beyond the JSON schema ------------------------------------------------------------
 def check_config(config: dict) -> None:
     """Reject undefined names, inconsistent sweeps and values no job can use
-    (``mfgstudy.config_values``), naming the offending key."""
+    (``mfgstudy.pipeline.config_values``), naming the offending key."""
     from mfgstudy.methods.registry import kinds
 
     check_values(config)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from mfgstudy import plan
-from mfgstudy.config_files import resolve
+from mfgstudy.pipeline.config_files import resolve
 from tests.workflow.helpers import SMOKE, snakemake
 
 

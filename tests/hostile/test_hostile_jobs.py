@@ -16,9 +16,9 @@ import pytest
 import xarray as xr
 
 from mfgstudy import plan
-from mfgstudy.config_files import resolve
 from mfgstudy.jobs.collect import build_cubes, collect
 from mfgstudy.layout import store_name
+from mfgstudy.pipeline.config_files import resolve
 from mfgstudy.store import write_store
 
 SPEC = {"rates": {"tail": 3, "regime_tol": 0.25, "min_seeds": 5}, "eps_fit_max": 0.1,

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from mfgstudy import plan
-from mfgstudy.config_files import resolve
+from mfgstudy.pipeline.config_files import resolve
 from tests.workflow.helpers import SMOKE, snakemake
 
 
@@ -64,7 +64,7 @@ def test_a_value_no_job_can_use_is_refused_naming_its_key(case):
 
 def test_the_shipped_configs_pass():
     for path in ("config.yaml", SMOKE, "workflow/configs/laboratory.yaml"):
-        from mfgstudy.config_values import check_values
+        from mfgstudy.pipeline.config_values import check_values
 
         check_values(resolve(path))
 

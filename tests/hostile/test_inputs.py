@@ -29,9 +29,9 @@ import yaml
 from snakemake.utils import validate
 
 from mfgstudy import data, plan
-from mfgstudy.config_files import resolve
 from mfgstudy.data import DatasetSourceError, build_dataset
 from mfgstudy.metrics.features import inception_source
+from mfgstudy.pipeline.config_files import resolve
 from mfgstudy.plan import ConfigError, check_config
 from mfgstudy.report.claims import ledger as claims
 from tests.paper_fixtures import write_celebahq, write_cifar_tarball

@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from mfgstudy import plan
-from mfgstudy.config_files import resolve
+from mfgstudy.pipeline.config_files import resolve
 from tests.slurm.cluster import GPU_TYPE, LocalSlurm
 from tests.workflow.helpers import ROOT, SMOKE, SNAKEFILE
 

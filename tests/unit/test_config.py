@@ -7,7 +7,7 @@ import pytest
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from mfgstudy.config_files import resolve
+from mfgstudy.pipeline.config_files import resolve
 from mfgstudy.plan import ConfigError, check_config, units
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,13 +1,13 @@
-"""Config overlays (mfgstudy.config_files): merge rules, extends chains, errors that name the file
-and the fix, and the repository's overlays resolving to valid whole configs."""
+"""Config overlays (mfgstudy.pipeline.config_files): merge rules, extends chains, errors that name
+the file and the fix, and the repository's overlays resolving to valid whole configs."""
 
 from pathlib import Path
 
 import pytest
 import yaml
 
-from mfgstudy.config_files import load, merge, resolve
 from mfgstudy.errors import ConfigError
+from mfgstudy.pipeline.config_files import load, merge, resolve
 from mfgstudy.strict_yaml import DuplicateKeyError
 
 ROOT = Path(__file__).resolve().parents[2]

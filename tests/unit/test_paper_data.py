@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from mfgstudy.config_files import resolve
 from mfgstudy.data import (
     CIFAR10_URL,
     DatasetSourceError,
@@ -30,6 +29,7 @@ from mfgstudy.nets import (
     count_parameters,
     is_conditional,
 )
+from mfgstudy.pipeline.config_files import resolve
 from mfgstudy.store import open_store
 from tests.paper_fixtures import GREEN, RED, write_celebahq, write_cifar_tarball
 

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from mfgstudy import plan
-from mfgstudy.config_files import resolve
+from mfgstudy.pipeline.config_files import resolve
 
 
 def test_units_enumerate_the_product_of_a_sweep():

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from mfgstudy import plan
-from mfgstudy.config_files import resolve
 from mfgstudy.data import prepare
 from mfgstudy.jobs.unit import unit_job
 from mfgstudy.layout import store_name, value_dir
+from mfgstudy.pipeline.config_files import resolve
 from mfgstudy.store import open_store
 
 SMOKE = Path(__file__).resolve().parents[2] / "workflow/configs/smoke.yaml"

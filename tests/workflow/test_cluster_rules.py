@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from mfgstudy.config_files import resolve
+from mfgstudy.pipeline.config_files import resolve
 from mfgstudy.verbs import VERBS
 from tests.workflow.helpers import DEFAULT, ROOT, SMOKE
 

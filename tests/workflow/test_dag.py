@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from mfgstudy.config_files import resolve
+from mfgstudy.pipeline.config_files import resolve
 from tests.workflow.helpers import DEFAULT, LABORATORY, SMOKE, job_count, snakemake
 
 

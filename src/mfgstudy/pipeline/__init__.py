@@ -1,0 +1,7 @@
+"""The workflow planner, imported by the Snakefile only (no module of the package imports it): from
+a config to the study's jobs. It imports nothing here, so that importing one piece imports no
+other; the pieces:
+
+* ``config_files``: a config file and the ones it extends, merged (the Snakefile's first step);
+* ``config_values``: values the schema admits but no job can use.
+"""
