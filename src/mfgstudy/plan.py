@@ -18,6 +18,7 @@ from pathlib import Path
 from mfgstudy.errors import ConfigError
 from mfgstudy.kinds import data_kind
 from mfgstudy.layout import UNPERTURBED, value_dir
+from mfgstudy.pipeline.commands import cli_option, code_hash  # noqa: F401 (re-exported)
 from mfgstudy.pipeline.config_values import check_values, job_setting
 from mfgstudy.pipeline.paths import (  # noqa: F401 (re-exported until the rules import it)
     CLAIMS_FILE,
@@ -63,26 +64,6 @@ def perturbations_at(config: dict, sweep: str, eps: str) -> dict[str, dict]:
     if float(eps) == 0:
         return {UNPERTURBED: {"kind": "none"}}
     return {p: config["perturbations"][p] for p in config["sweeps"][sweep]["perturbations"]}
-
-
-def cli_option(flag: str, paths) -> str:
-    """``--flag path ...`` for a job's shell line, every path shell-quoted (names come from the
-    config: never let one become shell syntax); "" when there is no path."""
-    import shlex
-
-    paths = [paths] if isinstance(paths, str) else [str(p) for p in paths]
-    return " ".join([flag, *map(shlex.quote, paths)]) if paths else ""
-
-
-# --- code each job depends on ---------------------------------------------------------------
-def code_hash(verb: str, spec: dict | None = None) -> str:
-    """The hash of the package code a rule's ``python -m mfgstudy <verb>`` job runs with this
-    ``--spec`` (the methods it names are part of it): a rule param (so editing a module reruns
-    the jobs that import it) and the job's ``--code``, which the job checks against the package
-    it imported (``mfgstudy.code_closure``)."""
-    from mfgstudy.code_closure import code_hash as closure_hash
-
-    return closure_hash(verb, spec)
 
 
 # --- names -------------------------------------------------------------------------------------

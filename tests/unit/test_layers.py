@@ -50,7 +50,8 @@ LAYERS = {
                               "report.html", "report.export", "report.cost_perturbation"],
     "command line": ["cli", "__main__"],
     "workflow planner (the Snakefile's)": ["pipeline", "pipeline.config_files",
-                                           "pipeline.config_values", "pipeline.paths", "plan"],
+                                           "pipeline.config_values", "pipeline.paths",
+                                           "pipeline.commands", "plan"],
 }  # fmt: skip
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 

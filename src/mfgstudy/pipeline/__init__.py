@@ -5,4 +5,5 @@ other; the pieces:
 * ``config_files``: a config file and the ones it extends, merged (the Snakefile's first step);
 * ``config_values``: values the schema admits but no job can use.
 * ``paths``: where every file lives (one template each), logs, benchmarks, the claims files;
+* ``commands``: a job's ``--code`` hash and its path options, shell-quoted;
 """
