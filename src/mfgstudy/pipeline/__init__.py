@@ -4,6 +4,7 @@ other; the pieces:
 
 * ``config_files``: a config file and the ones it extends, merged (the Snakefile's first step);
 * ``config_values``: values the schema admits but no job can use.
+* ``names``: the names a config gives, checked before the schema;
 * ``paths``: where every file lives (one template each), logs, benchmarks, the claims files;
 * ``commands``: a job's ``--code`` hash and its path options, shell-quoted;
 """
