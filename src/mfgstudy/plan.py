@@ -11,8 +11,6 @@ every kind reduces to the unperturbed sampler there. Paths are built here and no
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mfgstudy.errors import ConfigError
@@ -46,22 +44,19 @@ from mfgstudy.pipeline.paths import (  # noqa: F401 (re-exported until the rules
     study_outputs,
     sweep_eps,
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Unit:
-    sweep: str
-    dataset: str
-    method: str
-    seed: int
-    sampler: str
-    grid: str
-    eps: str = "0"
-
-    @property
-    def wildcards(self) -> dict:
-        return asdict(self)
-
+from mfgstudy.pipeline.targets import (  # noqa: F401 (re-exported)
+    Unit,
+    final_targets,
+    floors,
+    has_classifier,
+    is_images,
+    is_trainable,
+    metric_dirs,
+    sample_dirs,
+    trained_models,
+    unit_jobs,
+    units,
+)
 
 # --- paths -----------------------------------------------------------------------------------
 
@@ -295,81 +290,6 @@ def _check_mfg_trial(config: dict) -> None:
                               "equilibrium, the only one the exact case models)")  # fmt: skip
 
 
-# --- enumeration ------------------------------------------------------------------------------
-def units(config: dict) -> list[Unit]:
-    out = []
-    for sname, s in config["sweeps"].items():
-        for d, m, seed, smp, g, e in itertools.product(
-            s["datasets"],
-            s["methods"],
-            s.get("seeds", config["seeds"]),
-            s["samplers"],
-            s["grids"],
-            sweep_eps(s),
-        ):
-            out.append(Unit(sname, d, m, int(seed), smp, g, e))
-    return out
-
-
-def is_trainable(config: dict, method: str) -> bool:
-    return "train" in config["methods"][method]
-
-
-def is_images(config: dict, dataset: str) -> bool:
-    return data_kind(config["datasets"][dataset]) == "images"
-
-
-def trained_models(config: dict) -> list[dict]:
-    seen = {(u.dataset, u.method, u.seed) for u in units(config) if is_trainable(config, u.method)}
-    inj = config.get("injection")
-    if inj:
-        seen |= {(inj["dataset"], m, int(s)) for m in inj["methods"] for s in inj["seeds"]}
-    return [dict(dataset=d, method=m, seed=s) for d, m, s in sorted(seen)]
-
-
-def unit_jobs(config: dict) -> list[dict]:
-    """The wildcards of every unit job: a unit without its eps (one job samples and evaluates
-    every eps of it)."""
-    seen = {tuple((k, v) for k, v in u.wildcards.items() if k != "eps"): None
-            for u in units(config)}  # fmt: skip
-    return [dict(w) for w in seen]
-
-
-def sample_dirs(config: dict) -> list[str]:
-    return [paths.samples.format(**w) for w in unit_jobs(config)]
-
-
-def metric_dirs(config: dict) -> list[str]:
-    return [paths.metrics.format(**w) for w in unit_jobs(config)]
-
-
-def floors(config: dict) -> list[str]:
-    return sorted({paths.floor.format(sweep=u.sweep, dataset=u.dataset) for u in units(config)})
-
-
-def final_targets(config: dict) -> list[str]:
-    """Every configured data set (used by a sweep or not), the cube, the tables and figures."""
-
-    def files(*names: str, when=True) -> list[str]:
-        return [p for n in names for p in paths[n].values()] if when else []
-
-    data = [paths.data.format(dataset=d) for d in config["datasets"]]
-    studies = [p for s in config["report"].get("studies", {}) for p in study_outputs(s)]
-    main = [paths.cube, *files("figure1", "slopes_table", "table1", "table2", "robustness_table",
-                               "robustness_figure", "claims", "report", "export")]  # fmt: skip
-    injection = files("injection_figure", when="injection" in config)
-    conv = files("convergence_table", when=bool(config.get("convergence")))
-    exact = files("robustness_exact_table", "robustness_exact_figure",
-                  when=bool(config.get("robustness_exact")))  # fmt: skip
-    mfg = files("mfg_equilibrium_table", "mfg_equilibrium_figure",
-                when=bool(config.get("mfg_equilibrium")))  # fmt: skip
-    mfg += files("proposition6_table", when=bool(config.get("proposition6_exact")))
-    mfg += files("mfg_readings_table", when=bool(config["report"].get("mfg_readings")))
-    mfg += files("cost_perturbation_table", "cost_perturbation_figure",
-                 when=bool(config.get("cost_perturbation")))  # fmt: skip
-    return data + main + injection + studies + conv + exact + mfg
-
-
 # --- compute per job --------------------------------------------------------------------------
 RESOURCE_FAMILIES = ("data", "train", "sample", "evaluate")
 
@@ -513,12 +433,6 @@ def references(config: dict, dataset: str) -> list[str]:
     """The reference statistics an image data set is measured against (one per feature source)."""
     feats = features_of(config, dataset)
     return [paths.reference.format(dataset=dataset, features=f) for f in feats]
-
-
-def has_classifier(config: dict, dataset: str) -> bool:
-    """The pipeline's digits classifier exists for the digits data set only (FD-digits, IS-digits,
-    the confident fraction and the injection analog's judge)."""
-    return config["datasets"][dataset]["kind"] == "digits"
 
 
 def features_of(config: dict, dataset: str) -> list[str]:

@@ -51,7 +51,8 @@ LAYERS = {
     "command line": ["cli", "__main__"],
     "workflow planner (the Snakefile's)": ["pipeline", "pipeline.config_files",
                                            "pipeline.config_values", "pipeline.paths",
-                                           "pipeline.commands", "pipeline.names", "plan"],
+                                           "pipeline.commands", "pipeline.names",
+                                           "pipeline.targets", "plan"],
 }  # fmt: skip
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 

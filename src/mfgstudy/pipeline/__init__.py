@@ -7,4 +7,5 @@ other; the pieces:
 * ``names``: the names a config gives, checked before the schema;
 * ``paths``: where every file lives (one template each), logs, benchmarks, the claims files;
 * ``commands``: a job's ``--code`` hash and its path options, shell-quoted;
+* ``targets``: which units, models, unit jobs and final targets a study has;
 """
