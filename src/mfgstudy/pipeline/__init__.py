@@ -8,4 +8,5 @@ other; the pieces:
 * ``paths``: where every file lives (one template each), logs, benchmarks, the claims files;
 * ``commands``: a job's ``--code`` hash and its path options, shell-quoted;
 * ``targets``: which units, models, unit jobs and final targets a study has;
+* ``compute``: each job's resources (GPUs, memory, runtime), device, threads and launcher;
 """
