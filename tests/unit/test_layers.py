@@ -52,7 +52,8 @@ LAYERS = {
     "workflow planner (the Snakefile's)": ["pipeline", "pipeline.config_files",
                                            "pipeline.config_values", "pipeline.paths",
                                            "pipeline.commands", "pipeline.names",
-                                           "pipeline.targets", "pipeline.compute", "plan"],
+                                           "pipeline.targets", "pipeline.compute",
+                                           "pipeline.specs_units", "plan"],
 }  # fmt: skip
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 

@@ -9,4 +9,5 @@ other; the pieces:
 * ``commands``: a job's ``--code`` hash and its path options, shell-quoted;
 * ``targets``: which units, models, unit jobs and final targets a study has;
 * ``compute``: each job's resources (GPUs, memory, runtime), device, threads and launcher;
+* ``specs_units``: the specs of a unit's jobs (data, train, unit, floors, references);
 """
