@@ -54,6 +54,20 @@ from mfgstudy.pipeline.paths import (  # noqa: F401 (re-exported until the rules
     study_outputs,
     sweep_eps,
 )  # fmt: skip
+from mfgstudy.pipeline.specs_closed_form import (  # noqa: F401 (re-exported)
+    closed_form_convergence,
+    convergence_data,
+    convergence_spec,
+    convergence_stores,
+    cost_perturbation_data,
+    cost_perturbation_spec,
+    mfg_equilibrium_data,
+    mfg_equilibrium_spec,
+    proposition6_data,
+    proposition6_spec,
+    robustness_exact_spec,
+    robustness_exact_stores,
+)
 from mfgstudy.pipeline.specs_units import (  # noqa: F401 (re-exported)
     IMAGE_METRICS_DEFAULTS,
     METRICS_DEFAULTS,
@@ -318,70 +332,7 @@ def _check_mfg_trial(config: dict) -> None:
 # --- per-job parameters -----------------------------------------------------------------------
 
 
-# --- Theorem 2's convergence curves (closed form, N extended) -------------------------------
-def convergence_stores(config: dict) -> list[str]:
-    return [paths.convergence.format(name=n) for n in config.get("convergence", {})]
-
-
-def closed_form_convergence(config: dict) -> list[str]:
-    """The convergence entries computed in closed form, N doubled (every one but ``mixture``:
-    a Gaussian law, a Dirac law)."""
-    return [n for n in config.get("convergence", {}) if n != "mixture"]
-
-
-def convergence_data(config: dict, name: str) -> str:
-    return paths.data.format(dataset=config["convergence"][name]["dataset"])
-
-
-def convergence_spec(config: dict, name: str) -> dict:
-    """The parameters of a Theorem 2 convergence job (closed form: gaussian, dirac; or the
-    mixture)."""
-    c = config["convergence"][name]
-    if name == "mixture":
-        return {
-            "name": "mixture", "law": c["law"], "sde": config["sde"],
-            "samplers": {s: config["samplers"][s] for s in c["samplers"]},
-            "grid_name": c["grid"], "grid": config["grids"][c["grid"]],
-            **{k: c[k] for k in ("steps", "n_samples", "blocks", "seed")},
-        }  # fmt: skip
-    return {
-        "dataset": c["dataset"],
-        "method_name": c["method"],
-        "method": method_spec(config, c["dataset"], c["method"]),
-        "sde": method_sde(config, c["method"]),
-        "samplers": {s: config["samplers"][s] for s in c["samplers"]},
-        "grids": {g: config["grids"][g] for g in c["grids"]},
-        "steps": c["steps"],
-        "rates": config["report"]["rates"],
-        "floor_factor": config["report"]["floor_factor"],
-    }
-
-
 # --- MFG-Diffusion's fair trial ---------------------------------------------------------------
-def mfg_equilibrium_data(config: dict) -> str:
-    return paths.data.format(dataset=config["mfg_equilibrium"]["dataset"])
-
-
-def mfg_equilibrium_spec(config: dict) -> dict:
-    """The closed-form equilibrium job's parameters: the readings, lambda scales, samplers."""
-    c = config["mfg_equilibrium"]
-    return {"dataset": c["dataset"], "sde": config["sde"],
-            **{k: c[k] for k in ("value_targets", "weightings", "lambdas", "steps")},
-            "samplers": {s: config["samplers"][s] for s in c["samplers"]},
-            "grid": config["grids"][c["grid"]]}  # fmt: skip
-
-
-def cost_perturbation_data(config: dict) -> str:
-    return paths.data.format(dataset=config["cost_perturbation"]["dataset"])
-
-
-def cost_perturbation_spec(config: dict) -> dict:
-    """The perturbed-cost job's parameters: the readings (their method specs), the families of
-    cost perturbations, eps, the grid."""
-    c = config["cost_perturbation"]
-    return {"dataset": c["dataset"], "sde": config["sde"],
-            "methods": {m: config["methods"][m] for m in c["methods"]},
-            **{k: c[k] for k in ("families", "eps", "grid", "direction") if k in c}}  # fmt: skip
 
 
 def mfg_readings_spec(config: dict) -> dict:
@@ -399,26 +350,6 @@ def mfg_readings_spec(config: dict) -> dict:
         diff.update({k: spec[k] for k in ("lambda", "gamma") if spec.get(k) != base.get(k)})
         readings[name] = ", ".join(f"{k}={v}" for k, v in sorted(diff.items())) or "default"
     return {"sweeps": list(sweeps), "readings": readings}
-
-
-# --- Theorem 4 at the equilibrium: the exact score under perturbations ----------------------
-def robustness_exact_stores(config: dict) -> list[str]:
-    r = config.get("robustness_exact")
-    if not r:
-        return []
-    return [paths.robustness_exact.format(law=law, perturbation=p)
-            for law in r["laws"] for p in r["perturbations"]]  # fmt: skip
-
-
-def robustness_exact_spec(config: dict, law: str, perturbation: str) -> dict:
-    r = config["robustness_exact"]
-    keys = ("steps", "eps", "seeds", "n_samples", "n_adversarial", "n_check", "blocks")
-    return {
-        "law_name": law, "law": r["laws"][law]["law"], "modes": r["laws"][law]["modes"],
-        "perturbation_name": perturbation, "perturbation": config["perturbations"][perturbation],
-        "sde": config["sde"], "sampler": config["samplers"][r["sampler"]],
-        "grid": config["grids"][r["grid"]], **{k: r[k] for k in keys},
-    }  # fmt: skip
 
 
 # --- the injection analog and the claims ledger ----------------------------------------------
@@ -483,18 +414,6 @@ def claims_mfg_tables(config: dict) -> dict[str, list[str]]:
             if config.get("proposition6_exact") else [],
             "cost_perturbation": [paths.cost_perturbation_table.csv]
             if config.get("cost_perturbation") else []}  # fmt: skip
-
-
-def proposition6_data(config: dict) -> str:
-    return paths.data.format(dataset=config["proposition6_exact"]["dataset"])
-
-
-def proposition6_spec(config: dict) -> dict:
-    """Proposition 6's exact case: the study's config section, the SDE, the rate settings and
-    the method's spec (its reading and Algorithm 1's settings: ``mfgstudy.jobs.proposition6``)."""
-    c = config["proposition6_exact"]
-    return {**c, "sde": config["sde"], "rates": config["report"]["rates"],
-            "method_spec": config["methods"][c["method"]]}  # fmt: skip
 
 
 def claims_inputs(config: dict) -> dict[str, list[str]]:

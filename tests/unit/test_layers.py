@@ -53,7 +53,8 @@ LAYERS = {
                                            "pipeline.config_values", "pipeline.paths",
                                            "pipeline.commands", "pipeline.names",
                                            "pipeline.targets", "pipeline.compute",
-                                           "pipeline.specs_units", "plan"],
+                                           "pipeline.specs_units",
+                                           "pipeline.specs_closed_form", "plan"],
 }  # fmt: skip
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 

@@ -10,4 +10,6 @@ other; the pieces:
 * ``targets``: which units, models, unit jobs and final targets a study has;
 * ``compute``: each job's resources (GPUs, memory, runtime), device, threads and launcher;
 * ``specs_units``: the specs of a unit's jobs (data, train, unit, floors, references);
+* ``specs_closed_form``: the specs of the jobs that train no network (Theorems 2 and 4, the
+  closed-form MFG equilibria, Proposition 6);
 """
