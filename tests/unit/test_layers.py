@@ -54,7 +54,8 @@ LAYERS = {
                                            "pipeline.commands", "pipeline.names",
                                            "pipeline.targets", "pipeline.compute",
                                            "pipeline.specs_units",
-                                           "pipeline.specs_closed_form", "plan"],
+                                           "pipeline.specs_closed_form",
+                                           "pipeline.specs_studies", "plan"],
 }  # fmt: skip
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 

@@ -12,4 +12,6 @@ other; the pieces:
 * ``specs_units``: the specs of a unit's jobs (data, train, unit, floors, references);
 * ``specs_closed_form``: the specs of the jobs that train no network (Theorems 2 and 4, the
   closed-form MFG equilibria, Proposition 6);
+* ``specs_studies``: the specs of the companion studies, the readings table, the injection
+  analog;
 """
