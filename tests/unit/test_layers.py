@@ -55,7 +55,8 @@ LAYERS = {
                                            "pipeline.targets", "pipeline.compute",
                                            "pipeline.specs_units",
                                            "pipeline.specs_closed_form",
-                                           "pipeline.specs_studies", "plan"],
+                                           "pipeline.specs_studies",
+                                           "pipeline.specs_claims", "plan"],
 }  # fmt: skip
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 

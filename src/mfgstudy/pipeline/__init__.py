@@ -14,4 +14,5 @@ other; the pieces:
   closed-form MFG equilibria, Proposition 6);
 * ``specs_studies``: the specs of the companion studies, the readings table, the injection
   analog;
+* ``specs_claims``: the claims ledger's files, spec and inputs;
 """
