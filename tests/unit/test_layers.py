@@ -56,7 +56,8 @@ LAYERS = {
                                            "pipeline.specs_units",
                                            "pipeline.specs_closed_form",
                                            "pipeline.specs_studies",
-                                           "pipeline.specs_claims", "plan"],
+                                           "pipeline.specs_claims",
+                                           "pipeline.validation", "plan"],
 }  # fmt: skip
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 

@@ -5,6 +5,7 @@ other; the pieces:
 * ``config_files``: a config file and the ones it extends, merged (the Snakefile's first step);
 * ``config_values``: values the schema admits but no job can use.
 * ``names``: the names a config gives, checked before the schema;
+* ``validation``: the checks beyond the schema, one per config section (``check_config``);
 * ``paths``: where every file lives (one template each), logs, benchmarks, the claims files;
 * ``commands``: a job's ``--code`` hash and its path options, shell-quoted;
 * ``targets``: which units, models, unit jobs and final targets a study has;
