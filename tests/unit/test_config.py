@@ -4,6 +4,7 @@ import copy
 import os
 
 import pytest
+import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -44,6 +45,9 @@ def test_shipped_configs_are_valid(config):
         (lambda c: c["methods"]["ddpm"]["train"]["points"].update(steps=-5), "-5"),
         (lambda c: c["sweeps"]["w2_vs_steps"].update(steps="many"), "many"),
         (lambda c: c["samplers"]["em"].update(kind="leapfrog"), "leapfrog"),
+        # perturbation kinds and sizes go together
+        (lambda c: c["sweeps"]["robustness_2d"].pop("eps"), "'eps' is a dependency of"),
+        (lambda c: c["sweeps"]["robustness_2d"].pop("perturbations"), "'perturbations' is a"),
     ],
 )
 def test_schema_rejects_and_names_the_key(mutate, needle):
@@ -83,6 +87,20 @@ def test_undefined_names_are_rejected_with_the_key(mutate, needle):
     mutate(cfg)
     with pytest.raises(ConfigError, match=needle):
         _check(cfg)
+
+
+def test_the_schema_admits_the_claims_files_only():
+    from mfgstudy.pipeline.paths import CLAIMS_NAMES
+
+    with open(SCHEMA) as f:
+        schema = yaml.safe_load(f)
+    assert schema["properties"]["report"]["properties"]["claims"]["items"]["enum"] == list(
+        CLAIMS_NAMES
+    )
+    cfg = _load("config.yaml")
+    cfg["report"]["claims"] = ["mfg_paper.yaml", "nope.yaml"]
+    with pytest.raises(WorkflowError, match="nope.yaml"):
+        validate(cfg, SCHEMA)
 
 
 def test_a_config_names_the_claims_files_its_ledger_judges():

@@ -89,12 +89,7 @@ def _check_sweeps(config: dict) -> None:
                         raise ConfigError(
                             f"methods.{m}.{key}: no entry for {kind} data or data set {d!r}"
                         )
-        kinds, sizes = sweep.get("perturbations"), sweep.get("eps")
-        if bool(kinds) != bool(sizes):
-            raise ConfigError(
-                f"sweeps.{sname}: 'perturbations' and 'eps' go together (one is missing)"
-            )
-        for p in kinds or []:
+        for p in sweep.get("perturbations", []):  # with eps (the schema's dependentRequired)
             if p == UNPERTURBED or p not in config.get("perturbations", {}):
                 raise ConfigError(
                     f"sweeps.{sname}.perturbations: {p!r} is not defined under 'perturbations' "
