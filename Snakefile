@@ -9,9 +9,15 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from mfgstudy import plan, strict_yaml  # noqa: E402
-from mfgstudy.pipeline import config_files  # noqa: E402
-from mfgstudy.report.claims.claims_files import ClaimsFileError, check_claims_files  # noqa: E402
+from mfgstudy import strict_yaml  # noqa: E402
+from mfgstudy.errors import ConfigError  # noqa: E402
+from mfgstudy.pipeline import config_files, names, specs_claims, targets  # noqa: E402
+from mfgstudy.pipeline import validation  # noqa: E402
+from mfgstudy.pipeline.paths import REPO_ROOT  # noqa: E402
+from mfgstudy.report.claims.claims_files import (
+    ClaimsFileError,
+    check_claims_files,
+)  # noqa: E402
 
 # A config given with --configfile is a whole config or an overlay that names its base
 # (`extends:`, mfgstudy.pipeline.config_files): resolved below, it replaces the default study
@@ -33,12 +39,12 @@ try:
     resolved = config_files.load(files, workflow.config_settings.config)
     config.clear()
     config.update(resolved)
-    plan.check_names(config)  # before the schema, whose message would not say why
+    names.check_names(config)  # before the schema, whose message would not say why
     validate(config, "workflow/schemas/config.schema.yaml")
-    plan.check_config(config)
+    validation.check_config(config)
     # ids unique, rules and measures known (the files lie in the workflow, not the --directory)
-    check_claims_files([str(plan.REPO_ROOT / f) for f in plan.claims_files(config)])
-except (plan.ConfigError, strict_yaml.DuplicateKeyError, ClaimsFileError) as e:
+    check_claims_files([str(REPO_ROOT / f) for f in specs_claims.claims_files(config)])
+except (ConfigError, strict_yaml.DuplicateKeyError, ClaimsFileError) as e:
     raise WorkflowError(str(e)) from None
 
 
@@ -59,4 +65,4 @@ include: "workflow/rules/publish.smk"
 rule all:
     default_target: True
     input:
-        plan.final_targets(config),
+        targets.final_targets(config),

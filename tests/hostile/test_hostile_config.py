@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mfgstudy import plan
+from mfgstudy.errors import ConfigError
+from mfgstudy.pipeline import commands, names, targets
 from mfgstudy.pipeline.config_files import resolve
+from mfgstudy.pipeline.paths import CLAIMS_NAMES, REPO_ROOT, eps_label, paths, sweep_eps
 from tests.workflow.helpers import SMOKE, snakemake
 
 
@@ -82,14 +84,14 @@ def test_every_name_table_rejects_hostile_names(keys, name):
     for k in keys[:-1]:
         table = table.setdefault(k, {})
     table.setdefault(keys[-1], {})[name] = {}
-    with pytest.raises(plan.ConfigError, match=f"{'.'.join(keys)}: the name"):
-        plan.check_names(cfg)
+    with pytest.raises(ConfigError, match=f"{'.'.join(keys)}: the name"):
+        names.check_names(cfg)
 
 
 def test_ordinary_names_pass():
     import re
 
-    assert set(plan.NAME_TABLES) == {
+    assert set(names.NAME_TABLES) == {
         ("datasets",),
         ("methods",),
         ("samplers",),
@@ -100,13 +102,13 @@ def test_ordinary_names_pass():
     }
 
     for ok in ("gmm8", "w2_vs_steps", "mfg_lambda_0.1", "ode-heun", "A1", "1e-3"):
-        assert re.match(plan.NAME_PATTERN, ok)
-    plan.check_names(resolve(SMOKE))
+        assert re.match(names.NAME_PATTERN, ok)
+    names.check_names(resolve(SMOKE))
 
 
 def test_the_schema_and_the_planner_share_one_name_pattern():
     schema = yaml.safe_load(Path("workflow/schemas/config.schema.yaml").read_text())
-    assert schema["$defs"]["name"]["pattern"] == plan.NAME_PATTERN
+    assert schema["$defs"]["name"]["pattern"] == names.NAME_PATTERN
     for table in ("datasets", "methods", "samplers", "grids", "perturbations", "sweeps"):
         assert schema["properties"][table]["propertyNames"] == {"$ref": "#/$defs/name"}
 
@@ -115,9 +117,9 @@ def test_every_shell_argument_is_quoted():
     """Paths reach the shell quoted, whatever they contain: the option helper quotes, and no
     rule puts an input, output, log or path param into its shell line unquoted."""
     hostile = ["a b/model.pt", "x$(touch /tmp/pwned)/m.pt", "-rf"]
-    assert shlex.split(plan.cli_option("--model", hostile)) == ["--model", *hostile]
-    assert shlex.split(plan.cli_option("--model", hostile[1])) == ["--model", hostile[1]]
-    assert plan.cli_option("--model", []) == ""
+    assert shlex.split(commands.cli_option("--model", hostile)) == ["--model", *hostile]
+    assert shlex.split(commands.cli_option("--model", hostile[1])) == ["--model", hostile[1]]
+    assert commands.cli_option("--model", []) == ""
     import re
 
     for rules in Path("workflow/rules").glob("*.smk"):
@@ -149,11 +151,11 @@ def test_a_duplicate_key_in_a_claims_file_is_rejected(tmp_path):
 
 def test_eps_values_that_print_alike_get_their_own_folders(tmp_path):
     sweep = {"eps": [0.5, 0.5000001, 0.1, 1e-3, 1e-7, 1, 0.30000000000000004]}
-    labels = plan.sweep_eps(sweep)
+    labels = sweep_eps(sweep)
     assert len(labels) == len(set(labels)) == 1 + len(sweep["eps"])
     assert {float(x) for x in labels} == {0.0, *map(float, sweep["eps"])}  # lossless
     # the labels of ordinary values are unchanged (existing results keep their paths)
-    assert [plan.eps_label(e) for e in (0.05, 0.001, 1e-4, 1.0, 0.1)] == [
+    assert [eps_label(e) for e in (0.05, 0.001, 1e-4, 1.0, 0.1)] == [
         "0.05", "0.001", "0.0001", "1", "0.1",
     ]  # fmt: skip
 
@@ -162,7 +164,7 @@ def test_eps_values_that_print_alike_get_their_own_folders(tmp_path):
         sweep["eps"] = [0.5, 0.5000001]
 
     cfg, path = _config(tmp_path, mutate)
-    dirs = [f"{plan.paths.samples.format(**u.wildcards)}/eps{u.eps}" for u in plan.units(cfg)]
+    dirs = [f"{paths.samples.format(**u.wildcards)}/eps{u.eps}" for u in targets.units(cfg)]
     assert len(dirs) == len(set(dirs))
     assert any(d.endswith("/eps0.5") for d in dirs) and any(
         d.endswith("/eps0.5000001") for d in dirs
@@ -227,8 +229,8 @@ def test_a_claim_that_cannot_be_judged_is_refused_naming_it(tmp_path, extra, mes
 def test_the_shipped_claims_files_pass_and_the_snakefile_checks_them_before_any_job():
     from mfgstudy.report.claims.claims_files import check_claims_files
 
-    check_claims_files([f"workflow/claims/{n}" for n in plan.CLAIMS_NAMES])
-    call = "check_claims_files([str(plan.REPO_ROOT / f) for f in plan.claims_files(config)])"
+    check_claims_files([f"workflow/claims/{n}" for n in CLAIMS_NAMES])
+    call = "check_claims_files([str(REPO_ROOT / f) for f in specs_claims.claims_files(config)])"
     assert call in Path("Snakefile").read_text()
 
 
@@ -243,5 +245,5 @@ def test_the_claims_rule_names_its_claims_files_relative_to_the_working_director
     (files,) = re.findall(r"--claims-files (.*?) --cube", out)
     paths = shlex.split(files)
     assert paths and all(not p.startswith("/") for p in paths), paths
-    assert all((tmp_path / p).resolve() == Path(plan.REPO_ROOT, "workflow", "claims",
+    assert all((tmp_path / p).resolve() == Path(REPO_ROOT, "workflow", "claims",
                                                 Path(p).name) for p in paths)  # fmt: skip

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from mfgstudy import plan
 from mfgstudy.jobs.collect import build_cubes, collect
 from mfgstudy.layout import store_name
+from mfgstudy.pipeline import commands, targets
 from mfgstudy.pipeline.config_files import resolve
 from mfgstudy.store import write_store
 
@@ -176,7 +176,7 @@ def test_the_workflow_passes_each_job_its_verbs_hash():
             assert block.count("--code {params.code}") == len(re.findall("-m mfgstudy", block))
     # a generic rule's tables (common.smk): each one's code is its own verb's hash
     common = Path("workflow/rules/common.smk").read_text()
-    assert "code = plan.code_hash(verb)" in common and "dict(verb=verb, code=code," in common
+    assert "code = commands.code_hash(verb)" in common and "dict(verb=verb, code=code," in common
     verbs = re.findall(r'_TABLES\.add\(\s*"\w+",\s*"([\w-]+)"', common)
     assert len(verbs) >= 6 and set(verbs) <= set(code_closure.VERBS), verbs
 
@@ -200,7 +200,7 @@ def test_a_job_refuses_other_code_than_it_was_planned_with(tmp_path):
 
 
 def test_a_job_with_the_planned_code_runs(tmp_path):
-    res = _job("collect", "--code", plan.code_hash("collect"), "--metrics", str(tmp_path),
+    res = _job("collect", "--code", commands.code_hash("collect"), "--metrics", str(tmp_path),
                "--out", str(tmp_path / "c.zarr"))  # fmt: skip
     assert "planned with code" not in res.stderr
     assert "no metric stores" in res.stderr  # got as far as the job itself
@@ -254,7 +254,7 @@ def test_an_edit_of_exact_reruns_mfg_training_in_a_dry_run(smoke_run, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     counts = jobs_by_rule(res.stdout + res.stderr)
     config = resolve(SMOKE)
-    mfg = [m for m in plan.trained_models(config)
+    mfg = [m for m in targets.trained_models(config)
            if config["methods"][m["method"]]["kind"] == "mfg"]  # fmt: skip
     assert mfg and counts.get("train", 0) >= len(mfg), counts
     unchanged = snakemake(smoke_run, "-n", configfile=SMOKE)

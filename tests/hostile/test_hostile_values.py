@@ -7,7 +7,8 @@ import math
 import pytest
 import yaml
 
-from mfgstudy import plan
+from mfgstudy.errors import ConfigError
+from mfgstudy.pipeline import validation
 from mfgstudy.pipeline.config_files import resolve
 from tests.workflow.helpers import SMOKE, snakemake
 
@@ -57,8 +58,8 @@ def test_a_value_no_job_can_use_is_refused_naming_its_key(case):
     where, value, message = CASES[case]
     cfg = _smoke()
     _set(cfg, where(cfg), value)
-    with pytest.raises(plan.ConfigError) as err:
-        plan.check_config(cfg)
+    with pytest.raises(ConfigError) as err:
+        validation.check_config(cfg)
     assert message in str(err.value), str(err.value)
 
 

@@ -28,11 +28,14 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from mfgstudy import data, plan
+from mfgstudy import data
 from mfgstudy.data import DatasetSourceError, build_dataset
+from mfgstudy.errors import ConfigError
 from mfgstudy.metrics.features import inception_source
+from mfgstudy.pipeline import specs_units
 from mfgstudy.pipeline.config_files import resolve
-from mfgstudy.plan import ConfigError, check_config
+from mfgstudy.pipeline.paths import CLAIMS_NAMES
+from mfgstudy.pipeline.validation import check_config
 from mfgstudy.report.claims import ledger as claims
 from tests.paper_fixtures import write_celebahq, write_cifar_tarball
 from tests.workflow.helpers import SMOKE, snakemake
@@ -113,8 +116,8 @@ def test_the_job_checks_the_hash_before_loading_the_file(tmp_path):
 
 def test_inception_input_names_the_file_where_inception_is_configured(tmp_path):
     weights = _random_file(tmp_path / "w" / "inception-2015-12-05.pt")
-    inception_input = getattr(plan, "inception_input", None)
-    assert inception_input is not None, "plan.inception_input is missing"
+    inception_input = getattr(specs_units, "inception_input", None)
+    assert inception_input is not None, "specs_units.inception_input is missing"
     cfg = _with_inception(weights.parent)  # a folder resolves to the file in it
     assert inception_input(cfg) == [str(weights)]
     assert inception_input(cfg, "digits") == [str(weights)]
@@ -258,7 +261,7 @@ def test_a_decompression_bomb_png_gives_the_data_error(tmp_path, side, as_zip):
 def test_the_claims_rule_reads_the_repository_claims_files(dry_run):
     (job,) = _jobs(dry_run, "claims")
     inputs = job["input"].split(", ")
-    for name in plan.CLAIMS_NAMES:  # the repository's file (not a .snakemake copy), named
+    for name in CLAIMS_NAMES:  # the repository's file (not a .snakemake copy), named
         # relative to the working directory, so that a moved checkout reruns nothing (issue 24);
         # test_hostile_config checks that the relative path resolves to the repository's file
         named = [p for p in inputs if p.endswith(f"workflow/claims/{name}")]
@@ -270,7 +273,7 @@ def test_claims_json_records_the_repository_relative_claims_file(tmp_path, monke
     empty = {"mfg_readings": {}, "mfg_equilibrium": pd.DataFrame()}  # no reading to choose from
     monkeypatch.setattr(claims, "Context", lambda *a, **k: type("Ctx", (), empty)())
     monkeypatch.setattr(claims, "ledger", lambda rows, ctx, study: [])
-    files = [str(ROOT / f"workflow/claims/{n}") for n in plan.CLAIMS_NAMES]
+    files = [str(ROOT / f"workflow/claims/{n}") for n in CLAIMS_NAMES]
     out = tmp_path / "claims.json"
     claims.claims_job(
         {"study": "toy"},
@@ -283,7 +286,7 @@ def test_claims_json_records_the_repository_relative_claims_file(tmp_path, monke
         table2="table2",
     )
     doc = json.loads(out.read_text())
-    want = [f"workflow/claims/{n}" for n in plan.CLAIMS_NAMES]
+    want = [f"workflow/claims/{n}" for n in CLAIMS_NAMES]
     assert [p["claims_file"] for p in doc["papers"]] == want
     assert doc["claims_files"] == want
     assert all(Path(ROOT / f).is_file() for f in want)

@@ -15,12 +15,12 @@ import shutil
 import pytest
 import torch
 
-from mfgstudy import plan
 from mfgstudy.data import load_data, prepare
 from mfgstudy.jobs import train as train_mod
 from mfgstudy.jobs.train import train_job
 from mfgstudy.models import load_classifier, load_net, load_score
 from mfgstudy.nets import DigitsClassifier
+from mfgstudy.pipeline import specs_units
 from mfgstudy.store import load_torch, open_store, save_torch
 from mfgstudy.training.checkpoint import CHECKPOINT_NAME, Checkpointer, WalltimeReached
 
@@ -36,7 +36,7 @@ SDE = {"kind": "vp", "beta_min": 0.1, "beta_max": 20.0, "T": 1.0, "t_min": 1e-3}
 NET = {"points": {"kind": "mlp", "width": 16, "depth": 2, "emb_dim": 8}}
 TRAIN = {"points": {"steps": 3, "batch_size": 16, "lr": 1e-3, "ema": 0.9, "warmup": 1,
                     "log_every": 1}}  # fmt: skip
-CONFIG = {  # what plan.train_spec / plan.method_spec read: specs as the workflow builds them
+CONFIG = {  # what specs_units.train_spec / .method_spec read: specs as the workflow builds them
     "sde": SDE,
     "datasets": {"g": {"name": "g", "kind": "gaussian", "mean": [0.5, -0.5],
                        "cov": [[1.0, 0.6], [0.6, 0.5]], "n_train": 64, "n_test": 8, "seed": 3}},
@@ -47,7 +47,10 @@ CONFIG = {  # what plan.train_spec / plan.method_spec read: specs as the workflo
 
 def _job_spec(method: str) -> dict:
     """What a sample job of ``method`` on "g" reads: the SDE and the method with its train."""
-    return {"sde": plan.method_sde(CONFIG, method), "method": plan.method_spec(CONFIG, "g", method)}
+    return {
+        "sde": specs_units.method_sde(CONFIG, method),
+        "method": specs_units.method_spec(CONFIG, "g", method),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +63,7 @@ def trained(tmp_path_factory):
     for method in ("ddpm", "edm"):
         out = root / method
         models[method] = out / "model.pt"
-        train_job(plan.train_spec(CONFIG, "g", method), 0, str(data), str(models[method]),
+        train_job(specs_units.train_spec(CONFIG, "g", method), 0, str(data), str(models[method]),
                   str(out / "log.zarr"))  # fmt: skip
     return load_data(open_store(data)), models
 
@@ -154,7 +157,7 @@ def test_a_checkpoint_that_fails_to_read_stays_and_is_named(error, tmp_path, mon
 def test_a_checkpoint_differing_only_in_log_every_is_resumed(tmp_path, monkeypatch, caplog):
     data = str(tmp_path / "g.zarr")
     prepare(CONFIG["datasets"]["g"], data)
-    spec = plan.train_spec(CONFIG, "g", "ddpm")
+    spec = specs_units.train_spec(CONFIG, "g", "ddpm")
     spec["train"] = {**spec["train"], "steps": 30, "log_every": 5}
     ckpt, out = tmp_path / "ckpt", tmp_path / "run"
 

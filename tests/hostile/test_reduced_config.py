@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mfgstudy import plan
+from mfgstudy.pipeline import specs_claims
 from mfgstudy.report.claims.ledger import claims_job
 from mfgstudy.report.claims.verdicts import UNMEASURABLE
 from mfgstudy.store import write_groups
@@ -26,8 +26,8 @@ def test_a_study_with_no_sweep_results_still_gets_a_ledger(tmp_path):
     write_groups({}, tmp_path / "cube.zarr", {}, 0.0)
     md, js = tmp_path / "claims.md", tmp_path / "claims.json"
     claims_job(
-        plan.claims_spec(cfg),
-        plan.claims_files(cfg),
+        specs_claims.claims_spec(cfg),
+        specs_claims.claims_files(cfg),
         str(md),
         str(js),
         cube=str(tmp_path / "cube.zarr"),

@@ -31,8 +31,9 @@ from collections import Counter
 import pytest
 import yaml
 
-from mfgstudy import plan
 from mfgstudy.pipeline.config_files import resolve
+from mfgstudy.pipeline.paths import FLOOR, METRICS, paths
+from mfgstudy.pipeline.targets import has_classifier, is_trainable, units
 from tests.slurm.cluster import GPU_TYPE, LocalSlurm
 from tests.workflow.helpers import ROOT, SMOKE, SNAKEFILE
 
@@ -130,12 +131,12 @@ def slice_targets(config: dict) -> list[str]:
     figure: a job of every rule family, the GPU ones (train, sample, evaluate) and CPU ones."""
     unit = next(
         u
-        for u in plan.units(config)
-        if plan.has_classifier(config, u.dataset) and plan.is_trainable(config, u.method)
+        for u in units(config)
+        if has_classifier(config, u.dataset) and is_trainable(config, u.method)
     )
     targets = [
-        plan.METRICS.format(**unit.wildcards),
-        plan.FLOOR.format(sweep=unit.sweep, dataset=unit.dataset),
+        METRICS.format(**unit.wildcards),
+        FLOOR.format(sweep=unit.sweep, dataset=unit.dataset),
     ]
     if config.get("injection"):
         targets.append("injection_figure")
@@ -265,9 +266,9 @@ def test_a_gpu_job_on_a_node_without_cuda_fails_naming_the_node_and_the_fix(
     config["checkpoint"]["resumptions"] = 0  # fail once, no resubmission
     configfile = tmp_path / "smoke_gpu_train.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
-    unit = next(u for u in plan.units(config) if plan.is_trainable(config, u.method))
+    unit = next(u for u in units(config) if is_trainable(config, u.method))
     wc = {"dataset": unit.dataset, "method": unit.method, "seed": unit.seed}
-    model = plan.paths.model.format(**wc)
+    model = paths.model.format(**wc)
     rc, log, _ = run_snakemake(
         slurm_cluster, tmp_path, "-s", SNAKEFILE, "--configfile", str(configfile), "--", model,
         timeout=600,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from mfgstudy import plan
+from mfgstudy.pipeline.paths import CLAIMS_FILES
 from mfgstudy.report.claims.claims_files import load_claims
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def test_the_references_are_the_three_papers_each_cited_by_its_claims_file():
         (short,) = [t for t in CLAIMS if ref["title"].startswith(t)]
         by_file[CLAIMS[short]] = ref
     assert set(by_file) == set(CLAIMS.values())
-    for f in plan.CLAIMS_FILES:
+    for f in CLAIMS_FILES:
         ref = by_file[Path(f).name]
         _, settings = load_claims(f)
         paper = settings.paper

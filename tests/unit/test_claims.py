@@ -11,7 +11,8 @@ import pytest
 import xarray as xr
 import yaml
 
-from mfgstudy import plan
+from mfgstudy.pipeline import specs_claims
+from mfgstudy.pipeline.paths import CLAIMS_FILE, CLAIMS_FILES
 from mfgstudy.rates import RateSpec, fit_rate, rate_columns, welch_interval
 from mfgstudy.report.claims.catalogue import GATE_KINDS, MEASURES, Measure
 from mfgstudy.report.claims.claims_files import load_claims
@@ -205,7 +206,7 @@ def test_injection_row_is_not_comparable_when_the_attacked_model_has_not_learned
 
 def test_every_claim_of_the_ledger_files_has_a_measurement_and_a_rule():
     ids = []
-    for f in plan.CLAIMS_FILES:
+    for f in CLAIMS_FILES:
         claims, settings = load_claims(f)
         # the section heading: a citation, no path (tests/unit/test_citation.py)
         assert settings.paper and ".md" not in settings.paper and "../" not in settings.paper, f
@@ -216,11 +217,11 @@ def test_every_claim_of_the_ledger_files_has_a_measurement_and_a_rule():
             interval_verdict(c["rule"], c.get("claimed", NAN), 0.0, 0.0)  # a known rule
             assert "claimed" in c or c["rule"] == "qualitative", c["id"]  # no direction: none
     assert len(ids) == len(set(ids))  # anchors of one ledger
-    assert set(load_claims(plan.CLAIMS_FILE)[1].fidelity) == {"points", "images", "injection"}
+    assert set(load_claims(CLAIMS_FILE)[1].fidelity) == {"points", "images", "injection"}
 
 
 def test_no_observation_is_counted_under_two_claims():
-    claims = yaml.safe_load(open(plan.CLAIMS_FILE))["claims"]
+    claims = yaml.safe_load(open(CLAIMS_FILE))["claims"]
     seen = {}
     for c in claims:
         m = c["measure"]
@@ -639,7 +640,7 @@ def test_an_estimate_without_a_bias_bound_decides_no_bound_claim():
 
 
 def test_the_papers_own_table_is_set_beside_its_stated_claim():
-    claims = {c["id"]: c for c in load_claims(plan.CLAIMS_FILE)[0]}
+    claims = {c["id"]: c for c in load_claims(CLAIMS_FILE)[0]}
     assert "inconsistent" in paper_table_note(claims["table1_celebahq_fid"])  # 11.4 vs 12.4
     assert "11.4" in paper_table_note(claims["table1_celebahq_fid"])
     assert "inconsistent" not in paper_table_note(claims["table1_cifar10_is"])  # 1.85 both
@@ -690,7 +691,7 @@ def test_theorem4_is_judged_on_the_perturbed_cost_of_the_chosen_reading():
         settings=Settings(0.2),
         reading=choose_reading(RULE, READINGS, _equilibrium_table()),
     )
-    claims = {c["id"]: c for c in load_claims(plan.CLAIMS_FILE)[0]}
+    claims = {c["id"]: c for c in load_claims(CLAIMS_FILE)[0]}
     for cid, verdict in (("theorem4_state_dependent", REPRODUCED),
                          ("theorem4_general", REPRODUCED)):  # fmt: skip
         claim = claims[cid]
@@ -845,7 +846,7 @@ def test_the_ledger_inputs_are_one_table_read_by_the_verb_the_rule_and_the_conte
     options = verb_options("claims")
     assert set(INPUTS) <= set(options.values())
     config = yaml.safe_load(open("config.yaml"))
-    assert set(plan.claims_inputs(config)) == set(INPUTS)
+    assert set(specs_claims.claims_inputs(config)) == set(INPUTS)
     args = build_parser().parse_args(
         ["claims", "--spec", "{}", "--claims-files", "a.yaml", "--cube", "c.zarr", "--slopes",
          "s.csv", "--exponents", "e.csv", "--table2", "t.csv", "--train-logs", "x", "y",

@@ -8,8 +8,12 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from mfgstudy.errors import ConfigError
+from mfgstudy.pipeline import specs_claims, specs_studies
 from mfgstudy.pipeline.config_files import resolve
-from mfgstudy.plan import ConfigError, check_config, units
+from mfgstudy.pipeline.paths import CLAIMS_FILES, CLAIMS_NAMES
+from mfgstudy.pipeline.targets import units
+from mfgstudy.pipeline.validation import check_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMA = os.path.join(ROOT, "workflow", "schemas", "config.schema.yaml")
@@ -90,8 +94,6 @@ def test_undefined_names_are_rejected_with_the_key(mutate, needle):
 
 
 def test_the_schema_admits_the_claims_files_only():
-    from mfgstudy.pipeline.paths import CLAIMS_NAMES
-
     with open(SCHEMA) as f:
         schema = yaml.safe_load(f)
     assert schema["properties"]["report"]["properties"]["claims"]["items"]["enum"] == list(
@@ -104,12 +106,11 @@ def test_the_schema_admits_the_claims_files_only():
 
 
 def test_a_config_names_the_claims_files_its_ledger_judges():
-    from mfgstudy import plan
-
-    assert plan.claims_files(_load("config.yaml")) == list(plan.CLAIMS_FILES)
+    assert specs_claims.claims_files(_load("config.yaml")) == list(CLAIMS_FILES)
     lab = _load("workflow/configs/laboratory.yaml")
-    assert plan.claims_files(lab) == ["workflow/claims/mfg_laboratory.yaml"]
+    assert specs_claims.claims_files(lab) == ["workflow/claims/mfg_laboratory.yaml"]
     # the default ledger names the config that decides the laboratory's claims
     default = _load("config.yaml")
-    assert plan.study_spec(default, "hjb")["decided_by"] == "workflow/configs/laboratory.yaml"
+    decided_by = specs_studies.study_spec(default, "hjb")["decided_by"]
+    assert decided_by == "workflow/configs/laboratory.yaml"
     assert lab["sweeps"]["hjb_checkerboard"]["seeds"] == [0, 1, 2]  # the gate needs three

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mfgstudy import plan
+from mfgstudy.pipeline.paths import Files, paths
 from mfgstudy.report.claims.catalogue import MEASURES
 from mfgstudy.report.html import VERDICT_COLOURS, html_report, measured_text
 
@@ -77,8 +77,8 @@ def test_a_claim_without_conditions_reads_as_unmeasured():
 
 
 def test_every_evidence_stem_is_a_file_the_workflow_writes():
-    """Each registered measurement links files by stem; each is a table or figure of plan.paths."""
-    stems = {f.name for f in plan.paths.values() if isinstance(f, plan.Files)}
+    """Each registered measurement links files by stem; each is a table or figure of paths."""
+    stems = {f.name for f in paths.values() if isinstance(f, Files)}
     named = set().union(*(m.stems() for m in MEASURES.values()))
     assert named <= stems, named - stems
     # every measurement but the one read from training logs alone rests on a table or figure

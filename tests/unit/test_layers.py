@@ -57,7 +57,7 @@ LAYERS = {
                                            "pipeline.specs_closed_form",
                                            "pipeline.specs_studies",
                                            "pipeline.specs_claims",
-                                           "pipeline.validation", "plan"],
+                                           "pipeline.validation"],
 }  # fmt: skip
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 

@@ -1,7 +1,7 @@
-from pathlib import Path
-
-from mfgstudy import plan
+from mfgstudy.layout import UNPERTURBED
+from mfgstudy.pipeline import compute, specs_studies, specs_units, targets
 from mfgstudy.pipeline.config_files import resolve
+from mfgstudy.pipeline.paths import REPO_ROOT, SAMPLES, sweep_eps
 
 
 def test_units_enumerate_the_product_of_a_sweep():
@@ -10,10 +10,10 @@ def test_units_enumerate_the_product_of_a_sweep():
         "sweeps": {"s": {"datasets": ["a"], "methods": ["m", "n"], "samplers": ["x"],
                          "grids": ["u", "v"], "steps": [2], "n_samples": 4}},
     }  # fmt: skip
-    units = plan.units(config)
+    units = targets.units(config)
     assert len(units) == 2 * 2 * 2
     # a unit job's folder: every eps of the unit inside
-    assert plan.SAMPLES.format(**units[0].wildcards) == "results/samples/s/a/m/seed0/x/u"
+    assert SAMPLES.format(**units[0].wildcards) == "results/samples/s/a/m/seed0/x/u"
 
 
 def test_a_perturbation_sweep_adds_one_unit_per_positive_eps_and_shares_eps0():
@@ -24,31 +24,30 @@ def test_a_perturbation_sweep_adds_one_unit_per_positive_eps_and_shares_eps0():
                          "steps": [2], "n_samples": 4, "perturbations": ["c", "a"],
                          "eps": [0.0, 0.05, 0.01, 0.05]}},
     }  # fmt: skip
-    units = plan.units(config)
+    units = targets.units(config)
     assert [u.eps for u in units] == ["0", "0.01", "0.05"]
-    assert plan.perturbations_at(config, "s", "0") == {plan.UNPERTURBED: {"kind": "none"}}
-    assert list(plan.perturbations_at(config, "s", "0.05")) == ["c", "a"]
+    assert specs_units.perturbations_at(config, "s", "0") == {UNPERTURBED: {"kind": "none"}}
+    assert list(specs_units.perturbations_at(config, "s", "0.05")) == ["c", "a"]
     # one unit job for them all, its values in eps order (eps 0 first: the others use it)
-    assert plan.unit_jobs(config) == [{k: v for k, v in units[0].wildcards.items() if k != "eps"}]
-    assert plan.sweep_eps(config["sweeps"]["s"]) == ["0", "0.01", "0.05"]
+    unit = {k: v for k, v in units[0].wildcards.items() if k != "eps"}
+    assert targets.unit_jobs(config) == [unit]
+    assert sweep_eps(config["sweeps"]["s"]) == ["0", "0.01", "0.05"]
 
 
 def test_a_method_may_bring_its_own_forward_process():
     import yaml
 
-    from mfgstudy import plan
-
-    with open(Path(plan.__file__).resolve().parents[2] / "config.yaml") as f:
+    with open(REPO_ROOT / "config.yaml") as f:
         cfg = yaml.safe_load(f)
     wc = {"sweep": "hjb_checkerboard", "dataset": "checkerboard", "method": "hjb_terminal",
           "sampler": "em", "grid": "uniform", "eps": "0"}  # fmt: skip
-    assert plan.sample_spec(cfg, wc)["sde"]["T"] == 3.0 != cfg["sde"]["T"]
-    assert plan.train_spec(cfg, "checkerboard", "hjb_terminal")["sde"]["beta_min"] == 1.0
-    assert plan.train_spec(cfg, "checkerboard", "ddpm")["sde"] == cfg["sde"]
-    conc = plan.study_spec(cfg, "concentration")
+    assert specs_units.sample_spec(cfg, wc)["sde"]["T"] == 3.0 != cfg["sde"]["T"]
+    assert specs_units.train_spec(cfg, "checkerboard", "hjb_terminal")["sde"]["beta_min"] == 1.0
+    assert specs_units.train_spec(cfg, "checkerboard", "ddpm")["sde"] == cfg["sde"]
+    conc = specs_studies.study_spec(cfg, "concentration")
     assert conc["distance"] == {"exact_ou": "support_distance_mean",
                                 "exact_ou_empirical": "train_distance_mean"}  # fmt: skip
-    assert plan.study_spec(cfg, "memorisation")["n_train"]["checkerboard_m16"] == 16
+    assert specs_studies.study_spec(cfg, "memorisation")["n_train"]["checkerboard_m16"] == 16
 
 
 def _wc(dataset):
@@ -63,13 +62,13 @@ def test_job_resources_take_per_data_set_overrides_and_keep_one_task_per_job():
         "resources": {"train": {"gpu": 0, "mem_mb": 4000, "runtime": 60, "cpus_per_gpu": 8,
                                 "by_dataset": {"cifar10": {"gpu": 2, "runtime": 2880}}}},
     }  # fmt: skip
-    res = plan.job_resources(config, "train")
+    res = compute.job_resources(config, "train")
     cpu, gpu = _wc("gmm8"), _wc("cifar10")
     assert [res[k](cpu) for k in ("gpu", "mem_mb", "runtime", "cpus_per_gpu")] == [0, 4000, 60, 0]
     assert [res[k](gpu) for k in ("gpu", "mem_mb", "runtime", "cpus_per_gpu")] == [2, 4000, 2880, 8]
     assert res["tasks_per_gpu"] == 0  # the SLURM plugin then starts the command once
-    assert plan.launcher(config, "gmm8") == "python"
-    assert plan.launcher(config, "cifar10") == "torchrun --standalone --nproc_per_node=2"
+    assert compute.launcher(config, "gmm8") == "python"
+    assert compute.launcher(config, "cifar10") == "torchrun --standalone --nproc_per_node=2"
 
 
 def test_a_method_spec_holds_only_its_data_sets_network():
@@ -79,9 +78,10 @@ def test_a_method_spec_holds_only_its_data_sets_network():
                                                   "cifar10": {"kind": "ddpm_unet"}},
                           "train": {"images": {"steps": 1}, "cifar10": {"steps": 2}}}},
     }  # fmt: skip
-    assert plan.method_spec(config, "digits", "m")["net"] == {"images": {"kind": "unet"}}
-    assert plan.method_spec(config, "cifar10", "m")["net"] == {"images": {"kind": "ddpm_unet"}}
-    assert plan.method_spec(config, "cifar10", "m")["train"] == {"images": {"steps": 2}}
+    method_spec = specs_units.method_spec
+    assert method_spec(config, "digits", "m")["net"] == {"images": {"kind": "unet"}}
+    assert method_spec(config, "cifar10", "m")["net"] == {"images": {"kind": "ddpm_unet"}}
+    assert method_spec(config, "cifar10", "m")["train"] == {"images": {"steps": 2}}
 
 
 def test_digits_features_and_the_classifier_belong_to_the_digits_data_set():
@@ -90,16 +90,17 @@ def test_digits_features_and_the_classifier_belong_to_the_digits_data_set():
                      "gmm8": {"kind": "gaussian_mixture"}},
         "image_metrics": {"features": ["digits", "inception"]},
     }  # fmt: skip
-    assert plan.features_of(config, "digits") == ["digits", "inception"]
-    assert plan.features_of(config, "cifar10") == ["inception"]
-    assert plan.features_of(config, "gmm8") == []
-    assert plan.has_classifier(config, "digits") and not plan.has_classifier(config, "cifar10")
+    assert specs_units.features_of(config, "digits") == ["digits", "inception"]
+    assert specs_units.features_of(config, "cifar10") == ["inception"]
+    assert specs_units.features_of(config, "gmm8") == []
+    assert targets.has_classifier(config, "digits")
+    assert not targets.has_classifier(config, "cifar10")
 
 
 def test_the_readings_table_names_each_mfg_method_by_its_switches():
 
     config = resolve("workflow/configs/paper.yaml")  # the full readings screen
-    spec = plan.mfg_readings_spec(config)
+    spec = specs_studies.mfg_readings_spec(config)
     r = spec["readings"]
     assert r["mfg"] == "default" and "ddpm" not in r  # DDPM is the baseline, not a reading
     assert r["mfg_value_off"] == "value_target=off"
@@ -112,6 +113,7 @@ def test_a_job_asking_for_a_gpu_asks_for_cuda():
     """A job whose resources say gpu >= 1 gets --device cuda (it runs on a GPU or stops, naming
     its node); the others keep auto; `gpu_device: auto` only for fake-GPU test clusters."""
     config = {}
-    assert [plan.job_device(config, g) for g in (0, None, 1, 2)] == ["auto", "auto", "cuda", "cuda"]
-    assert plan.job_device({"gpu_device": "auto"}, 1) == "auto"
-    assert plan.job_device({"gpu_device": "auto"}, 0) == "auto"
+    devices = [compute.job_device(config, g) for g in (0, None, 1, 2)]
+    assert devices == ["auto", "auto", "cuda", "cuda"]
+    assert compute.job_device({"gpu_device": "auto"}, 1) == "auto"
+    assert compute.job_device({"gpu_device": "auto"}, 0) == "auto"

@@ -388,16 +388,16 @@ def test_bad_far_at_raises(far_at):
 def test_the_job_table_and_ledger_judge_the_exact_case(tmp_path):
     import yaml
 
-    from mfgstudy import plan
     from mfgstudy.data import prepare
     from mfgstudy.jobs.proposition6 import exact_job
+    from mfgstudy.pipeline import specs_closed_form
     from mfgstudy.report.claims.measures.proposition6 import violation_slope
     from mfgstudy.report.claims.verdicts import CONTEXT, FAILS, JUDGED, judge
     from mfgstudy.report.mfg import proposition6_table
 
     config = yaml.safe_load(open("config.yaml"))
     config["proposition6_exact"]["outer_iters"] = 256
-    spec = plan.proposition6_spec(config)
+    spec = specs_closed_form.proposition6_spec(config)
     data = tmp_path / "gaussian2d.zarr"
     prepare({**config["datasets"]["gaussian2d"], "name": "gaussian2d"}, str(data))
     exact_job(spec, str(data), str(tmp_path / "p6.zarr"))

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mfgstudy import plan
 from mfgstudy.data import prepare
 from mfgstudy.jobs.unit import unit_job
 from mfgstudy.layout import store_name, value_dir
+from mfgstudy.pipeline import specs_units
 from mfgstudy.pipeline.config_files import resolve
 from mfgstudy.store import open_store
 
@@ -27,13 +27,13 @@ def setting(tmp_path):
     config["sweeps"]["robustness_2d"]["steps"] = [4]
     config["sweeps"]["robustness_2d"]["n_samples"] = 64
     data = tmp_path / "gmm8.zarr"
-    prepare(plan.data_spec(config, "gmm8"), str(data))
+    prepare(specs_units.data_spec(config, "gmm8"), str(data))
     return config, data
 
 
 def _run(config, data, tmp_path, run, eps, caplog, seed=0):
     config["sweeps"]["robustness_2d"]["eps"] = eps
-    spec = plan.unit_spec(config, WC)
+    spec = specs_units.unit_spec(config, WC)
     out = tmp_path / f"run{run}"
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="mfgstudy.jobs.unit"):
@@ -71,7 +71,7 @@ def test_a_changed_value_spec_input_or_seed_is_computed_afresh(setting, tmp_path
     config["sweeps"]["robustness_2d"]["n_samples"] = 32  # every value's spec changes
     _, said = _run(config, data, tmp_path, 2, [0.1], caplog)
     assert "computed 0, 0.1," in said
-    prepare({**plan.data_spec(config, "gmm8"), "seed": 7}, str(data))  # another data set
+    prepare({**specs_units.data_spec(config, "gmm8"), "seed": 7}, str(data))  # another data set
     _, said = _run(config, data, tmp_path, 3, [0.1], caplog)
     assert "computed 0, 0.1," in said
     _, said = _run(config, data, tmp_path, 4, [0.1], caplog, seed=1)  # another seed, same files

@@ -1,27 +1,39 @@
-# What the rules share: where files live (`paths`), the resources of a small job, the jobs'
-# specs as JSON, input functions, the report's sections, and the tables that differ only in a
-# name (one generic rule per shape).
+# What the rules share: where files live (`paths`, `log_path`, `benchmark_path`), the code hash
+# of a job (`commands.code_hash`), the resources of a small job, the jobs' specs as JSON, input
+# functions, the report's sections, and the tables that differ only in a name (one generic rule
+# per shape). Each rule file imports the planner's modules of its own jobs (mfgstudy.pipeline).
 import json
 import os
 import re
 
+from mfgstudy.pipeline import (
+    commands,
+    compute,
+    specs_claims,
+    specs_studies,
+    specs_units,
+    targets,
+)
+from mfgstudy.pipeline.names import NAME_WILDCARD
+from mfgstudy.pipeline.paths import benchmark_path, log_path, paths
+
 
 wildcard_constraints:
-    sweep=plan.NAME_WILDCARD,
-    dataset=plan.NAME_WILDCARD,
-    method=plan.NAME_WILDCARD,
-    sampler=plan.NAME_WILDCARD,
-    grid=plan.NAME_WILDCARD,
+    sweep=NAME_WILDCARD,
+    dataset=NAME_WILDCARD,
+    method=NAME_WILDCARD,
+    sampler=NAME_WILDCARD,
+    grid=NAME_WILDCARD,
     seed=r"\d+",
     eps=r"[0-9][0-9.e+-]*",
     features=r"digits|inception",
 
 
-# Every file and folder the jobs read or write, one template each: mfgstudy.plan.paths, e.g.
-# paths.data = "results/data/{dataset}.zarr", paths.table1.csv = "results/tables/table1_images.csv"
-# (the planner's target lists format the same templates). A job's log and benchmark are named
-# after its rule and wildcards, as in plan.log_path("train/{dataset}/{method}/seed{seed}").
-paths = plan.paths
+# Every file and folder the jobs read or write, one template each (`paths`, imported above from
+# mfgstudy.pipeline.paths), e.g. paths.data = "results/data/{dataset}.zarr", paths.table1.csv =
+# "results/tables/table1_images.csv" (the planner's target lists format the same templates). A
+# job's log and benchmark are named after its rule and wildcards, as in
+# log_path("train/{dataset}/{method}/seed{seed}").
 
 # the conda env of every job (--sdm conda): envs/cpu.yaml or envs/cuda.yaml
 ENV = f"../../envs/{config['environment']}.yaml"
@@ -30,7 +42,7 @@ THREADS = config["threads"]
 
 def job_resources(family):
     """gpu, mem_mb, runtime (+ cpus_per_gpu, tasks on GPU jobs) of a job family, from config."""
-    return plan.job_resources(config, family)
+    return compute.job_resources(config, family)
 
 
 def cpu_job(mem_mb=2000, runtime=10):
@@ -41,13 +53,14 @@ def cpu_job(mem_mb=2000, runtime=10):
 
 def job_device(wildcards, resources):
     """A job's --device from its gpu resource: cuda on a GPU job (it runs on a GPU or stops,
-    naming its node and the fix), auto otherwise (mfgstudy.plan.job_device)."""
-    return plan.job_device(config, resources.gpu)
+    naming its node and the fix), auto otherwise (mfgstudy.pipeline.compute.job_device).
+    """
+    return compute.job_device(config, resources.gpu)
 
 
 def torch_threads(wildcards, threads):
     """A train job's torch threads per process: its threads shared by its GPUs' processes."""
-    return plan.threads_per_process(config, wildcards.dataset, threads)
+    return compute.threads_per_process(config, wildcards.dataset, threads)
 
 
 def as_json(spec):
@@ -63,13 +76,13 @@ def shown(spec, key):
 
 def model_of(wc):
     """The trained model a sample job needs ([] for methods that are not trained)."""
-    if plan.is_trainable(config, wc.method):
+    if targets.is_trainable(config, wc.method):
         return paths.model.format(dataset=wc.dataset, method=wc.method, seed=wc.seed)
     return []
 
 
 def classifier_of(wc):
-    if plan.has_classifier(config, wc.dataset):
+    if targets.has_classifier(config, wc.dataset):
         return paths.classifier.format(dataset=wc.dataset)
     return []
 
@@ -81,8 +94,8 @@ def unit_inputs(wc):
         "data": paths.data.format(dataset=wc.dataset),
         "model": model_of(wc),
         "classifier": classifier_of(wc),
-        "references": plan.references(config, wc.dataset),
-        "inception": plan.inception_input(config, wc.dataset),
+        "references": specs_units.references(config, wc.dataset),
+        "inception": specs_units.inception_input(config, wc.dataset),
     }
 
 
@@ -95,31 +108,32 @@ def unit_options(input):
 
 def opt(flag, files):
     """A command-line option only when the input exists for this job (paths shell-quoted)."""
-    return plan.cli_option(flag, files)
+    return commands.cli_option(flag, files)
 
 
 STUDIES = config["report"].get("studies", {})
 
 
 def study_params(study):
-    """The JSON spec of a study's report job (see mfgstudy.plan.study_spec)."""
-    return as_json(plan.study_spec(config, study))
+    """The JSON spec of a study's report job (see mfgstudy.pipeline.specs_studies.study_spec)."""
+    return as_json(specs_studies.study_spec(config, study))
 
 
 def claims_inputs(wildcards):
     """What the claims ledger reads (mfgstudy.report.claims.inputs), [] where not run."""
-    return plan.claims_inputs(config)
+    return specs_claims.claims_inputs(config)
 
 
 def claims_options(wildcards, input):
-    return plan.claims_options(config, input)
+    return specs_claims.claims_options(config, input)
 
 
 # the repository's claims files (not workflow.source_path's temporary copies, whose deleted
 # paths claims.json would record as its claims_file), relative to the working directory: an
 # absolute path would change when the checkout moves, and rerun the claims and the report
 CLAIMS_FILES = [
-    os.path.relpath(Path(workflow.basedir) / f) for f in plan.claims_files(config)
+    os.path.relpath(Path(workflow.basedir) / f)
+    for f in specs_claims.claims_files(config)
 ]
 
 
@@ -157,7 +171,7 @@ def report_items():
     """The figures (PNG) and tables (CSV; their Markdown beside) of results/report.html: every
     reported output this config builds, the generic rules' tables one by one, with the caption
     file, section and CLI verb (some captions depend on it)."""
-    targets, items = set(plan.final_targets(config)), []
+    built, items = set(targets.final_targets(config)), []
     for path, caption, section in REPORTED:
         generic = [t for t in (PAPER_TABLES, STUDY_TABLES) if f"{{{t.rule}}}" in path]
         named = [(path.format(**{t.rule: n}), v["section"], v["verb"])
@@ -166,7 +180,7 @@ def report_items():
             Path(workflow.basedir) / "workflow" / "report" / f"{caption}.rst"
         )
         items += [dict(path=p, caption=rst, section=s, verb=v)
-                  for p, s, v in named if p in targets and caption != "claims"]  # fmt: skip
+                  for p, s, v in named if p in built and caption != "claims"]  # fmt: skip
     return items
 
 
@@ -204,7 +218,7 @@ class Tables(dict):
         there = {e: p.format(**{self.rule: files.name}) for e, p in generic.items()}
         if files != there:
             raise WorkflowError(f"paths.{key} is not paths.{self.rule}")
-        code = plan.code_hash(verb)
+        code = commands.code_hash(verb)
         self[files.name] = dict(verb=verb, code=code, section=section, spec=spec)
 
     def pattern(self):
@@ -231,7 +245,7 @@ if "memorisation" in STUDIES:
     spec = study_params("memorisation")
     STUDY_TABLES.add("memorisation_table", "memorisation-table", COMPANION, spec)
 if config["report"].get("mfg_readings"):
-    spec = as_json(plan.mfg_readings_spec(config))
+    spec = as_json(specs_studies.mfg_readings_spec(config))
     STUDY_TABLES.add(
         "mfg_readings_table", "mfg-readings-table", "4. MFG-Diffusion", spec
     )

@@ -2,20 +2,22 @@
 # Gaussian and on a Dirac law (the PDE paper's Theorem 2), N doubled until the rate is in its
 # asymptotic regime; and the law-level W2 between successive refinements on a mixture with
 # separated modes and unequal weights.
+from mfgstudy.pipeline import specs_closed_form
+
 CONVERGENCE = config.get("convergence", {})
-CLOSED_FORM = plan.closed_form_convergence(config)
+CLOSED_FORM = specs_closed_form.closed_form_convergence(config)
 
 if CLOSED_FORM:
 
     rule convergence_closed_form:
         input:
-            lambda wc: plan.convergence_data(config, wc.name),
+            lambda wc: specs_closed_form.convergence_data(config, wc.name),
         output:
             directory(paths.convergence),
         log:
-            plan.log_path("convergence/{name}"),
+            log_path("convergence/{name}"),
         benchmark:
-            plan.benchmark_path("convergence/{name}")
+            benchmark_path("convergence/{name}")
         wildcard_constraints:
             name="|".join(CLOSED_FORM),
         conda:
@@ -24,8 +26,8 @@ if CLOSED_FORM:
         resources:
             **cpu_job(runtime=30),
         params:
-            code=plan.code_hash("convergence-closed-form"),
-            spec=lambda wc: as_json(plan.convergence_spec(config, wc.name)),
+            code=commands.code_hash("convergence-closed-form"),
+            spec=lambda wc: as_json(specs_closed_form.convergence_spec(config, wc.name)),
         shell:
             "python -m mfgstudy convergence-closed-form --code {params.code} --spec {params.spec:q} "
             "--data {input:q} --out {output:q} 2> {log:q}"
@@ -37,17 +39,17 @@ if "mixture" in CONVERGENCE:
         output:
             directory(paths.convergence.format(name="mixture")),
         log:
-            plan.log_path("convergence/mixture"),
+            log_path("convergence/mixture"),
         benchmark:
-            plan.benchmark_path("convergence/mixture")
+            benchmark_path("convergence/mixture")
         conda:
             ENV
         threads: 1
         resources:
             **cpu_job(mem_mb=8000, runtime=720),  # the paper's 1e6 samples to N = 4096
         params:
-            code=plan.code_hash("convergence-mixture"),
-            spec=as_json(plan.convergence_spec(config, "mixture")),
+            code=commands.code_hash("convergence-mixture"),
+            spec=as_json(specs_closed_form.convergence_spec(config, "mixture")),
         shell:
             "python -m mfgstudy convergence-mixture --code {params.code} --spec {params.spec:q} "
             "--out {output:q} 2> {log:q}"
@@ -57,14 +59,14 @@ if CONVERGENCE:
 
     rule convergence_table:
         input:
-            plan.convergence_stores(config),
+            specs_closed_form.convergence_stores(config),
         output:
             csv=reported(paths.convergence_table.csv, "convergence"),
             md=paths.convergence_table.md,
         log:
-            plan.log_path("convergence/table"),
+            log_path("convergence/table"),
         benchmark:
-            plan.benchmark_path("convergence/table")
+            benchmark_path("convergence/table")
         localrule: True
         conda:
             ENV
@@ -72,7 +74,7 @@ if CONVERGENCE:
         resources:
             **cpu_job(),
         params:
-            code=plan.code_hash("convergence-table"),
+            code=commands.code_hash("convergence-table"),
         shell:
             "python -m mfgstudy convergence-table --code {params.code} --convergence {input:q} "
             "--csv {output.csv:q} --md {output.md:q} 2> {log:q}"

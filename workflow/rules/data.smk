@@ -1,12 +1,15 @@
+from mfgstudy.pipeline import specs_units
+
+
 rule prepare_data:
     input:
-        source=lambda wc: plan.data_source(config, wc.dataset),  # a local file, if any
+        source=lambda wc: specs_units.data_source(config, wc.dataset),  # a local file, if any
     output:
         directory(paths.data),
     log:
-        plan.log_path("prepare_data/{dataset}"),
+        log_path("prepare_data/{dataset}"),
     benchmark:
-        plan.benchmark_path("prepare_data/{dataset}")
+        benchmark_path("prepare_data/{dataset}")
     priority: 100
     conda:
         ENV
@@ -14,8 +17,8 @@ rule prepare_data:
     resources:
         **job_resources("data"),
     params:
-        code=plan.code_hash("prepare-data"),
-        spec=lambda wc: as_json(plan.data_spec(config, wc.dataset)),
+        code=commands.code_hash("prepare-data"),
+        spec=lambda wc: as_json(specs_units.data_spec(config, wc.dataset)),
         device=job_device,
     shell:
         "python -m mfgstudy prepare-data --code {params.code} --spec {params.spec:q} "

@@ -1,23 +1,26 @@
+from mfgstudy.pipeline import specs_units
+
+
 rule floor:
     input:
         data=paths.data,
         classifier=classifier_of,
-        references=lambda wc: plan.references(config, wc.dataset),
-        inception=lambda wc: plan.inception_input(config, wc.dataset),
+        references=lambda wc: specs_units.references(config, wc.dataset),
+        inception=lambda wc: specs_units.inception_input(config, wc.dataset),
     output:
         directory(paths.floor),
     log:
-        plan.log_path("floor/{sweep}/{dataset}"),
+        log_path("floor/{sweep}/{dataset}"),
     benchmark:
-        plan.benchmark_path("floor/{sweep}/{dataset}")
+        benchmark_path("floor/{sweep}/{dataset}")
     conda:
         ENV
     threads: THREADS
     resources:
         **job_resources("evaluate"),
     params:
-        code=plan.code_hash("floor"),
-        spec=lambda wc: as_json(plan.floor_spec(config, wc.sweep, wc.dataset)),
+        code=commands.code_hash("floor"),
+        spec=lambda wc: as_json(specs_units.floor_spec(config, wc.sweep, wc.dataset)),
         classifier=lambda wc, input: opt("--classifier", input.classifier),
         references=lambda wc, input: opt("--references", input.references),
         device=job_device,
@@ -32,22 +35,24 @@ rule reference:
         data=paths.data,
         classifier=lambda wc: classifier_of(wc) if wc.features == "digits" else [],
         inception=lambda wc: (
-            plan.inception_input(config) if wc.features == "inception" else []
+            specs_units.inception_input(config) if wc.features == "inception" else []
         ),
     output:
         directory(paths.reference),
     log:
-        plan.log_path("reference/{dataset}/{features}"),
+        log_path("reference/{dataset}/{features}"),
     benchmark:
-        plan.benchmark_path("reference/{dataset}/{features}")
+        benchmark_path("reference/{dataset}/{features}")
     conda:
         ENV
     threads: THREADS
     resources:
         **job_resources("evaluate"),
     params:
-        code=plan.code_hash("reference"),
-        spec=lambda wc: as_json(plan.reference_spec(config, wc.dataset, wc.features)),
+        code=commands.code_hash("reference"),
+        spec=lambda wc: as_json(
+            specs_units.reference_spec(config, wc.dataset, wc.features)
+        ),
         classifier=lambda wc, input: opt("--classifier", input.classifier),
         device=job_device,
     shell:

@@ -1,5 +1,6 @@
 # The ANALOG of the paper's section 7.4 (prompt injection): a class-embedding attack on the
 # class-conditional digits models (config `injection`), and its figure.
+from mfgstudy.pipeline import specs_studies
 
 if "injection" in config:
 
@@ -11,19 +12,22 @@ if "injection" in config:
         output:
             directory(paths.injection),
         log:
-            plan.log_path("injection/{dataset}/{method}/seed{seed}"),
+            log_path("injection/{dataset}/{method}/seed{seed}"),
         benchmark:
-            plan.benchmark_path("injection/{dataset}/{method}/seed{seed}")
+            benchmark_path("injection/{dataset}/{method}/seed{seed}")
         conda:
             ENV
         threads: THREADS
         resources:
             **job_resources("sample"),
         params:
-            code=lambda wc: plan.code_hash(
-                "injection", plan.injection_spec(config, wc.dataset, wc.method)
+            code=lambda wc: commands.code_hash(
+                "injection",
+                specs_studies.injection_spec(config, wc.dataset, wc.method),
             ),
-            spec=lambda wc: as_json(plan.injection_spec(config, wc.dataset, wc.method)),
+            spec=lambda wc: as_json(
+                specs_studies.injection_spec(config, wc.dataset, wc.method)
+            ),
             device=job_device,
         shell:
             "python -m mfgstudy injection --code {params.code} --spec {params.spec:q} "
@@ -33,14 +37,14 @@ if "injection" in config:
 
     rule injection_figure:
         input:
-            plan.injection_stores(config),
+            specs_studies.injection_stores(config),
         output:
             png=reported(paths.injection_figure.png, "injection"),
             pdf=paths.injection_figure.pdf,
         log:
-            plan.log_path("injection_figure"),
+            log_path("injection_figure"),
         benchmark:
-            plan.benchmark_path("injection_figure")
+            benchmark_path("injection_figure")
         localrule: True
         conda:
             ENV
@@ -48,7 +52,7 @@ if "injection" in config:
         resources:
             **cpu_job(),
         params:
-            code=plan.code_hash("injection-figure"),
+            code=commands.code_hash("injection-figure"),
         shell:
             "python -m mfgstudy injection-figure --code {params.code} --stores {input:q} "
             "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"

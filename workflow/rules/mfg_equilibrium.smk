@@ -1,27 +1,29 @@
 # MFG-Diffusion's fair trial: its equilibrium in closed form on a Gaussian law per reading of the
 # HJB step (config `mfg_equilibrium`). The readings ablation against DDPM at the same budget
 # (report.mfg_readings) is a study table: studies.smk.
+from mfgstudy.pipeline import specs_closed_form
+
 MFG_EQUILIBRIUM = config.get("mfg_equilibrium")
 
 if MFG_EQUILIBRIUM:
 
     rule mfg_equilibrium:
         input:
-            plan.mfg_equilibrium_data(config),
+            specs_closed_form.mfg_equilibrium_data(config),
         output:
             directory(paths.mfg_equilibrium),
         log:
-            plan.log_path("mfg_equilibrium/gaussian"),
+            log_path("mfg_equilibrium/gaussian"),
         benchmark:
-            plan.benchmark_path("mfg_equilibrium/gaussian")
+            benchmark_path("mfg_equilibrium/gaussian")
         conda:
             ENV
         threads: 1
         resources:
             **cpu_job(),
         params:
-            code=plan.code_hash("mfg-equilibrium"),
-            spec=as_json(plan.mfg_equilibrium_spec(config)),
+            code=commands.code_hash("mfg-equilibrium"),
+            spec=as_json(specs_closed_form.mfg_equilibrium_spec(config)),
         shell:
             "python -m mfgstudy mfg-equilibrium --code {params.code} --spec {params.spec:q} "
             "--data {input:q} --out {output:q} 2> {log:q}"
@@ -35,9 +37,9 @@ if MFG_EQUILIBRIUM:
             png=reported(paths.mfg_equilibrium_figure.png, "mfg_equilibrium"),
             pdf=paths.mfg_equilibrium_figure.pdf,
         log:
-            plan.log_path("mfg_equilibrium/report"),
+            log_path("mfg_equilibrium/report"),
         benchmark:
-            plan.benchmark_path("mfg_equilibrium/report")
+            benchmark_path("mfg_equilibrium/report")
         localrule: True
         conda:
             ENV
@@ -45,7 +47,7 @@ if MFG_EQUILIBRIUM:
         resources:
             **cpu_job(),
         params:
-            code=plan.code_hash("mfg-equilibrium-table"),
+            code=commands.code_hash("mfg-equilibrium-table"),
         shell:
             "(python -m mfgstudy mfg-equilibrium-table --code {params.code} --store {input:q} "
             "--csv {output.csv:q} --md {output.md:q} && python -m mfgstudy mfg-equilibrium-figure "
@@ -61,21 +63,21 @@ if COST_PERTURBATION:
 
     rule cost_perturbation:
         input:
-            plan.cost_perturbation_data(config),
+            specs_closed_form.cost_perturbation_data(config),
         output:
             directory(paths.cost_perturbation),
         log:
-            plan.log_path("cost_perturbation/gaussian"),
+            log_path("cost_perturbation/gaussian"),
         benchmark:
-            plan.benchmark_path("cost_perturbation/gaussian")
+            benchmark_path("cost_perturbation/gaussian")
         conda:
             ENV
         threads: 1
         resources:
             **cpu_job(runtime=30),
         params:
-            code=plan.code_hash("cost-perturbation"),
-            spec=as_json(plan.cost_perturbation_spec(config)),
+            code=commands.code_hash("cost-perturbation"),
+            spec=as_json(specs_closed_form.cost_perturbation_spec(config)),
         shell:
             "python -m mfgstudy cost-perturbation --code {params.code} --spec {params.spec:q} "
             "--data {input:q} --out {output:q} 2> {log:q}"
@@ -89,9 +91,9 @@ if COST_PERTURBATION:
             png=reported(paths.cost_perturbation_figure.png, "cost_perturbation"),
             pdf=paths.cost_perturbation_figure.pdf,
         log:
-            plan.log_path("cost_perturbation/report"),
+            log_path("cost_perturbation/report"),
         benchmark:
-            plan.benchmark_path("cost_perturbation/report")
+            benchmark_path("cost_perturbation/report")
         localrule: True
         conda:
             ENV
@@ -99,7 +101,7 @@ if COST_PERTURBATION:
         resources:
             **cpu_job(),
         params:
-            code=plan.code_hash("cost-perturbation-table"),
+            code=commands.code_hash("cost-perturbation-table"),
             spec=as_json(REPORT_SPEC),
         shell:
             "(python -m mfgstudy cost-perturbation-table --code {params.code} "
@@ -116,21 +118,21 @@ if PROPOSITION6:
 
     rule proposition6_exact:
         input:
-            plan.proposition6_data(config),
+            specs_closed_form.proposition6_data(config),
         output:
             directory(paths.proposition6),
         log:
-            plan.log_path("proposition6/gaussian"),
+            log_path("proposition6/gaussian"),
         benchmark:
-            plan.benchmark_path("proposition6/gaussian")
+            benchmark_path("proposition6/gaussian")
         conda:
             ENV
         threads: 1
         resources:
             **cpu_job(),
         params:
-            code=plan.code_hash("proposition6-exact"),
-            spec=as_json(plan.proposition6_spec(config)),
+            code=commands.code_hash("proposition6-exact"),
+            spec=as_json(specs_closed_form.proposition6_spec(config)),
         shell:
             "python -m mfgstudy proposition6-exact --code {params.code} --spec {params.spec:q} "
             "--data {input:q} --out {output:q} 2> {log:q}"
@@ -142,9 +144,9 @@ if PROPOSITION6:
             csv=reported(paths.proposition6_table.csv, "proposition6"),
             md=paths.proposition6_table.md,
         log:
-            plan.log_path("proposition6/table"),
+            log_path("proposition6/table"),
         benchmark:
-            plan.benchmark_path("proposition6/table")
+            benchmark_path("proposition6/table")
         localrule: True
         conda:
             ENV
@@ -152,8 +154,8 @@ if PROPOSITION6:
         resources:
             **cpu_job(),
         params:
-            code=plan.code_hash("proposition6-table"),
-            spec=as_json(plan.proposition6_spec(config)),
+            code=commands.code_hash("proposition6-table"),
+            spec=as_json(specs_closed_form.proposition6_spec(config)),
         shell:
             "python -m mfgstudy proposition6-table --code {params.code} --spec {params.spec:q} "
             "--store {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"

@@ -8,9 +8,9 @@ rule html_report:
     output:
         paths.report.html,
     log:
-        plan.log_path("html_report"),
+        log_path("html_report"),
     benchmark:
-        plan.benchmark_path("html_report")
+        benchmark_path("html_report")
     localrule: True
     conda:
         ENV
@@ -18,7 +18,7 @@ rule html_report:
     resources:
         **cpu_job(),
     params:
-        code=plan.code_hash("html-report"),
+        code=commands.code_hash("html-report"),
         spec=lambda wc: as_json(
             dict(study=config["study"], config=config, items=report_items())
         ),
@@ -34,9 +34,9 @@ rule export:
         csv=paths.export.csv,
         parquet=paths.export.parquet,
     log:
-        plan.log_path("export"),
+        log_path("export"),
     benchmark:
-        plan.benchmark_path("export")
+        benchmark_path("export")
     localrule: True
     conda:
         ENV
@@ -44,7 +44,7 @@ rule export:
     resources:
         **cpu_job(),
     params:
-        code=plan.code_hash("export"),
+        code=commands.code_hash("export"),
     shell:
         "python -m mfgstudy export --code {params.code} --cube {input:q} --csv {output.csv:q} "
         "--parquet {output.parquet:q} 2> {log:q}"

@@ -1,27 +1,30 @@
+from mfgstudy.pipeline import specs_claims, specs_closed_form, specs_units, targets
+
+
 rule collect:
     input:
-        metrics=plan.metric_dirs(config),
-        floors=plan.floors(config),
+        metrics=targets.metric_dirs(config),
+        floors=targets.floors(config),
     output:
         directory(paths.cube),
     log:
-        plan.log_path("collect"),
+        log_path("collect"),
     benchmark:
-        plan.benchmark_path("collect")
+        benchmark_path("collect")
     conda:
         ENV
     threads: 1
     resources:
         **cpu_job(),
     params:
-        code=plan.code_hash("collect"),
+        code=commands.code_hash("collect"),
     shell:
         "python -m mfgstudy collect --code {params.code} --metrics {input.metrics:q} "
         "--floors {input.floors:q} --out {output:q} 2> {log:q}"
 
 
 REPORT_SPEC = {
-    **plan.report_spec(config),
+    **specs_units.report_spec(config),
     "reference_steps": {
         k: s.get("reference_steps") for k, s in config["sweeps"].items()
     },
@@ -31,14 +34,14 @@ REPORT_SPEC = {
 rule figure1:
     input:
         cube=paths.cube,
-        convergence=plan.convergence_stores(config),
+        convergence=specs_closed_form.convergence_stores(config),
     output:
         png=reported(paths.figure1.png, "figure1"),
         pdf=paths.figure1.pdf,
     log:
-        plan.log_path("figure1"),
+        log_path("figure1"),
     benchmark:
-        plan.benchmark_path("figure1")
+        benchmark_path("figure1")
     localrule: True
     conda:
         ENV
@@ -46,7 +49,7 @@ rule figure1:
     resources:
         **cpu_job(),
     params:
-        code=plan.code_hash("figure1"),
+        code=commands.code_hash("figure1"),
         spec=as_json(REPORT_SPEC),
         convergence=lambda wc, input: opt("--convergence", input.convergence),
     shell:
@@ -58,14 +61,14 @@ rule figure1:
 rule slopes_table:
     input:
         cube=paths.cube,
-        convergence=plan.convergence_stores(config),
+        convergence=specs_closed_form.convergence_stores(config),
     output:
         csv=reported(paths.slopes_table.csv, "slopes"),
         md=paths.slopes_table.md,
     log:
-        plan.log_path("slopes_table"),
+        log_path("slopes_table"),
     benchmark:
-        plan.benchmark_path("slopes_table")
+        benchmark_path("slopes_table")
     localrule: True
     conda:
         ENV
@@ -73,7 +76,7 @@ rule slopes_table:
     resources:
         **cpu_job(),
     params:
-        code=plan.code_hash("slopes"),
+        code=commands.code_hash("slopes"),
         spec=as_json(REPORT_SPEC),
         convergence=lambda wc, input: opt("--convergence", input.convergence),
     shell:
@@ -91,9 +94,9 @@ rule paper_table:
         md=paths.paper_table.md,
         tex=paths.paper_table.tex,
     log:
-        plan.log_path("paper_table/{paper_table}"),
+        log_path("paper_table/{paper_table}"),
     benchmark:
-        plan.benchmark_path("paper_table/{paper_table}")
+        benchmark_path("paper_table/{paper_table}")
     localrule: True
     conda:
         ENV
@@ -116,9 +119,9 @@ rule robustness_table:
         md=paths.robustness_table.md,
         tex=paths.robustness_table.tex,
     log:
-        plan.log_path("robustness_table"),
+        log_path("robustness_table"),
     benchmark:
-        plan.benchmark_path("robustness_table")
+        benchmark_path("robustness_table")
     localrule: True
     conda:
         ENV
@@ -126,7 +129,7 @@ rule robustness_table:
     resources:
         **cpu_job(),
     params:
-        code=plan.code_hash("robustness-table"),
+        code=commands.code_hash("robustness-table"),
         spec=as_json(REPORT_SPEC),
     shell:
         "python -m mfgstudy robustness-table --code {params.code} --spec {params.spec:q} "
@@ -140,9 +143,9 @@ rule robustness_figure:
         png=reported(paths.robustness_figure.png, "robustness_figure"),
         pdf=paths.robustness_figure.pdf,
     log:
-        plan.log_path("robustness_figure"),
+        log_path("robustness_figure"),
     benchmark:
-        plan.benchmark_path("robustness_figure")
+        benchmark_path("robustness_figure")
     localrule: True
     conda:
         ENV
@@ -150,7 +153,7 @@ rule robustness_figure:
     resources:
         **cpu_job(),
     params:
-        code=plan.code_hash("robustness-figure"),
+        code=commands.code_hash("robustness-figure"),
         spec=as_json(REPORT_SPEC),
     shell:
         "python -m mfgstudy robustness-figure --code {params.code} --spec {params.spec:q} "
@@ -165,9 +168,9 @@ rule claims:
         md=reported(paths.claims.md, "claims"),
         json=paths.claims.json,
     log:
-        plan.log_path("claims"),
+        log_path("claims"),
     benchmark:
-        plan.benchmark_path("claims")
+        benchmark_path("claims")
     localrule: True
     conda:
         ENV
@@ -175,8 +178,8 @@ rule claims:
     resources:
         **cpu_job(),
     params:
-        code=plan.code_hash("claims"),
-        spec=as_json(plan.claims_spec(config)),
+        code=commands.code_hash("claims"),
+        spec=as_json(specs_claims.claims_spec(config)),
         options=claims_options,
     shell:
         "python -m mfgstudy claims --code {params.code} --spec {params.spec:q} "

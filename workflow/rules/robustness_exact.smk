@@ -1,6 +1,8 @@
 # Theorem 4 and Corollary 5 at the equilibrium (config `robustness_exact`): the exact score of
 # each law under each perturbation kind, every eps and seed in one job; then the exponent table
 # and the figure.
+from mfgstudy.pipeline import specs_closed_form
+
 ROBUSTNESS_EXACT = config.get("robustness_exact")
 
 if ROBUSTNESS_EXACT:
@@ -9,18 +11,20 @@ if ROBUSTNESS_EXACT:
         output:
             directory(paths.robustness_exact),
         log:
-            plan.log_path("robustness_exact/{law}/{perturbation}"),
+            log_path("robustness_exact/{law}/{perturbation}"),
         benchmark:
-            plan.benchmark_path("robustness_exact/{law}/{perturbation}")
+            benchmark_path("robustness_exact/{law}/{perturbation}")
         conda:
             ENV
         threads: 1
         resources:
             **cpu_job(mem_mb=8000, runtime=240),  # the paper's 2e5 samples per seed
         params:
-            code=plan.code_hash("robustness-exact"),
+            code=commands.code_hash("robustness-exact"),
             spec=lambda wc: as_json(
-                plan.robustness_exact_spec(config, wc.law, wc.perturbation)
+                specs_closed_form.robustness_exact_spec(
+                    config, wc.law, wc.perturbation
+                )
             ),
         shell:
             "python -m mfgstudy robustness-exact --code {params.code} --spec {params.spec:q} "
@@ -28,15 +32,15 @@ if ROBUSTNESS_EXACT:
 
     rule robustness_exact_table:
         input:
-            plan.robustness_exact_stores(config),
+            specs_closed_form.robustness_exact_stores(config),
         output:
             csv=reported(paths.robustness_exact_table.csv, "robustness_exact"),
             md=paths.robustness_exact_table.md,
             tex=paths.robustness_exact_table.tex,
         log:
-            plan.log_path("robustness_exact_table"),
+            log_path("robustness_exact_table"),
         benchmark:
-            plan.benchmark_path("robustness_exact_table")
+            benchmark_path("robustness_exact_table")
         localrule: True
         conda:
             ENV
@@ -44,7 +48,7 @@ if ROBUSTNESS_EXACT:
         resources:
             **cpu_job(),
         params:
-            code=plan.code_hash("robustness-exact-table"),
+            code=commands.code_hash("robustness-exact-table"),
             spec=as_json(REPORT_SPEC),
         shell:
             "python -m mfgstudy robustness-exact-table --code {params.code} --spec {params.spec:q} "
@@ -53,14 +57,14 @@ if ROBUSTNESS_EXACT:
 
     rule robustness_exact_figure:
         input:
-            plan.robustness_exact_stores(config),
+            specs_closed_form.robustness_exact_stores(config),
         output:
             png=reported(paths.robustness_exact_figure.png, "robustness_exact"),
             pdf=paths.robustness_exact_figure.pdf,
         log:
-            plan.log_path("robustness_exact_figure"),
+            log_path("robustness_exact_figure"),
         benchmark:
-            plan.benchmark_path("robustness_exact_figure")
+            benchmark_path("robustness_exact_figure")
         localrule: True
         conda:
             ENV
@@ -68,7 +72,7 @@ if ROBUSTNESS_EXACT:
         resources:
             **cpu_job(),
         params:
-            code=plan.code_hash("robustness-exact-figure"),
+            code=commands.code_hash("robustness-exact-figure"),
         shell:
             "python -m mfgstudy robustness-exact-figure --code {params.code} --stores {input:q} "
             "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"

@@ -2,6 +2,7 @@
 # (MFG laboratory, section 7) and the PDE-perspective experiments; and MFG-Diffusion's readings
 # ablation (report.mfg_readings). Each rule turns the metrics cube (and, for the HJB figure, the
 # samples and the HJB table) into a table or a figure.
+from mfgstudy.pipeline import specs_studies
 
 
 # a study's table (STUDY_TABLES in common.smk: name -> CLI verb, spec)
@@ -12,9 +13,9 @@ rule study_table:
         csv=reported(paths.study_table.csv, "study", STUDY_TABLES.per_job("section")),
         md=paths.study_table.md,
     log:
-        plan.log_path("study_table/{study_table}"),
+        log_path("study_table/{study_table}"),
     benchmark:
-        plan.benchmark_path("study_table/{study_table}")
+        benchmark_path("study_table/{study_table}")
     localrule: True
     conda:
         ENV
@@ -34,16 +35,16 @@ if "hjb" in STUDIES:
 
     rule hjb_figure:
         input:
-            data=plan.hjb_data(config),
-            samples=plan.hjb_samples(config),
+            data=specs_studies.hjb_data(config),
+            samples=specs_studies.hjb_samples(config),
             table=paths.hjb_table.csv,  # per-panel statistics, converged or not
         output:
             png=reported(paths.hjb_figure.png, "hjb_figure", COMPANION),
             pdf=paths.hjb_figure.pdf,
         log:
-            plan.log_path("hjb_figure"),
+            log_path("hjb_figure"),
         benchmark:
-            plan.benchmark_path("hjb_figure")
+            benchmark_path("hjb_figure")
         localrule: True
         conda:
             ENV
@@ -51,7 +52,7 @@ if "hjb" in STUDIES:
         resources:
             **cpu_job(),
         params:
-            code=plan.code_hash("hjb-figure"),
+            code=commands.code_hash("hjb-figure"),
             spec=study_params("hjb"),
         shell:
             "python -m mfgstudy hjb-figure --code {params.code} --spec {params.spec:q} "
@@ -72,9 +73,9 @@ if "concentration" in STUDIES:
             ),
             pdf=paths.concentration_figure.pdf,
         log:
-            plan.log_path("concentration"),
+            log_path("concentration"),
         benchmark:
-            plan.benchmark_path("concentration")
+            benchmark_path("concentration")
         localrule: True
         conda:
             ENV
@@ -82,7 +83,7 @@ if "concentration" in STUDIES:
         resources:
             **cpu_job(),
         params:
-            code=plan.code_hash("concentration"),
+            code=commands.code_hash("concentration"),
             spec=study_params("concentration"),
         shell:
             "python -m mfgstudy concentration --code {params.code} --spec {params.spec:q} "

@@ -1,3 +1,6 @@
+from mfgstudy.pipeline import compute, specs_units
+
+
 # Inside a SLURM job (SLURM_JOB_ID set) training stops cleanly before the job's runtime (exit 75)
 # and its rerun resumes from the last checkpoint; a local run has no time limit. The retries are
 # those resumptions (config checkpoint.resumptions; other rules: the profile's one retry).
@@ -8,24 +11,24 @@ rule train:
         model=paths.model,
         log=directory(paths.train_log),
     log:
-        plan.log_path("train/{dataset}/{method}/seed{seed}"),
+        log_path("train/{dataset}/{method}/seed{seed}"),
     benchmark:
-        plan.benchmark_path("train/{dataset}/{method}/seed{seed}")
+        benchmark_path("train/{dataset}/{method}/seed{seed}")
     priority: 50
-    retries: plan.train_retries(config)
+    retries: compute.train_retries(config)
     conda:
         ENV
     threads: THREADS
     resources:
         **job_resources("train"),
     params:
-        code=lambda wc: plan.code_hash(
-            "train", plan.train_spec(config, wc.dataset, wc.method)
+        code=lambda wc: commands.code_hash(
+            "train", specs_units.train_spec(config, wc.dataset, wc.method)
         ),
-        spec=lambda wc: as_json(plan.train_spec(config, wc.dataset, wc.method)),
-        launch=lambda wc: plan.launcher(config, wc.dataset),  # python, or torchrun (DDP)
+        spec=lambda wc: as_json(specs_units.train_spec(config, wc.dataset, wc.method)),
+        launch=lambda wc: compute.launcher(config, wc.dataset),  # python, or torchrun (DDP)
         checkpoints=lambda wc: paths.checkpoints.format(**wc),
-        every=lambda wc: plan.checkpoint_every(config, wc.method),
+        every=lambda wc: compute.checkpoint_every(config, wc.method),
         margin=config["checkpoint"]["stop_margin_min"],
         threads=torch_threads,
         device=job_device,
@@ -45,9 +48,9 @@ rule train_classifier:
         model=paths.classifier,
         report=directory(paths.classifier_report),
     log:
-        plan.log_path("train_classifier/{dataset}"),
+        log_path("train_classifier/{dataset}"),
     benchmark:
-        plan.benchmark_path("train_classifier/{dataset}")
+        benchmark_path("train_classifier/{dataset}")
     priority: 50
     conda:
         ENV
@@ -55,7 +58,7 @@ rule train_classifier:
     resources:
         **job_resources("evaluate"),
     params:
-        code=plan.code_hash("train-classifier"),
+        code=commands.code_hash("train-classifier"),
         spec=lambda wc: as_json(config["classifier"]),
         device=job_device,
     shell:

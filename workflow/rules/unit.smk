@@ -1,3 +1,7 @@
+from mfgstudy.pipeline import compute, specs_units
+from mfgstudy.pipeline.paths import UNIT
+
+
 # One job per unit samples and evaluates every eps of it (mfgstudy.jobs.unit); a value whose spec,
 # code and input files are unchanged is taken from results/cache/units, so adding an eps
 # computes only the new one.
@@ -8,18 +12,18 @@ rule unit:
         samples=directory(paths.samples),
         metrics=directory(paths.metrics),
     log:
-        plan.log_path("unit", plan.UNIT),
+        log_path("unit", UNIT),
     benchmark:
-        plan.benchmark_path("unit", plan.UNIT)
+        benchmark_path("unit", UNIT)
     conda:
         ENV
     threads: THREADS
     resources:
-        **plan.unit_resources(config),
+        **compute.unit_resources(config),
     params:
-        code=lambda wc: plan.code_hash("unit", plan.unit_spec(config, wc)),
-        spec=lambda wc: as_json(plan.unit_spec(config, wc)),
-        eps=lambda wc, input: list(plan.unit_spec(config, wc)["values"]),  # shown (see shown)
+        code=lambda wc: commands.code_hash("unit", specs_units.unit_spec(config, wc)),
+        spec=lambda wc: as_json(specs_units.unit_spec(config, wc)),
+        eps=lambda wc, input: list(specs_units.unit_spec(config, wc)["values"]),  # shown (see shown)
         inputs=lambda wc, input: unit_options(input),
         cache=paths.unit_cache,
         device=job_device,

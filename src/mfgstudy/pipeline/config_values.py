@@ -3,8 +3,8 @@ named and the fix: numbers that are not finite (YAML's ``.nan`` and ``.inf`` pas
 a schema, since comparisons with NaN are false), a stopping time outside (0, T), point sets larger
 than their job's memory, and sample counts the reference split cannot match.
 
-The planner (``mfgstudy.plan.check_config``) calls :func:`check_values` after the schema; it raises
-``ConfigError``.
+The planner (``mfgstudy.pipeline.validation.check_config``) calls :func:`check_values` after the
+schema; it raises ``ConfigError``.
 """
 
 from __future__ import annotations
