@@ -116,6 +116,15 @@ def test_only_the_snakefile_imports_the_planner():
     assert not importers, importers
 
 
+def test_the_planner_comes_in_pieces():
+    """pipeline/__init__.py imports nothing (a rule file imports the modules it uses), and no
+    module of the planner grows past 400 lines (issue 25)."""
+    assert _graph()["pipeline"] == set()
+    sizes = {p.name: len(p.read_text().splitlines())
+             for p in (code_closure.PACKAGE_DIR / "pipeline").glob("*.py")}  # fmt: skip
+    assert max(sizes.values()) <= 400, sizes
+
+
 def test_stores_are_read_and_written_by_jobs_and_reports_only():
     """Science modules take arrays and return arrays: the modules that import the store layer
     are the jobs, the report, and the few whose business is a file (data sources and the
