@@ -37,7 +37,8 @@ def spread(metrics, images: np.ndarray, n: int, repeats: int, seed: int) -> tupl
     for _ in range(repeats):
         order = rng.permutation(len(images))
         values += [metrics(images[order[i * n : (i + 1) * n]]) for i in range(k)]
-    return {key: float(np.std([v[key] for v in values], ddof=1)) for key in values[0]}, len(values)
+    keys = [key for key in values[0] if not key.endswith("_sd")]  # a metric's own sd: no spread
+    return {key: float(np.std([v[key] for v in values], ddof=1)) for key in keys}, len(values)
 
 
 def floor(spec, data_path, out, classifier_path=None, reference_paths=()) -> None:
@@ -60,7 +61,7 @@ def floor(spec, data_path, out, classifier_path=None, reference_paths=()) -> Non
         train = data.ds["images_train"].values
         sd, k = spread(metrics, train, len(test), SPREAD_PARTITIONS, int(spec.get("seed", 0)))
         ds = xr.Dataset({**{f"{k}_floor": ((), float(v)) for k, v in vals.items()},
-                         **{f"{k}_floor_sd": ((), sd[k]) for k in vals}})  # fmt: skip
+                         **{f"{k}_floor_sd": ((), v) for k, v in sd.items()}})  # fmt: skip
         attrs = {**metrics.protocol(len(test)),
                  "floor": f"test split (n = {len(test)}) against the train split; _floor_sd: "
                           f"the metric's sd over {k} disjoint subsets of n training images "
