@@ -87,10 +87,13 @@ def render_markdown(sections: list[tuple[Settings, list[dict], Reading | None]],
         "sample blocks of one large sample; exact for a closed form; a rate fitted over seeds: "
         f"a jackknife-t over at least {min_seeds} seeds (fewer give no interval and at most an "
         "indication). Several intervals combined into one verdict are Bonferroni-corrected.",
-        "* Image metrics have a resolution: a comparison decides only where the two means differ "
-        "by more than twice the metric's own spread at this sample size (its sd over disjoint "
-        "sets of as many real training images, shown in Table 1's real-data row); below it the "
-        "row is inconclusive. The row names any arm that scores beyond held-out real data.",
+        "* Image metrics have a resolution: twice the metric's own spread at this sample size "
+        "(a Fréchet distance: the jackknife sd of each compared set, r.m.s. over both arms' "
+        "seeds; other metrics: their sd over disjoint sets of as many real training images, in "
+        "Table 1's real-data row). A comparison reproduces a claim only where the two means "
+        "differ by more than it, and refutes one only where the measured difference lies "
+        "further than it from the claimed difference; otherwise the row is inconclusive. The "
+        "row names any arm that scores beyond held-out real data.",
         "* Bounds from the right side: a bound claim (W2 <= K eps^a, a rate O(N^c)) is confirmed "
         "only by an upper bound or an exact value, refuted only by a lower bound or an exact "
         "value; an estimate with no bias bound (the law-level MW2) is context.",

@@ -91,8 +91,11 @@ and percentages, valid from two seeds per arm); within one run with Monte Carlo 
 Clopper-Pearson interval of a pooled count (``binomial_interval``) or a jackknife over sample
 blocks; a rate fitted over seeds, a jackknife-t over at least ``min_seeds`` seeds; an exact
 closed form, the point. Each row says which. An image metric (FD-digits, IS-digits, FID) also
-has a resolution (``image_resolution``): a comparison decides only where the two means differ by
-more than twice the metric's sd over disjoint real sets of the same size.
+has a resolution (``image_resolution``): twice the metric's own sd at the compared sets' size (a
+Fréchet distance: the jackknife sd of each compared set, r.m.s. over both arms' seeds; other
+metrics: their sd over disjoint real sets of the same size). A comparison reproduces a claim only
+where the two means differ by more than it, and refutes one only where the measured difference
+lies further than it from the claimed difference (``unresolved_by_metric``).
 """
 
 from __future__ import annotations
@@ -201,6 +204,21 @@ def interval_verdict(rule: str, claimed: float, lo: float, hi: float, tol: float
     raise ValueError(f"unknown verdict rule {rule!r}")
 
 
+def unresolved_by_metric(word: str, claimed: float, res: dict) -> str:
+    """Why an image metric cannot carry ``word`` (an improvement's verdict; claimed: % better),
+    or "": a reproduction needs the two means apart by more than the resolution (twice the
+    metric's sd at this sample size), a refutation the measured difference that far from the
+    claimed one (``res``: from ``measures.table1.image_resolution``)."""
+    if word == REPRODUCED and not res["passed"]:
+        return f"the difference is below the metric's resolution: {res['summary']}"
+    if word == FAILS:
+        gap = abs(res["better_by"] - claimed / 100.0 * res["baseline"])
+        if gap <= 2.0 * res["sd"]:
+            return (f"the measured difference lies within the metric's resolution of the claimed "
+                    f"one ({gap:.3g} apart): {res['summary']}")  # fmt: skip
+    return ""
+
+
 def judge(rule: str, claimed: float, c: Condition, tol: float = 0.0) -> tuple[str, str]:
     """(verdict, reason) of one condition, in the order: fidelity gate, measured at all,
     asymptotic regime, an interval from enough replicates, the rule on the interval (from the
@@ -215,12 +233,13 @@ def judge(rule: str, claimed: float, c: Condition, tol: float = 0.0) -> tuple[st
         return UNMEASURABLE, c.reason or "not measured at this scale"
     if c.regime is not None and not c.regime["passed"]:
         return INCONCLUSIVE, f"not in the asymptotic regime over {c.regime['grid']}"
-    if c.resolution is not None and not c.resolution["passed"]:
-        return INCONCLUSIVE, f"below the metric's resolution: {c.resolution['summary']}"
     if not (np.isfinite(c.ci_low) and np.isfinite(c.ci_high)):
         point = interval_verdict(rule, claimed, c.measured, c.measured, tol)
         return INCONCLUSIVE, f"no interval ({c.ci_over or 'too few seeds'}); indicative: {point}"
     word = interval_verdict(rule, claimed, c.ci_low, c.ci_high, tol)
+    unresolved = c.resolution is not None and unresolved_by_metric(word, claimed, c.resolution)
+    if unresolved:
+        return INCONCLUSIVE, unresolved
     if word == FAILS and c.upper_bound:
         return INCONCLUSIVE, "an upper-bound estimate short of a bound claim cannot refute it"
     if word == REPRODUCED and c.lower_bound:
