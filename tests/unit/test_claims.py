@@ -801,8 +801,9 @@ def test_an_image_comparison_decides_only_above_the_metrics_resolution():
         verdict, reason = judge("improvement", 8.6, row)
         assert verdict == word, (sd, reason)
         assert "beyond real data" in row.scale  # both below the held-out split's 13
-    assert "resolution of the claimed one (1.78 apart): |difference| 1" in (
-        judge("improvement", 8.6, MEASURES["improvement"](m, _with_sd(ctx, 2.0))[0])[1]
+    assert (
+        "resolution of the claimed one (1.78 apart): |difference| 1"
+        in (judge("improvement", 8.6, MEASURES["improvement"](m, _with_sd(ctx, 2.0))[0])[1])
     )
     # the other way round: flow matching 10 % better than ddpm, claimed 5 %: reproduced only
     # where the difference (1) is above the resolution

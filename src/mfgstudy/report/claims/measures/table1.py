@@ -58,8 +58,14 @@ def image_floor(cubes: dict, metric: str, dataset: str) -> tuple[float, float]:
     return np.nan, np.nan
 
 
-def image_resolution(a, b, floor: float, sd: float, higher_is_better: bool = False,
-                     spread: str = "over disjoint real sets of this size") -> dict:
+def image_resolution(
+    a,
+    b,
+    floor: float,
+    sd: float,
+    higher_is_better: bool = False,
+    spread: str = "over disjoint real sets of this size",
+) -> dict:
     """What an image metric resolves between two arms (``a`` the method's per-seed values, ``b``
     the baseline's): ``passed`` where their means differ by more than twice the metric's own
     spread at this sample size (``sd``, measured as ``spread`` says), with ``sd``, the baseline's
