@@ -3,9 +3,10 @@
 ``auto`` takes the GPU when torch sees one and says so in the job log; ``cuda`` insists on one
 (a clear error on a machine without CUDA, never a silent switch to the CPU); ``cpu`` stays on the
 CPU. The workflow passes ``--device cuda`` to every job whose resources ask for a GPU
-(``mfgstudy.plan.job_device``), so a GPU job in an environment built with the CPU wheel of torch
-(e.g. by ``make env`` on a cluster's login node) stops at its start with ``NoCudaError``, naming
-its node, why torch sees no GPU there and the fix, instead of running on the CPU for days.
+(``mfgstudy.pipeline.compute.job_device``), so a GPU job in an environment built with the CPU
+wheel of torch (e.g. by ``make env`` on a cluster's login node) stops at its start with
+``NoCudaError``, naming its node, why torch sees no GPU there and the fix, instead of running on
+the CPU for days.
 
 Job functions ask ``current()``; tensors that leave a job (stores, checkpoints) go back to the
 CPU. Random draws stay on CPU generators (``torch.Generator()``) and are moved to the device

@@ -12,4 +12,4 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A config that passed the schema but refers to something undefined or inconsistent, or
-    holds a value no job can use (``mfgstudy.config_values``)."""
+    holds a value no job can use (``mfgstudy.pipeline.config_values``)."""

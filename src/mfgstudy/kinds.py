@@ -1,5 +1,5 @@
 """The data kind of a data set spec: "images" or "points". A module of its own so that the
-workflow planner (``mfgstudy.plan``, imported by every Snakemake start) needs no torch."""
+workflow planner (``mfgstudy.pipeline``, imported by every Snakemake start) needs no torch."""
 
 IMAGE_KINDS = frozenset({"digits", "cifar10", "celebahq"})
 

@@ -18,23 +18,23 @@ log, checkpoints) is on the CPU.
 Checkpoints and walltime (``Checkpointer``). Given a checkpoint directory, the trainer writes
 ``checkpoint.pt`` there every ``every`` steps (default 1000; MFG-Diffusion's Algorithm 1 counts
 outer iterations, default 1), atomically (a temporary file, fsync, ``os.replace``), loadable with
-``torch.load(weights_only=True)``. It holds all that a bit-identical continuation on the CPU
-needs: the step, network, EMA, optimiser and scheduler states, the CPU generators' states (the
-shared ``gen`` and, under torch.distributed, every rank's noise generator), torch's global CPU
-generator (network initialisation, ``diffops.divergence``'s probes, MFG's terminal draws; all
-ranks draw the same there), the log rows and the current log window, and the training wall time
-so far. A rerun of the same job resumes from it; a checkpoint written for another spec, seed,
-training code (``plan.code_hash("train")``: what makes Snakemake rerun the job) or number of
+``torch.load(weights_only=True)``. It holds all that a bit-identical continuation on the CPU needs:
+the step, network, EMA, optimiser and scheduler states, the CPU generators' states (the shared
+``gen`` and, under torch.distributed, every rank's noise generator), torch's global CPU generator
+(network initialisation, ``diffops.divergence``'s probes, MFG's terminal draws; all ranks draw the
+same there), the log rows and the current log window, and the training wall time so far. A rerun of
+the same job resumes from it; a checkpoint written for another spec, seed, training code
+(``pipeline.commands.code_hash("train")``: what makes Snakemake rerun the job) or number of
 processes, or one that does not load as a torch file (truncated, damaged), is never deleted: it is
 moved aside (``checkpoint.pt.mismatch-<UTC time>``, ``checkpoint.pt.corrupt-<UTC time>`` in the
 same folder), the log names where and why (the keys that differ), and the run starts fresh. An
-error that may pass (an I/O error, MemoryError, an interrupt) leaves the checkpoint where it is
-and fails the job, naming it. Train-spec keys that change no number (``COSMETIC_TRAIN_KEYS``: the
-log cadence) are not part of the key: a checkpoint differing only there is resumed. Given a
-walltime, the trainer stops once the job's elapsed time plus the margin plus its longest step
-(or outer iteration) so far would pass it: it writes a checkpoint, logs "stopping before the
-walltime; rerun to continue from step k" and exits with ``EXIT_WALLTIME`` (75, EX_TEMPFAIL); the
-rerun continues. The job removes the checkpoint once its outputs are written and synced to disk.
+error that may pass (an I/O error, MemoryError, an interrupt) leaves the checkpoint where it is and
+fails the job, naming it. Train-spec keys that change no number (``COSMETIC_TRAIN_KEYS``: the log
+cadence) are not part of the key: a checkpoint differing only there is resumed. Given a walltime,
+the trainer stops once the job's elapsed time plus the margin plus its longest step (or outer
+iteration) so far would pass it: it writes a checkpoint, logs "stopping before the walltime; rerun
+to continue from step k" and exits with ``EXIT_WALLTIME`` (75, EX_TEMPFAIL); the rerun continues.
+The job removes the checkpoint once its outputs are written and synced to disk.
 
 The model (``model.pt``) records what it was trained for: the train spec (``spec``), the seed and
 the data store's ``config_hash`` (``data``); ``mfgstudy.models.load_net`` compares them with

@@ -1,8 +1,8 @@
 """What the claims ledger reads besides the claims files: one entry per input, named as the
 claims job's keyword (and the ledger context's loader, :mod:`.context`), with the claims verb's
 option. The verb's options (``mfgstudy.cli``), the claims rule's options and inputs
-(``workflow/rules/report.smk``, ``mfgstudy.plan.claims_inputs``) are all read off ``INPUTS``:
-a new input is one entry here, its loader and the planner's paths for it."""
+(``workflow/rules/report.smk``, ``mfgstudy.pipeline.specs_claims.claims_inputs``) are all read
+off ``INPUTS``: a new input is one entry here, its loader and the planner's paths for it."""
 
 from __future__ import annotations
 

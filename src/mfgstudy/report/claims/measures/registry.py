@@ -1,7 +1,7 @@
 """The registry of measurements: each kind of measurement a claims file may name
 (``measure.kind``) is a function ``(measure, ctx) -> list[Condition]`` registered with
 :func:`measure` where it is defined, with the tables and figures it rests on (``evidence``: file
-stems of ``mfgstudy.plan.paths``, which the HTML report links) and the gate rule its fidelity
+stems of ``mfgstudy.pipeline.paths``, which the HTML report links) and the gate rule its fidelity
 gate follows (``gate``: ``mfgstudy.report.claims.gates``). A new measurement is one module in
 this package, imported by ``measures/__init__.py``, and its claims-file entries."""
 
