@@ -164,21 +164,12 @@ def test_the_workflow_passes_each_job_its_verbs_hash():
     for rules in Path("workflow/rules").glob("*.smk"):
         text = rules.read_text()
         for block in re.split(r"\n\s*rule ", text)[1:]:
-            if "-m mfgstudy {params.verb} --code {params.code}" in block:  # one of several tables
-                tables = re.search(r'verb=(\w+)\.per_job\("verb"\)', block).group(1)
-                assert f'code={tables}.per_job("code")' in block, (rules, block[:60])
-                continue
             verbs = set(re.findall(r"-m mfgstudy ([\w-]+)", block))
             hashed = set(re.findall(r'code_hash\(\s*"([\w-]+)"', block))
             assert len(hashed) == 1 and {code_closure.VERBS[v][0] for v in verbs} == {
                 code_closure.VERBS[v][0] for v in hashed
             }, (rules, block[:60])
             assert block.count("--code {params.code}") == len(re.findall("-m mfgstudy", block))
-    # a generic rule's tables (common.smk): each one's code is its own verb's hash
-    common = Path("workflow/rules/common.smk").read_text()
-    assert "code = commands.code_hash(verb)" in common and "dict(verb=verb, code=code," in common
-    verbs = re.findall(r'_TABLES\.add\(\s*"\w+",\s*"([\w-]+)"', common)
-    assert len(verbs) >= 6 and set(verbs) <= set(code_closure.VERBS), verbs
 
 
 def _job(*args, **kw):

@@ -47,8 +47,9 @@ SITE = {
     "MFGSTUDY_SLURM_ENV": "venv",  # the jobs use this environment (the test has no conda)
 }
 # the table, figure, ledger and report rules: run by Snakemake itself, never submitted
-LOCAL_RULES = {"all", "injection_figure", "figure1", "slopes_table", "paper_table", "claims",
-               "robustness_table", "robustness_figure", "html_report", "export", "study_table",
+LOCAL_RULES = {"all", "injection_figure", "figure1", "slopes_table", "table1", "table2", "claims",
+               "robustness_table", "robustness_figure", "html_report", "export", "hjb_table",
+               "dirac_table", "memorisation_table", "mfg_readings_table",
                "convergence_table", "robustness_exact_table", "robustness_exact_figure",
                "mfg_equilibrium_report", "cost_perturbation_report", "proposition6_table",
                "hjb_figure", "concentration"}  # fmt: skip

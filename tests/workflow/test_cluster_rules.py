@@ -51,11 +51,9 @@ def test_report_rules_are_local_and_compute_rules_are_jobs(configfile, tmp_path)
             continue
         layers = {VERBS[v][0].split(".")[0] for v in rule["verbs"]}
         # tables, figures, the ledger, the report and the export: the `report` layer's verbs
-        # (the generic table rules name theirs in a param)
-        report = layers == {"report"} or (not rule["verbs"] and name.endswith("_table"))
-        assert rule["local"] == report, (name, rule)
+        assert rule["local"] == (layers == {"report"}), (name, rule)
     local = {n for n, r in rules.items() if r["local"]}
-    assert {"claims", "html_report", "figure1", "paper_table", "export"} <= local
+    assert {"claims", "html_report", "figure1", "table1", "hjb_table", "export"} <= local
     assert not local & {"train", "unit", "floor", "reference", "prepare_data", "collect"}
 
 

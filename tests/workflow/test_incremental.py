@@ -20,12 +20,16 @@ AGGREGATION = {  # the jobs downstream of every sample: the cube and what reads 
     "html_report",
     "figure1",
     "slopes_table",
-    "paper_table",
+    "table1",
+    "table2",
     "robustness_table",
     "robustness_figure",
     "claims",
     "hjb_figure",  # its panels name each variant's fidelity from the table
-    "study_table",  # hjb, dirac, memorisation and MFG readings tables
+    "hjb_table",
+    "dirac_table",
+    "memorisation_table",
+    "mfg_readings_table",
     "concentration",
     "all",
 }
@@ -78,5 +82,12 @@ def test_changing_report_code_reruns_only_reports(smoke_run, tmp_path):
     """Each rule's code hash is the import closure of its job's module: an edit to the
     companion studies' report module reruns their tables, nothing upstream."""
     counts = planned(smoke_run, root=_edited_copy(tmp_path, "report/pde.py"))
-    assert set(counts) == {"study_table", "concentration", "claims", "html_report", "all"}, counts
-    assert counts["study_table"] == 2, counts  # dirac and memorisation: not hjb, MFG readings
+    expected = {
+        "dirac_table",
+        "memorisation_table",
+        "concentration",
+        "claims",
+        "html_report",
+        "all",
+    }
+    assert set(counts) == expected, counts  # dirac and memorisation: not hjb, MFG readings

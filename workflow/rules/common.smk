@@ -1,10 +1,9 @@
 # What the rules share: where files live (`paths`, `log_path`, `benchmark_path`), the code hash
 # of a job (`commands.code_hash`), the resources of a small job, the jobs' specs as JSON, input
-# functions, the report's sections, and the tables that differ only in a name (one generic rule
-# per shape). Each rule file imports the planner's modules of its own jobs (mfgstudy.pipeline).
+# functions and the report's sections. Each rule file imports the planner's modules of its own
+# jobs (mfgstudy.pipeline).
 import json
 import os
-import re
 
 from mfgstudy.pipeline import (
     commands,
@@ -141,6 +140,9 @@ CLAIMS_FILES = [
 # its sections, by caption (workflow/report/<caption>.rst)
 REPORT_SECTIONS = {
     "claims": "0. Claims ledger",
+    "table1": "2. Image metrics",
+    "table2": "3. Robustness",
+    "mfg_readings": "4. MFG-Diffusion",
     "figure1": "1. Convergence in N",
     "slopes": "1. Convergence in N",
     "convergence": "1. Convergence in N",
@@ -149,6 +151,8 @@ REPORT_SECTIONS = {
     "robustness_exact": "3. Robustness",
     "injection": "3. Robustness",
     "study": "4. Companion papers",
+    "hjb_figure": "4. Companion papers",
+    "concentration_figure": "4. Companion papers",
     "mfg_equilibrium": "4. MFG-Diffusion",
     "proposition6": "4. MFG-Diffusion",
     "cost_perturbation": "3. Robustness",
@@ -159,29 +163,30 @@ REPORT_SECTIONS = {
 REPORTED = []
 
 
-def reported(path, caption, section=None):
+def reported(path, caption):
     """An output shown in the reports with its caption, in the caption's section: in
     `snakemake --report`, and in results/report.html (report_items)."""
-    section = section or REPORT_SECTIONS[caption]
+    section = REPORT_SECTIONS[caption]
     REPORTED.append((path, caption, section))
     return report(path, caption=f"../report/{caption}.rst", category=section)
 
 
 def report_items():
     """The figures (PNG) and tables (CSV; their Markdown beside) of results/report.html: every
-    reported output this config builds, the generic rules' tables one by one, with the caption
-    file, section and CLI verb (some captions depend on it)."""
-    built, items = set(targets.final_targets(config)), []
-    for path, caption, section in REPORTED:
-        generic = [t for t in (PAPER_TABLES, STUDY_TABLES) if f"{{{t.rule}}}" in path]
-        named = [(path.format(**{t.rule: n}), v["section"], v["verb"])
-                 for t in generic for n, v in t.items()] or [(path, section, None)]  # fmt: skip
-        rst = os.path.relpath(
-            Path(workflow.basedir) / "workflow" / "report" / f"{caption}.rst"
-        )
-        items += [dict(path=p, caption=rst, section=s, verb=v)
-                  for p, s, v in named if p in built and caption != "claims"]  # fmt: skip
-    return items
+    reported output this config builds, with its caption file and section."""
+    built = set(targets.final_targets(config))
+    return [
+        dict(path=path, caption=caption_file(caption), section=section)
+        for path, caption, section in REPORTED
+        if path in built and caption != "claims"
+    ]
+
+
+def caption_file(caption):
+    """A caption's .rst file, relative to the working directory."""
+    return os.path.relpath(
+        Path(workflow.basedir) / "workflow" / "report" / f"{caption}.rst"
+    )
 
 
 def report_inputs(wildcards):
@@ -199,58 +204,3 @@ def report_inputs(wildcards):
         ],
         captions=sorted({i["caption"] for i in items}),
     )
-
-
-# --- the tables that differ only in a name: one generic rule each shape --------------------
-class Tables(dict):
-    """The tables that one generic rule writes, by file name (the value of its wildcard, which
-    is named after the rule, as is the `paths` entry of its outputs). Each table has its own
-    `paths` entry, the CLI verb that writes it (and its code hash), its report section and,
-    where the verb takes one, its JSON spec."""
-
-    def __init__(self, rule):
-        super().__init__()
-        self.rule = rule
-
-    def add(self, key, verb, section, spec=None):
-        """The table at paths[key], which must be the generic outputs at its file name."""
-        files, generic = paths[key], paths[self.rule]
-        there = {e: p.format(**{self.rule: files.name}) for e, p in generic.items()}
-        if files != there:
-            raise WorkflowError(f"paths.{key} is not paths.{self.rule}")
-        code = commands.code_hash(verb)
-        self[files.name] = dict(verb=verb, code=code, section=section, spec=spec)
-
-    def pattern(self):
-        """The names, as the wildcard's constraint."""
-        return "|".join(map(re.escape, self)) or "(?!)"
-
-    def per_job(self, key):
-        """A function of a job's wildcards: its table's `key`."""
-        return lambda wildcards: self[wildcards[self.rule]][key]
-
-
-# the paper's Tables 1 and 2 at this scale: the metrics cube -> csv, md, tex
-PAPER_TABLES = Tables("paper_table")
-PAPER_TABLES.add("table1", "table1", "2. Image metrics")
-PAPER_TABLES.add("table2", "table2", "3. Robustness")
-# a study's table: the metrics cube and the table's spec -> csv, md (where the study is run)
-STUDY_TABLES = Tables("study_table")
-COMPANION = REPORT_SECTIONS["study"]
-if "hjb" in STUDIES:
-    STUDY_TABLES.add("hjb_table", "hjb-table", COMPANION, study_params("hjb"))
-if "dirac" in STUDIES:
-    STUDY_TABLES.add("dirac_table", "dirac-table", COMPANION, study_params("dirac"))
-if "memorisation" in STUDIES:
-    spec = study_params("memorisation")
-    STUDY_TABLES.add("memorisation_table", "memorisation-table", COMPANION, spec)
-if config["report"].get("mfg_readings"):
-    spec = as_json(specs_studies.mfg_readings_spec(config))
-    STUDY_TABLES.add(
-        "mfg_readings_table", "mfg-readings-table", "4. MFG-Diffusion", spec
-    )
-
-
-wildcard_constraints:
-    paper_table=PAPER_TABLES.pattern(),
-    study_table=STUDY_TABLES.pattern(),

@@ -85,18 +85,18 @@ rule slopes_table:
         "2> {log:q}"
 
 
-# the paper's Tables 1 and 2 at this scale (PAPER_TABLES in common.smk: name -> CLI verb)
-rule paper_table:
+# the paper's Tables 1 and 2 at this scale: the metrics cube -> csv, md, tex
+rule table1:
     input:
         paths.cube,
     output:
-        csv=reported(paths.paper_table.csv, "paper", PAPER_TABLES.per_job("section")),
-        md=paths.paper_table.md,
-        tex=paths.paper_table.tex,
+        csv=reported(paths.table1.csv, "table1"),
+        md=paths.table1.md,
+        tex=paths.table1.tex,
     log:
-        log_path("paper_table/{paper_table}"),
+        log_path("paper_table/table1_images"),
     benchmark:
-        benchmark_path("paper_table/{paper_table}")
+        benchmark_path("paper_table/table1_images")
     localrule: True
     conda:
         ENV
@@ -104,10 +104,33 @@ rule paper_table:
     resources:
         **cpu_job(),
     params:
-        verb=PAPER_TABLES.per_job("verb"),
-        code=PAPER_TABLES.per_job("code"),
+        code=commands.code_hash("table1"),
     shell:
-        "python -m mfgstudy {params.verb} --code {params.code} --cube {input:q} "
+        "python -m mfgstudy table1 --code {params.code} --cube {input:q} "
+        "--csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} 2> {log:q}"
+
+
+rule table2:
+    input:
+        paths.cube,
+    output:
+        csv=reported(paths.table2.csv, "table2"),
+        md=paths.table2.md,
+        tex=paths.table2.tex,
+    log:
+        log_path("paper_table/table2_perturbed_images"),
+    benchmark:
+        benchmark_path("paper_table/table2_perturbed_images")
+    localrule: True
+    conda:
+        ENV
+    threads: 1
+    resources:
+        **cpu_job(),
+    params:
+        code=commands.code_hash("table2"),
+    shell:
+        "python -m mfgstudy table2 --code {params.code} --cube {input:q} "
         "--csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} 2> {log:q}"
 
 

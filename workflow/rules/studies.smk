@@ -4,31 +4,109 @@
 # samples and the HJB table) into a table or a figure.
 from mfgstudy.pipeline import specs_studies
 
+# the studies' tables: the metrics cube and the table's spec -> csv, md (where the study is run)
+if "hjb" in STUDIES:
 
-# a study's table (STUDY_TABLES in common.smk: name -> CLI verb, spec)
-rule study_table:
-    input:
-        paths.cube,
-    output:
-        csv=reported(paths.study_table.csv, "study", STUDY_TABLES.per_job("section")),
-        md=paths.study_table.md,
-    log:
-        log_path("study_table/{study_table}"),
-    benchmark:
-        benchmark_path("study_table/{study_table}")
-    localrule: True
-    conda:
-        ENV
-    threads: 1
-    resources:
-        **cpu_job(),
-    params:
-        verb=STUDY_TABLES.per_job("verb"),
-        code=STUDY_TABLES.per_job("code"),
-        spec=STUDY_TABLES.per_job("spec"),
-    shell:
-        "python -m mfgstudy {params.verb} --code {params.code} --spec {params.spec:q} "
-        "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+    rule hjb_table:
+        input:
+            paths.cube,
+        output:
+            csv=reported(paths.hjb_table.csv, "study"),
+            md=paths.hjb_table.md,
+        log:
+            log_path("study_table/hjb_checkerboard"),
+        benchmark:
+            benchmark_path("study_table/hjb_checkerboard")
+        localrule: True
+        conda:
+            ENV
+        threads: 1
+        resources:
+            **cpu_job(),
+        params:
+            code=commands.code_hash("hjb-table"),
+            spec=study_params("hjb"),
+        shell:
+            "python -m mfgstudy hjb-table --code {params.code} --spec {params.spec:q} "
+            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+
+
+if "dirac" in STUDIES:
+
+    rule dirac_table:
+        input:
+            paths.cube,
+        output:
+            csv=reported(paths.dirac_table.csv, "study"),
+            md=paths.dirac_table.md,
+        log:
+            log_path("study_table/dirac_theorem2"),
+        benchmark:
+            benchmark_path("study_table/dirac_theorem2")
+        localrule: True
+        conda:
+            ENV
+        threads: 1
+        resources:
+            **cpu_job(),
+        params:
+            code=commands.code_hash("dirac-table"),
+            spec=study_params("dirac"),
+        shell:
+            "python -m mfgstudy dirac-table --code {params.code} --spec {params.spec:q} "
+            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+
+
+if "memorisation" in STUDIES:
+
+    rule memorisation_table:
+        input:
+            paths.cube,
+        output:
+            csv=reported(paths.memorisation_table.csv, "study"),
+            md=paths.memorisation_table.md,
+        log:
+            log_path("study_table/memorisation"),
+        benchmark:
+            benchmark_path("study_table/memorisation")
+        localrule: True
+        conda:
+            ENV
+        threads: 1
+        resources:
+            **cpu_job(),
+        params:
+            code=commands.code_hash("memorisation-table"),
+            spec=study_params("memorisation"),
+        shell:
+            "python -m mfgstudy memorisation-table --code {params.code} --spec {params.spec:q} "
+            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+
+
+if config["report"].get("mfg_readings"):
+
+    rule mfg_readings_table:
+        input:
+            paths.cube,
+        output:
+            csv=reported(paths.mfg_readings_table.csv, "mfg_readings"),
+            md=paths.mfg_readings_table.md,
+        log:
+            log_path("study_table/mfg_readings"),
+        benchmark:
+            benchmark_path("study_table/mfg_readings")
+        localrule: True
+        conda:
+            ENV
+        threads: 1
+        resources:
+            **cpu_job(),
+        params:
+            code=commands.code_hash("mfg-readings-table"),
+            spec=as_json(specs_studies.mfg_readings_spec(config)),
+        shell:
+            "python -m mfgstudy mfg-readings-table --code {params.code} --spec {params.spec:q} "
+            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
 if "hjb" in STUDIES:
@@ -39,7 +117,7 @@ if "hjb" in STUDIES:
             samples=specs_studies.hjb_samples(config),
             table=paths.hjb_table.csv,  # per-panel statistics, converged or not
         output:
-            png=reported(paths.hjb_figure.png, "hjb_figure", COMPANION),
+            png=reported(paths.hjb_figure.png, "hjb_figure"),
             pdf=paths.hjb_figure.pdf,
         log:
             log_path("hjb_figure"),
@@ -68,9 +146,7 @@ if "concentration" in STUDIES:
         output:
             csv=reported(paths.concentration_table.csv, "study"),
             md=paths.concentration_table.md,
-            png=reported(
-                paths.concentration_figure.png, "concentration_figure", COMPANION
-            ),
+            png=reported(paths.concentration_figure.png, "concentration_figure"),
             pdf=paths.concentration_figure.pdf,
         log:
             log_path("concentration"),

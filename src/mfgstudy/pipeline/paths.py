@@ -30,7 +30,7 @@ class Table(dict):
 
 class Files(Table):
     """Files that differ only in their extension, by extension; ``name`` is their file name
-    without it (the value of a generic rule's wildcard, workflow/rules/common.smk)."""
+    without it (the stem by which the claims ledger links its evidence)."""
 
     def __init__(self, stem: str, *exts: str):
         super().__init__({ext: f"{stem}.{ext}" for ext in exts})
@@ -88,9 +88,6 @@ paths = Table(
     claims=Files("results/claims", "md", "json"),
     report=Files("results/report", "html"),  # opens on the claims ledger (mfgstudy.report.html)
     export=Files("results/export/metrics", "csv", "parquet"),  # the cube, one row per value
-    # the generic rules' outputs: the tables above that differ only in a name (common.smk)
-    paper_table=Files("results/tables/{paper_table}", "csv", "md", "tex"),
-    study_table=Files("results/tables/{study_table}", "csv", "md"),
     logs="results/logs",
     benchmarks="results/benchmarks",
 )
