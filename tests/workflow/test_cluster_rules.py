@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from mfgstudy.pipeline.config_files import resolve
+from mfgstudy.pipeline.paths import Files, paths
 from mfgstudy.verbs import VERBS
 from tests.workflow.helpers import DEFAULT, ROOT, SMOKE
 
@@ -19,6 +20,7 @@ RULES = """
 import json, re, sys
 from pathlib import Path
 from snakemake.api import SnakemakeApi
+from snakemake.io import strip_wildcard_constraints
 from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
 
 with SnakemakeApi(OutputSettings()) as api:
@@ -30,7 +32,9 @@ with SnakemakeApi(OutputSettings()) as api:
     )._workflow
     print(json.dumps({r.name: {"local": r.name in workflow._localrules,
                                "retries": r._restart_times,
-                               "verbs": re.findall(r"-m mfgstudy ([\\w-]+)", r.shellcmd or "")}
+                               "verbs": re.findall(r"-m mfgstudy ([\\w-]+)", r.shellcmd or ""),
+                               "output": [strip_wildcard_constraints(f) for f in r.output],
+                               "params": {k: v for k, v in r.params.items() if isinstance(v, str)}}
                       for r in workflow.rules}))
 """
 PROFILE = ROOT + "/workflow/profiles/slurm/config.yaml"
@@ -69,3 +73,17 @@ def test_training_gets_retries_for_its_resumptions_the_others_one(tmp_path):
     configfile = tmp_path / "three.yaml"
     configfile.write_text(yaml.safe_dump(config))
     assert parsed_rules(str(configfile), tmp_path)["train"]["retries"] == 3
+
+
+def test_the_rules_literal_paths_are_the_planners_templates(tmp_path):
+    """Each rule names its outputs literally; the planner's target lists format its own templates
+    (mfgstudy.pipeline.paths). Every output a rule writes is one of those templates, and every
+    template is a rule's output (or a path param), so the two cannot drift apart."""
+    rules = parsed_rules(DEFAULT, tmp_path)  # every rule: the default study runs every stage
+    outputs = {f for r in rules.values() for f in r["output"]}
+    templates = {f for v in paths.values() for f in (v.values() if isinstance(v, Files) else [v])}
+    mixture = paths.convergence.format(name="mixture")  # one instance: its own rule
+    assert outputs - {mixture} <= templates, outputs - {mixture} - templates
+    assert rules["train"]["params"]["checkpoints"] == paths.checkpoints  # no outputs: params
+    assert rules["unit"]["params"]["cache"] == paths.unit_cache
+    assert templates - outputs == {paths.checkpoints, paths.unit_cache}

@@ -1,7 +1,6 @@
-# What the rules share: where files live (`paths`, `log_path`, `benchmark_path`), the code hash
-# of a job (`commands.code_hash`), the resources of a small job, the jobs' specs as JSON, input
-# functions and the report's sections. Each rule file imports the planner's modules of its own
-# jobs (mfgstudy.pipeline).
+# What the rules share: the code hash of a job (`commands.code_hash`), the resources of a small
+# job, the jobs' specs as JSON, input functions and the report's sections. Each rule file imports
+# the planner's modules of its own jobs (mfgstudy.pipeline).
 import json
 import os
 
@@ -14,7 +13,6 @@ from mfgstudy.pipeline import (
     targets,
 )
 from mfgstudy.pipeline.names import NAME_WILDCARD
-from mfgstudy.pipeline.paths import benchmark_path, log_path, paths
 
 
 wildcard_constraints:
@@ -28,11 +26,10 @@ wildcard_constraints:
     features=r"digits|inception",
 
 
-# Every file and folder the jobs read or write, one template each (`paths`, imported above from
-# mfgstudy.pipeline.paths), e.g. paths.data = "results/data/{dataset}.zarr", paths.table1.csv =
-# "results/tables/table1_images.csv" (the planner's target lists format the same templates). A
-# job's log and benchmark are named after its rule and wildcards, as in
-# log_path("train/{dataset}/{method}/seed{seed}").
+# Each rule names its files as literal templates, and a rule downstream reads them as
+# rules.<name>.output; the planner's target lists format the same templates
+# (mfgstudy.pipeline.paths; tests/workflow/test_cluster_rules.py keeps the two equal). A job's log
+# and benchmark are results/logs/<rule>/<wildcards>.log and results/benchmarks/... .tsv.
 
 # the conda env of every job (--sdm conda): envs/cpu.yaml or envs/cuda.yaml
 ENV = f"../../envs/{config['environment']}.yaml"
@@ -76,13 +73,13 @@ def shown(spec, key):
 def model_of(wc):
     """The trained model a sample job needs ([] for methods that are not trained)."""
     if targets.is_trainable(config, wc.method):
-        return paths.model.format(dataset=wc.dataset, method=wc.method, seed=wc.seed)
+        return expand(rules.train.output.model, **wc)
     return []
 
 
 def classifier_of(wc):
     if targets.has_classifier(config, wc.dataset):
-        return paths.classifier.format(dataset=wc.dataset)
+        return expand(rules.train_classifier.output.model, **wc)
     return []
 
 
@@ -90,7 +87,7 @@ def unit_inputs(wc):
     """What a unit job reads: the data set, its model (trained methods), the digits classifier
     and the reference statistics (image data) and the Inception weights (FID)."""
     return {
-        "data": paths.data.format(dataset=wc.dataset),
+        "data": expand(rules.prepare_data.output, **wc),
         "model": model_of(wc),
         "classifier": classifier_of(wc),
         "references": specs_units.references(config, wc.dataset),
@@ -195,7 +192,7 @@ def report_inputs(wildcards):
     """
     items = report_items()
     return dict(
-        claims=paths.claims.json,
+        claims=rules.claims.output.json,
         shown=[i["path"] for i in items],
         markdown=[
             str(Path(i["path"]).with_suffix(".md"))

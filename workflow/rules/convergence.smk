@@ -13,11 +13,11 @@ if CLOSED_FORM:
         input:
             lambda wc: specs_closed_form.convergence_data(config, wc.name),
         output:
-            directory(paths.convergence),
+            directory("results/convergence/{name}.zarr"),
         log:
-            log_path("convergence/{name}"),
+            "results/logs/convergence/{name}.log",
         benchmark:
-            benchmark_path("convergence/{name}")
+            "results/benchmarks/convergence/{name}.tsv"
         wildcard_constraints:
             name="|".join(CLOSED_FORM),
         conda:
@@ -37,11 +37,11 @@ if "mixture" in CONVERGENCE:
 
     rule convergence_mixture:
         output:
-            directory(paths.convergence.format(name="mixture")),
+            directory("results/convergence/mixture.zarr"),
         log:
-            log_path("convergence/mixture"),
+            "results/logs/convergence/mixture.log",
         benchmark:
-            benchmark_path("convergence/mixture")
+            "results/benchmarks/convergence/mixture.tsv"
         conda:
             ENV
         threads: 1
@@ -61,12 +61,12 @@ if CONVERGENCE:
         input:
             specs_closed_form.convergence_stores(config),
         output:
-            csv=reported(paths.convergence_table.csv, "convergence"),
-            md=paths.convergence_table.md,
+            csv=reported("results/tables/theorem2_convergence.csv", "convergence"),
+            md="results/tables/theorem2_convergence.md",
         log:
-            log_path("convergence/table"),
+            "results/logs/convergence/table.log",
         benchmark:
-            benchmark_path("convergence/table")
+            "results/benchmarks/convergence/table.tsv"
         localrule: True
         conda:
             ENV

@@ -5,11 +5,11 @@ rule prepare_data:
     input:
         source=lambda wc: specs_units.data_source(config, wc.dataset),  # a local file, if any
     output:
-        directory(paths.data),
+        directory("results/data/{dataset}.zarr"),
     log:
-        log_path("prepare_data/{dataset}"),
+        "results/logs/prepare_data/{dataset}.log",
     benchmark:
-        benchmark_path("prepare_data/{dataset}")
+        "results/benchmarks/prepare_data/{dataset}.tsv"
     priority: 100
     conda:
         ENV

@@ -3,16 +3,16 @@ from mfgstudy.pipeline import specs_units
 
 rule floor:
     input:
-        data=paths.data,
+        data=rules.prepare_data.output[0],
         classifier=classifier_of,
         references=lambda wc: specs_units.references(config, wc.dataset),
         inception=lambda wc: specs_units.inception_input(config, wc.dataset),
     output:
-        directory(paths.floor),
+        directory("results/metrics/floors/{sweep}/{dataset}.zarr"),
     log:
-        log_path("floor/{sweep}/{dataset}"),
+        "results/logs/floor/{sweep}/{dataset}.log",
     benchmark:
-        benchmark_path("floor/{sweep}/{dataset}")
+        "results/benchmarks/floor/{sweep}/{dataset}.tsv"
     conda:
         ENV
     threads: THREADS
@@ -32,17 +32,17 @@ rule floor:
 
 rule reference:
     input:
-        data=paths.data,
+        data=rules.prepare_data.output[0],
         classifier=lambda wc: classifier_of(wc) if wc.features == "digits" else [],
         inception=lambda wc: (
             specs_units.inception_input(config) if wc.features == "inception" else []
         ),
     output:
-        directory(paths.reference),
+        directory("results/metrics/reference/{dataset}/{features}.zarr"),
     log:
-        log_path("reference/{dataset}/{features}"),
+        "results/logs/reference/{dataset}/{features}.log",
     benchmark:
-        benchmark_path("reference/{dataset}/{features}")
+        "results/benchmarks/reference/{dataset}/{features}.tsv"
     conda:
         ENV
     threads: THREADS

@@ -6,15 +6,15 @@ if "injection" in config:
 
     rule injection:
         input:
-            data=paths.data,
-            model=paths.model,
-            classifier=paths.classifier,
+            data=rules.prepare_data.output[0],
+            model=rules.train.output.model,
+            classifier=rules.train_classifier.output.model,
         output:
-            directory(paths.injection),
+            directory("results/injection/{dataset}/{method}/seed{seed}.zarr"),
         log:
-            log_path("injection/{dataset}/{method}/seed{seed}"),
+            "results/logs/injection/{dataset}/{method}/seed{seed}.log",
         benchmark:
-            benchmark_path("injection/{dataset}/{method}/seed{seed}")
+            "results/benchmarks/injection/{dataset}/{method}/seed{seed}.tsv"
         conda:
             ENV
         threads: THREADS
@@ -39,12 +39,12 @@ if "injection" in config:
         input:
             specs_studies.injection_stores(config),
         output:
-            png=reported(paths.injection_figure.png, "injection"),
-            pdf=paths.injection_figure.pdf,
+            png=reported("results/figures/fig_injection_analog.png", "injection"),
+            pdf="results/figures/fig_injection_analog.pdf",
         log:
-            log_path("injection_figure"),
+            "results/logs/injection_figure.log",
         benchmark:
-            benchmark_path("injection_figure")
+            "results/benchmarks/injection_figure.tsv"
         localrule: True
         conda:
             ENV

@@ -11,11 +11,11 @@ if MFG_EQUILIBRIUM:
         input:
             specs_closed_form.mfg_equilibrium_data(config),
         output:
-            directory(paths.mfg_equilibrium),
+            directory("results/mfg_equilibrium/gaussian.zarr"),
         log:
-            log_path("mfg_equilibrium/gaussian"),
+            "results/logs/mfg_equilibrium/gaussian.log",
         benchmark:
-            benchmark_path("mfg_equilibrium/gaussian")
+            "results/benchmarks/mfg_equilibrium/gaussian.tsv"
         conda:
             ENV
         threads: 1
@@ -30,16 +30,20 @@ if MFG_EQUILIBRIUM:
 
     rule mfg_equilibrium_report:
         input:
-            paths.mfg_equilibrium,
+            rules.mfg_equilibrium.output[0],
         output:
-            csv=reported(paths.mfg_equilibrium_table.csv, "mfg_equilibrium"),
-            md=paths.mfg_equilibrium_table.md,
-            png=reported(paths.mfg_equilibrium_figure.png, "mfg_equilibrium"),
-            pdf=paths.mfg_equilibrium_figure.pdf,
+            csv=reported(
+                "results/tables/mfg_equilibrium_gaussian.csv", "mfg_equilibrium"
+            ),
+            md="results/tables/mfg_equilibrium_gaussian.md",
+            png=reported(
+                "results/figures/fig_mfg_equilibrium_gaussian.png", "mfg_equilibrium"
+            ),
+            pdf="results/figures/fig_mfg_equilibrium_gaussian.pdf",
         log:
-            log_path("mfg_equilibrium/report"),
+            "results/logs/mfg_equilibrium/report.log",
         benchmark:
-            benchmark_path("mfg_equilibrium/report")
+            "results/benchmarks/mfg_equilibrium/report.tsv"
         localrule: True
         conda:
             ENV
@@ -65,11 +69,11 @@ if COST_PERTURBATION:
         input:
             specs_closed_form.cost_perturbation_data(config),
         output:
-            directory(paths.cost_perturbation),
+            directory("results/cost_perturbation/gaussian.zarr"),
         log:
-            log_path("cost_perturbation/gaussian"),
+            "results/logs/cost_perturbation/gaussian.log",
         benchmark:
-            benchmark_path("cost_perturbation/gaussian")
+            "results/benchmarks/cost_perturbation/gaussian.tsv"
         conda:
             ENV
         threads: 1
@@ -84,16 +88,21 @@ if COST_PERTURBATION:
 
     rule cost_perturbation_report:
         input:
-            paths.cost_perturbation,
+            rules.cost_perturbation.output[0],
         output:
-            csv=reported(paths.cost_perturbation_table.csv, "cost_perturbation"),
-            md=paths.cost_perturbation_table.md,
-            png=reported(paths.cost_perturbation_figure.png, "cost_perturbation"),
-            pdf=paths.cost_perturbation_figure.pdf,
+            csv=reported(
+                "results/tables/theorem4_cost_perturbation.csv", "cost_perturbation"
+            ),
+            md="results/tables/theorem4_cost_perturbation.md",
+            png=reported(
+                "results/figures/fig_theorem4_cost_perturbation.png",
+                "cost_perturbation",
+            ),
+            pdf="results/figures/fig_theorem4_cost_perturbation.pdf",
         log:
-            log_path("cost_perturbation/report"),
+            "results/logs/cost_perturbation/report.log",
         benchmark:
-            benchmark_path("cost_perturbation/report")
+            "results/benchmarks/cost_perturbation/report.tsv"
         localrule: True
         conda:
             ENV
@@ -120,11 +129,11 @@ if PROPOSITION6:
         input:
             specs_closed_form.proposition6_data(config),
         output:
-            directory(paths.proposition6),
+            directory("results/proposition6/gaussian.zarr"),
         log:
-            log_path("proposition6/gaussian"),
+            "results/logs/proposition6/gaussian.log",
         benchmark:
-            benchmark_path("proposition6/gaussian")
+            "results/benchmarks/proposition6/gaussian.tsv"
         conda:
             ENV
         threads: 1
@@ -139,14 +148,14 @@ if PROPOSITION6:
 
     rule proposition6_table:
         input:
-            paths.proposition6,
+            rules.proposition6_exact.output[0],
         output:
-            csv=reported(paths.proposition6_table.csv, "proposition6"),
-            md=paths.proposition6_table.md,
+            csv=reported("results/tables/proposition6_exact.csv", "proposition6"),
+            md="results/tables/proposition6_exact.md",
         log:
-            log_path("proposition6/table"),
+            "results/logs/proposition6/table.log",
         benchmark:
-            benchmark_path("proposition6/table")
+            "results/benchmarks/proposition6/table.tsv"
         localrule: True
         conda:
             ENV

@@ -6,11 +6,11 @@ rule html_report:
     input:
         unpack(report_inputs),  # the ledger, the figures and tables, their captions
     output:
-        paths.report.html,
+        "results/report.html",
     log:
-        log_path("html_report"),
+        "results/logs/html_report.log",
     benchmark:
-        benchmark_path("html_report")
+        "results/benchmarks/html_report.tsv"
     localrule: True
     conda:
         ENV
@@ -29,14 +29,14 @@ rule html_report:
 
 rule export:
     input:
-        paths.cube,
+        rules.collect.output[0],
     output:
-        csv=paths.export.csv,
-        parquet=paths.export.parquet,
+        csv="results/export/metrics.csv",
+        parquet="results/export/metrics.parquet",
     log:
-        log_path("export"),
+        "results/logs/export.log",
     benchmark:
-        benchmark_path("export")
+        "results/benchmarks/export.tsv"
     localrule: True
     conda:
         ENV

@@ -6,11 +6,11 @@ rule collect:
         metrics=targets.metric_dirs(config),
         floors=targets.floors(config),
     output:
-        directory(paths.cube),
+        directory("results/metrics.zarr"),
     log:
-        log_path("collect"),
+        "results/logs/collect.log",
     benchmark:
-        benchmark_path("collect")
+        "results/benchmarks/collect.tsv"
     conda:
         ENV
     threads: 1
@@ -33,15 +33,15 @@ REPORT_SPEC = {
 
 rule figure1:
     input:
-        cube=paths.cube,
+        cube=rules.collect.output[0],
         convergence=specs_closed_form.convergence_stores(config),
     output:
-        png=reported(paths.figure1.png, "figure1"),
-        pdf=paths.figure1.pdf,
+        png=reported("results/figures/fig1_w2_vs_N.png", "figure1"),
+        pdf="results/figures/fig1_w2_vs_N.pdf",
     log:
-        log_path("figure1"),
+        "results/logs/figure1.log",
     benchmark:
-        benchmark_path("figure1")
+        "results/benchmarks/figure1.tsv"
     localrule: True
     conda:
         ENV
@@ -60,15 +60,15 @@ rule figure1:
 
 rule slopes_table:
     input:
-        cube=paths.cube,
+        cube=rules.collect.output[0],
         convergence=specs_closed_form.convergence_stores(config),
     output:
-        csv=reported(paths.slopes_table.csv, "slopes"),
-        md=paths.slopes_table.md,
+        csv=reported("results/tables/w2_slopes.csv", "slopes"),
+        md="results/tables/w2_slopes.md",
     log:
-        log_path("slopes_table"),
+        "results/logs/slopes_table.log",
     benchmark:
-        benchmark_path("slopes_table")
+        "results/benchmarks/slopes_table.tsv"
     localrule: True
     conda:
         ENV
@@ -88,15 +88,15 @@ rule slopes_table:
 # the paper's Tables 1 and 2 at this scale: the metrics cube -> csv, md, tex
 rule table1:
     input:
-        paths.cube,
+        rules.collect.output[0],
     output:
-        csv=reported(paths.table1.csv, "table1"),
-        md=paths.table1.md,
-        tex=paths.table1.tex,
+        csv=reported("results/tables/table1_images.csv", "table1"),
+        md="results/tables/table1_images.md",
+        tex="results/tables/table1_images.tex",
     log:
-        log_path("paper_table/table1_images"),
+        "results/logs/paper_table/table1_images.log",
     benchmark:
-        benchmark_path("paper_table/table1_images")
+        "results/benchmarks/paper_table/table1_images.tsv"
     localrule: True
     conda:
         ENV
@@ -112,15 +112,15 @@ rule table1:
 
 rule table2:
     input:
-        paths.cube,
+        rules.collect.output[0],
     output:
-        csv=reported(paths.table2.csv, "table2"),
-        md=paths.table2.md,
-        tex=paths.table2.tex,
+        csv=reported("results/tables/table2_perturbed_images.csv", "table2"),
+        md="results/tables/table2_perturbed_images.md",
+        tex="results/tables/table2_perturbed_images.tex",
     log:
-        log_path("paper_table/table2_perturbed_images"),
+        "results/logs/paper_table/table2_perturbed_images.log",
     benchmark:
-        benchmark_path("paper_table/table2_perturbed_images")
+        "results/benchmarks/paper_table/table2_perturbed_images.tsv"
     localrule: True
     conda:
         ENV
@@ -136,15 +136,15 @@ rule table2:
 
 rule robustness_table:
     input:
-        paths.cube,
+        rules.collect.output[0],
     output:
-        csv=reported(paths.robustness_table.csv, "robustness_table"),
-        md=paths.robustness_table.md,
-        tex=paths.robustness_table.tex,
+        csv=reported("results/tables/robustness_eps_exponents.csv", "robustness_table"),
+        md="results/tables/robustness_eps_exponents.md",
+        tex="results/tables/robustness_eps_exponents.tex",
     log:
-        log_path("robustness_table"),
+        "results/logs/robustness_table.log",
     benchmark:
-        benchmark_path("robustness_table")
+        "results/benchmarks/robustness_table.tsv"
     localrule: True
     conda:
         ENV
@@ -161,14 +161,14 @@ rule robustness_table:
 
 rule robustness_figure:
     input:
-        paths.cube,
+        rules.collect.output[0],
     output:
-        png=reported(paths.robustness_figure.png, "robustness_figure"),
-        pdf=paths.robustness_figure.pdf,
+        png=reported("results/figures/fig_robustness_eps.png", "robustness_figure"),
+        pdf="results/figures/fig_robustness_eps.pdf",
     log:
-        log_path("robustness_figure"),
+        "results/logs/robustness_figure.log",
     benchmark:
-        benchmark_path("robustness_figure")
+        "results/benchmarks/robustness_figure.tsv"
     localrule: True
     conda:
         ENV
@@ -188,12 +188,12 @@ rule claims:
         unpack(claims_inputs),  # what the ledger reads ([] where a study is not run)
         claims_files=CLAIMS_FILES,
     output:
-        md=reported(paths.claims.md, "claims"),
-        json=paths.claims.json,
+        md=reported("results/claims.md", "claims"),
+        json="results/claims.json",
     log:
-        log_path("claims"),
+        "results/logs/claims.log",
     benchmark:
-        benchmark_path("claims")
+        "results/benchmarks/claims.tsv"
     localrule: True
     conda:
         ENV

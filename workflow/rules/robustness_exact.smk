@@ -9,11 +9,11 @@ if ROBUSTNESS_EXACT:
 
     rule robustness_exact:
         output:
-            directory(paths.robustness_exact),
+            directory("results/robustness_exact/{law}/{perturbation}.zarr"),
         log:
-            log_path("robustness_exact/{law}/{perturbation}"),
+            "results/logs/robustness_exact/{law}/{perturbation}.log",
         benchmark:
-            benchmark_path("robustness_exact/{law}/{perturbation}")
+            "results/benchmarks/robustness_exact/{law}/{perturbation}.tsv"
         conda:
             ENV
         threads: 1
@@ -34,13 +34,15 @@ if ROBUSTNESS_EXACT:
         input:
             specs_closed_form.robustness_exact_stores(config),
         output:
-            csv=reported(paths.robustness_exact_table.csv, "robustness_exact"),
-            md=paths.robustness_exact_table.md,
-            tex=paths.robustness_exact_table.tex,
+            csv=reported(
+                "results/tables/robustness_exact_exponents.csv", "robustness_exact"
+            ),
+            md="results/tables/robustness_exact_exponents.md",
+            tex="results/tables/robustness_exact_exponents.tex",
         log:
-            log_path("robustness_exact_table"),
+            "results/logs/robustness_exact_table.log",
         benchmark:
-            benchmark_path("robustness_exact_table")
+            "results/benchmarks/robustness_exact_table.tsv"
         localrule: True
         conda:
             ENV
@@ -59,12 +61,12 @@ if ROBUSTNESS_EXACT:
         input:
             specs_closed_form.robustness_exact_stores(config),
         output:
-            png=reported(paths.robustness_exact_figure.png, "robustness_exact"),
-            pdf=paths.robustness_exact_figure.pdf,
+            png=reported("results/figures/fig_robustness_exact.png", "robustness_exact"),
+            pdf="results/figures/fig_robustness_exact.pdf",
         log:
-            log_path("robustness_exact_figure"),
+            "results/logs/robustness_exact_figure.log",
         benchmark:
-            benchmark_path("robustness_exact_figure")
+            "results/benchmarks/robustness_exact_figure.tsv"
         localrule: True
         conda:
             ENV

@@ -9,14 +9,14 @@ if "hjb" in STUDIES:
 
     rule hjb_table:
         input:
-            paths.cube,
+            rules.collect.output[0],
         output:
-            csv=reported(paths.hjb_table.csv, "study"),
-            md=paths.hjb_table.md,
+            csv=reported("results/tables/hjb_checkerboard.csv", "study"),
+            md="results/tables/hjb_checkerboard.md",
         log:
-            log_path("study_table/hjb_checkerboard"),
+            "results/logs/study_table/hjb_checkerboard.log",
         benchmark:
-            benchmark_path("study_table/hjb_checkerboard")
+            "results/benchmarks/study_table/hjb_checkerboard.tsv"
         localrule: True
         conda:
             ENV
@@ -35,14 +35,14 @@ if "dirac" in STUDIES:
 
     rule dirac_table:
         input:
-            paths.cube,
+            rules.collect.output[0],
         output:
-            csv=reported(paths.dirac_table.csv, "study"),
-            md=paths.dirac_table.md,
+            csv=reported("results/tables/dirac_theorem2.csv", "study"),
+            md="results/tables/dirac_theorem2.md",
         log:
-            log_path("study_table/dirac_theorem2"),
+            "results/logs/study_table/dirac_theorem2.log",
         benchmark:
-            benchmark_path("study_table/dirac_theorem2")
+            "results/benchmarks/study_table/dirac_theorem2.tsv"
         localrule: True
         conda:
             ENV
@@ -61,14 +61,14 @@ if "memorisation" in STUDIES:
 
     rule memorisation_table:
         input:
-            paths.cube,
+            rules.collect.output[0],
         output:
-            csv=reported(paths.memorisation_table.csv, "study"),
-            md=paths.memorisation_table.md,
+            csv=reported("results/tables/memorisation.csv", "study"),
+            md="results/tables/memorisation.md",
         log:
-            log_path("study_table/memorisation"),
+            "results/logs/study_table/memorisation.log",
         benchmark:
-            benchmark_path("study_table/memorisation")
+            "results/benchmarks/study_table/memorisation.tsv"
         localrule: True
         conda:
             ENV
@@ -87,14 +87,14 @@ if config["report"].get("mfg_readings"):
 
     rule mfg_readings_table:
         input:
-            paths.cube,
+            rules.collect.output[0],
         output:
-            csv=reported(paths.mfg_readings_table.csv, "mfg_readings"),
-            md=paths.mfg_readings_table.md,
+            csv=reported("results/tables/mfg_readings.csv", "mfg_readings"),
+            md="results/tables/mfg_readings.md",
         log:
-            log_path("study_table/mfg_readings"),
+            "results/logs/study_table/mfg_readings.log",
         benchmark:
-            benchmark_path("study_table/mfg_readings")
+            "results/benchmarks/study_table/mfg_readings.tsv"
         localrule: True
         conda:
             ENV
@@ -115,14 +115,14 @@ if "hjb" in STUDIES:
         input:
             data=specs_studies.hjb_data(config),
             samples=specs_studies.hjb_samples(config),
-            table=paths.hjb_table.csv,  # per-panel statistics, converged or not
+            table=rules.hjb_table.output.csv,  # per-panel statistics, converged or not
         output:
-            png=reported(paths.hjb_figure.png, "hjb_figure"),
-            pdf=paths.hjb_figure.pdf,
+            png=reported("results/figures/fig_hjb_checkerboard.png", "hjb_figure"),
+            pdf="results/figures/fig_hjb_checkerboard.pdf",
         log:
-            log_path("hjb_figure"),
+            "results/logs/hjb_figure.log",
         benchmark:
-            benchmark_path("hjb_figure")
+            "results/benchmarks/hjb_figure.tsv"
         localrule: True
         conda:
             ENV
@@ -142,16 +142,18 @@ if "concentration" in STUDIES:
 
     rule concentration:
         input:
-            paths.cube,
+            rules.collect.output[0],
         output:
-            csv=reported(paths.concentration_table.csv, "study"),
-            md=paths.concentration_table.md,
-            png=reported(paths.concentration_figure.png, "concentration_figure"),
-            pdf=paths.concentration_figure.pdf,
+            csv=reported("results/tables/concentration.csv", "study"),
+            md="results/tables/concentration.md",
+            png=reported(
+                "results/figures/fig_concentration.png", "concentration_figure"
+            ),
+            pdf="results/figures/fig_concentration.pdf",
         log:
-            log_path("concentration"),
+            "results/logs/concentration.log",
         benchmark:
-            benchmark_path("concentration")
+            "results/benchmarks/concentration.tsv"
         localrule: True
         conda:
             ENV

@@ -6,14 +6,14 @@ from mfgstudy.pipeline import compute, specs_units
 # those resumptions (config checkpoint.resumptions; other rules: the profile's one retry).
 rule train:
     input:
-        data=paths.data,
+        data=rules.prepare_data.output[0],
     output:
-        model=paths.model,
-        log=directory(paths.train_log),
+        model="results/models/{dataset}/{method}/seed{seed}/model.pt",
+        log=directory("results/models/{dataset}/{method}/seed{seed}/train_log.zarr"),
     log:
-        log_path("train/{dataset}/{method}/seed{seed}"),
+        "results/logs/train/{dataset}/{method}/seed{seed}.log",
     benchmark:
-        benchmark_path("train/{dataset}/{method}/seed{seed}")
+        "results/benchmarks/train/{dataset}/{method}/seed{seed}.tsv"
     priority: 50
     retries: compute.train_retries(config)
     conda:
@@ -27,7 +27,7 @@ rule train:
         ),
         spec=lambda wc: as_json(specs_units.train_spec(config, wc.dataset, wc.method)),
         launch=lambda wc: compute.launcher(config, wc.dataset),  # python, or torchrun (DDP)
-        checkpoints=lambda wc: paths.checkpoints.format(**wc),
+        checkpoints="results/checkpoints/train/{dataset}/{method}/seed{seed}",
         every=lambda wc: compute.checkpoint_every(config, wc.method),
         margin=config["checkpoint"]["stop_margin_min"],
         threads=torch_threads,
@@ -43,14 +43,14 @@ rule train:
 
 rule train_classifier:
     input:
-        data=paths.data,
+        data=rules.prepare_data.output[0],
     output:
-        model=paths.classifier,
-        report=directory(paths.classifier_report),
+        model="results/models/{dataset}/classifier/model.pt",
+        report=directory("results/models/{dataset}/classifier/report.zarr"),
     log:
-        log_path("train_classifier/{dataset}"),
+        "results/logs/train_classifier/{dataset}.log",
     benchmark:
-        benchmark_path("train_classifier/{dataset}")
+        "results/benchmarks/train_classifier/{dataset}.tsv"
     priority: 50
     conda:
         ENV

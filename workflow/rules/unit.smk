@@ -1,5 +1,4 @@
 from mfgstudy.pipeline import compute, specs_units
-from mfgstudy.pipeline.paths import UNIT
 
 
 # One job per unit samples and evaluates every eps of it (mfgstudy.jobs.unit); a value whose spec,
@@ -9,12 +8,16 @@ rule unit:
     input:
         unpack(unit_inputs),  # data, model, classifier, references, inception weights
     output:
-        samples=directory(paths.samples),
-        metrics=directory(paths.metrics),
+        samples=directory(
+            "results/samples/{sweep}/{dataset}/{method}/seed{seed}/{sampler}/{grid}"
+        ),
+        metrics=directory(
+            "results/metrics/{sweep}/{dataset}/{method}/seed{seed}/{sampler}/{grid}"
+        ),
     log:
-        log_path("unit", UNIT),
+        "results/logs/unit/{sweep}/{dataset}/{method}/seed{seed}/{sampler}/{grid}.log",
     benchmark:
-        benchmark_path("unit", UNIT)
+        "results/benchmarks/unit/{sweep}/{dataset}/{method}/seed{seed}/{sampler}/{grid}.tsv"
     conda:
         ENV
     threads: THREADS
@@ -25,7 +28,7 @@ rule unit:
         spec=lambda wc: as_json(specs_units.unit_spec(config, wc)),
         eps=lambda wc, input: list(specs_units.unit_spec(config, wc)["values"]),  # shown (see shown)
         inputs=lambda wc, input: unit_options(input),
-        cache=paths.unit_cache,
+        cache="results/cache/units",
         device=job_device,
     shell:
         "python -m mfgstudy unit --code {params.code} --spec {params.spec:q} "

@@ -1,8 +1,8 @@
 """Where the study's files live: every file and folder the workflow writes, one template each
-(``paths``), a job's log and benchmark (:func:`log_path`, :func:`benchmark_path`), the path form
-of a perturbation size (:func:`eps_label`) and the claims files. Paths are built here and nowhere
-else: the rules name these templates (workflow/rules/common.smk) and the target lists format
-them (``mfgstudy.pipeline.targets``).
+(``paths``), the path form of a perturbation size (:func:`eps_label`) and the claims files. The
+rules write these templates literally (workflow/rules/*.smk) and the planner formats them (the
+target lists, ``mfgstudy.pipeline.targets``, and the jobs' inputs, ``specs_*``);
+tests/workflow/test_cluster_rules.py keeps the two equal.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[3]  # src/mfgstudy/pipeline/paths.py -> the repo
 
 
-# a unit job's folder (every eps of one sweep, data set, method, seed, sampler and grid), and in
-# it the folder of one perturbation size (mfgstudy.layout.value_dir)
+# a unit job's folder (every eps of one sweep, data set, method, seed, sampler and grid)
 UNIT = "{sweep}/{dataset}/{method}/seed{seed}/{sampler}/{grid}"
-UNIT_DIR = UNIT + "/eps{eps}"
 
 
 class Table(dict):
@@ -37,10 +35,8 @@ class Files(Table):
         self.name = stem.rpartition("/")[2]
 
 
-# Every file and folder the study writes, one template each and nowhere else: the rules name
-# them (``paths.samples``; workflow/rules/common.smk) and the target lists format them
-# (mfgstudy.pipeline.targets).
-# A job's log and benchmark: log_path and benchmark_path.
+# Every file and folder the study writes, one template each: the rules' outputs, written
+# literally in workflow/rules/*.smk (a test keeps them equal), formatted by the planner.
 paths = Table(
     data="results/data/{dataset}.zarr",
     model="results/models/{dataset}/{method}/seed{seed}/model.pt",
@@ -88,8 +84,6 @@ paths = Table(
     claims=Files("results/claims", "md", "json"),
     report=Files("results/report", "html"),  # opens on the claims ledger (mfgstudy.report.html)
     export=Files("results/export/metrics", "csv", "parquet"),  # the cube, one row per value
-    logs="results/logs",
-    benchmarks="results/benchmarks",
 )
 SAMPLES, METRICS, FLOOR = paths.samples, paths.metrics, paths.floor  # the tests' names
 
@@ -109,17 +103,6 @@ def sweep_eps(sweep: dict) -> list[str]:
 def study_outputs(study: str) -> list[str]:
     """The files of a study's table (and figure)."""
     return [p for part in ("table", "figure") for p in paths.get(f"{study}_{part}", {}).values()]
-
-
-def log_path(*job: str) -> str:
-    """A job's log file, named by its rule and wildcards: log_path("train/{dataset}"),
-    log_path("sample", UNIT_DIR)."""
-    return f"{paths.logs}/{'/'.join(job)}.log"
-
-
-def benchmark_path(*job: str) -> str:
-    """A job's Snakemake benchmark file, named as its log."""
-    return f"{paths.benchmarks}/{'/'.join(job)}.tsv"
 
 
 # one claims file per paper (the ledger's sections, in this order), in workflow/claims/
