@@ -1,6 +1,7 @@
-# What the rules share: the code hash of a job (`commands.code_hash`), the resources of a small
-# job, the jobs' specs as JSON, input functions and the report's sections. Each rule file imports
-# the planner's modules of its own jobs (mfgstudy.pipeline).
+# What the rules share: the code hash of a job (`commands.code_hash`), the resources of a job
+# family (a small CPU job needs none: the profiles' default-resources), the jobs' specs as JSON,
+# input functions and the report's sections. Each rule file imports the planner's modules of its
+# own jobs (mfgstudy.pipeline).
 import json
 import os
 
@@ -39,12 +40,6 @@ THREADS = config["threads"]
 def job_resources(family):
     """gpu, mem_mb, runtime (+ cpus_per_gpu, tasks on GPU jobs) of a job family, from config."""
     return compute.job_resources(config, family)
-
-
-def cpu_job(mem_mb=2000, runtime=10):
-    """The resources of a job that needs little (a table, a figure, a closed form): no GPU,
-    mem_mb, runtime in minutes."""
-    return {"gpu": 0, "mem_mb": mem_mb, "runtime": runtime}
 
 
 def job_device(wildcards, resources):

@@ -24,7 +24,7 @@ if CLOSED_FORM:
             ENV
         threads: 1
         resources:
-            **cpu_job(runtime=30),
+            runtime=30,
         params:
             code=commands.code_hash("convergence-closed-form"),
             spec=lambda wc: as_json(specs_closed_form.convergence_spec(config, wc.name)),
@@ -46,7 +46,8 @@ if "mixture" in CONVERGENCE:
             ENV
         threads: 1
         resources:
-            **cpu_job(mem_mb=8000, runtime=720),  # the paper's 1e6 samples to N = 4096
+            mem_mb=8000,  # the paper's 1e6 samples to N = 4096
+            runtime=720,
         params:
             code=commands.code_hash("convergence-mixture"),
             spec=as_json(specs_closed_form.convergence_spec(config, "mixture")),
@@ -71,8 +72,6 @@ if CONVERGENCE:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("convergence-table"),
         shell:

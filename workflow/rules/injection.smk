@@ -49,8 +49,6 @@ if "injection" in config:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("injection-figure"),
         shell:

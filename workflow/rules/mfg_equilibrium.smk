@@ -19,8 +19,6 @@ if MFG_EQUILIBRIUM:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("mfg-equilibrium"),
             spec=as_json(specs_closed_form.mfg_equilibrium_spec(config)),
@@ -48,8 +46,6 @@ if MFG_EQUILIBRIUM:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("mfg-equilibrium-table"),
         shell:
@@ -78,7 +74,7 @@ if COST_PERTURBATION:
             ENV
         threads: 1
         resources:
-            **cpu_job(runtime=30),
+            runtime=30,
         params:
             code=commands.code_hash("cost-perturbation"),
             spec=as_json(specs_closed_form.cost_perturbation_spec(config)),
@@ -107,8 +103,6 @@ if COST_PERTURBATION:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("cost-perturbation-table"),
             spec=as_json(REPORT_SPEC),
@@ -137,8 +131,6 @@ if PROPOSITION6:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("proposition6-exact"),
             spec=as_json(specs_closed_form.proposition6_spec(config)),
@@ -160,8 +152,6 @@ if PROPOSITION6:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("proposition6-table"),
             spec=as_json(specs_closed_form.proposition6_spec(config)),

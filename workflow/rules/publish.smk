@@ -15,8 +15,6 @@ rule html_report:
     conda:
         ENV
     threads: 1
-    resources:
-        **cpu_job(),
     params:
         code=commands.code_hash("html-report"),
         spec=lambda wc: as_json(
@@ -41,8 +39,6 @@ rule export:
     conda:
         ENV
     threads: 1
-    resources:
-        **cpu_job(),
     params:
         code=commands.code_hash("export"),
     shell:

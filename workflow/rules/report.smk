@@ -14,8 +14,6 @@ rule collect:
     conda:
         ENV
     threads: 1
-    resources:
-        **cpu_job(),
     params:
         code=commands.code_hash("collect"),
     shell:
@@ -46,8 +44,6 @@ rule figure1:
     conda:
         ENV
     threads: 1
-    resources:
-        **cpu_job(),
     params:
         code=commands.code_hash("figure1"),
         spec=as_json(REPORT_SPEC),
@@ -73,8 +69,6 @@ rule slopes_table:
     conda:
         ENV
     threads: 1
-    resources:
-        **cpu_job(),
     params:
         code=commands.code_hash("slopes"),
         spec=as_json(REPORT_SPEC),
@@ -101,8 +95,6 @@ rule table1:
     conda:
         ENV
     threads: 1
-    resources:
-        **cpu_job(),
     params:
         code=commands.code_hash("table1"),
     shell:
@@ -125,8 +117,6 @@ rule table2:
     conda:
         ENV
     threads: 1
-    resources:
-        **cpu_job(),
     params:
         code=commands.code_hash("table2"),
     shell:
@@ -149,8 +139,6 @@ rule robustness_table:
     conda:
         ENV
     threads: 1
-    resources:
-        **cpu_job(),
     params:
         code=commands.code_hash("robustness-table"),
         spec=as_json(REPORT_SPEC),
@@ -173,8 +161,6 @@ rule robustness_figure:
     conda:
         ENV
     threads: 1
-    resources:
-        **cpu_job(),
     params:
         code=commands.code_hash("robustness-figure"),
         spec=as_json(REPORT_SPEC),
@@ -198,8 +184,6 @@ rule claims:
     conda:
         ENV
     threads: 1
-    resources:
-        **cpu_job(),
     params:
         code=commands.code_hash("claims"),
         spec=as_json(specs_claims.claims_spec(config)),

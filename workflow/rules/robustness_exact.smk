@@ -18,7 +18,8 @@ if ROBUSTNESS_EXACT:
             ENV
         threads: 1
         resources:
-            **cpu_job(mem_mb=8000, runtime=240),  # the paper's 2e5 samples per seed
+            mem_mb=8000,  # the paper's 2e5 samples per seed
+            runtime=240,
         params:
             code=commands.code_hash("robustness-exact"),
             spec=lambda wc: as_json(
@@ -47,8 +48,6 @@ if ROBUSTNESS_EXACT:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("robustness-exact-table"),
             spec=as_json(REPORT_SPEC),
@@ -71,8 +70,6 @@ if ROBUSTNESS_EXACT:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("robustness-exact-figure"),
         shell:

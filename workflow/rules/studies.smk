@@ -21,8 +21,6 @@ if "hjb" in STUDIES:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("hjb-table"),
             spec=study_params("hjb"),
@@ -47,8 +45,6 @@ if "dirac" in STUDIES:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("dirac-table"),
             spec=study_params("dirac"),
@@ -73,8 +69,6 @@ if "memorisation" in STUDIES:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("memorisation-table"),
             spec=study_params("memorisation"),
@@ -99,8 +93,6 @@ if config["report"].get("mfg_readings"):
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("mfg-readings-table"),
             spec=as_json(specs_studies.mfg_readings_spec(config)),
@@ -127,8 +119,6 @@ if "hjb" in STUDIES:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("hjb-figure"),
             spec=study_params("hjb"),
@@ -158,8 +148,6 @@ if "concentration" in STUDIES:
         conda:
             ENV
         threads: 1
-        resources:
-            **cpu_job(),
         params:
             code=commands.code_hash("concentration"),
             spec=study_params("concentration"),
