@@ -31,6 +31,9 @@ def test_a_perturbation_sweep_adds_one_unit_per_positive_eps_and_shares_eps0():
     # one unit job for them all, its values in eps order (eps 0 first: the others use it)
     unit = {k: v for k, v in units[0].wildcards.items() if k != "eps"}
     assert targets.unit_jobs(config) == [unit]
+    # the wildcard values the rules expand their literal templates over (collect's inputs)
+    assert targets.columns(targets.unit_jobs(config)) == {k: [v] for k, v in unit.items()}
+    assert targets.floor_jobs(config) == [{"sweep": "s", "dataset": "a"}]
     assert sweep_eps(config["sweeps"]["s"]) == ["0", "0.01", "0.05"]
 
 

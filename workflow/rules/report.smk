@@ -1,10 +1,14 @@
 from mfgstudy.pipeline import specs_claims, specs_closed_form, specs_units, targets
 
+# the planner's wildcard values (mfgstudy.pipeline.targets): every unit job, every floor job
+UNIT_JOBS = targets.columns(targets.unit_jobs(config))
+FLOOR_JOBS = targets.columns(targets.floor_jobs(config))
+
 
 rule collect:
     input:
-        metrics=targets.metric_dirs(config),
-        floors=targets.floors(config),
+        metrics=expand(rules.unit.output.metrics, zip, **UNIT_JOBS),
+        floors=expand(rules.floor.output, zip, **FLOOR_JOBS),
     output:
         directory("results/metrics.zarr"),
     log:

@@ -77,16 +77,16 @@ def unit_jobs(config: dict) -> list[dict]:
     return [dict(w) for w in seen]
 
 
-def sample_dirs(config: dict) -> list[str]:
-    return [paths.samples.format(**w) for w in unit_jobs(config)]
+def floor_jobs(config: dict) -> list[dict]:
+    """The wildcards of every floor job: each sweep's data sets (in the order of their paths)."""
+    seen = {(u.sweep, u.dataset) for u in units(config)}
+    jobs = [dict(sweep=s, dataset=d) for s, d in seen]
+    return sorted(jobs, key=lambda w: paths.floor.format(**w))
 
 
-def metric_dirs(config: dict) -> list[str]:
-    return [paths.metrics.format(**w) for w in unit_jobs(config)]
-
-
-def floors(config: dict) -> list[str]:
-    return sorted({paths.floor.format(sweep=u.sweep, dataset=u.dataset) for u in units(config)})
+def columns(jobs: list[dict]) -> dict[str, list]:
+    """Jobs' wildcards by name, for ``expand(rules.<name>.output, zip, **columns(jobs))``."""
+    return {k: [w[k] for w in jobs] for k in jobs[0]}
 
 
 def final_targets(config: dict) -> list[str]:
