@@ -30,7 +30,8 @@ wildcard_constraints:
 # Each rule names its files as literal templates, and a rule downstream reads them as
 # rules.<name>.output; the planner's target lists format the same templates
 # (mfgstudy.pipeline.paths; tests/workflow/test_cluster_rules.py keeps the two equal). A job's log
-# and benchmark are results/logs/<rule>/<wildcards>.log and results/benchmarks/... .tsv.
+# and benchmark are named after its rule and wildcards (results/logs/train/<dataset>/...), the
+# tables' after the generic rule that wrote them before (paper_table/, study_table/).
 
 # the conda env of every job (--sdm conda): envs/cpu.yaml or envs/cuda.yaml
 ENV = f"../../envs/{config['environment']}.yaml"
