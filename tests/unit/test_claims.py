@@ -756,6 +756,15 @@ def test_pooled_share_counts_and_refuses_non_counts():
         pooled_share([0.3333], 500)
 
 
+def test_a_network_that_memorises_as_the_exact_score_does_is_not_read_as_below_it():
+    """Two network seeds that both put 495 of 500 samples on a training point (the exact score
+    500 of 500): the ratio 0.99 is not below 1 by any interval that knows a share's Monte Carlo
+    noise (before, equal shares gave a zero-width interval and the claim read reproduced)."""
+    point, lo, hi, over = excess_ratio([0.99, 0.99], [1.0, 1.0], chance=0.02, n_samples=500)
+    assert 0.98 < point < 1.0 and hi >= 1.0, (point, lo, hi)
+    assert judge("ratio_below", 1.0, Condition("M = 16", point, lo, hi, over, 2))[0] == INCONCLUSIVE
+
+
 def test_excess_ratio_is_below_one_exactly_when_the_network_memorises_less():
     net = np.array([0.2, 0.22, 0.18, 0.21, 0.19])
     point, lo, hi, over = excess_ratio(net, [0.99], chance=0.1, n_samples=500)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mfgstudy.rates import binomial_interval, welch_interval
+from mfgstudy.rates import binomial_interval, share_interval
 from mfgstudy.report.claims.gates import SENSITIVITY, support_gate
 from mfgstudy.report.claims.measures.common import per_seed, study_cube
 from mfgstudy.report.claims.measures.registry import measure
@@ -28,11 +28,12 @@ def pooled_share(shares, n_samples: int, level: float = 0.95) -> tuple[float, fl
 def excess_ratio(a, b, chance: float, n_samples: int, level: float = 0.95):
     """(point, lo, hi, what): (mean(a) - chance) / (mean(b) - chance) for a trained network's
     per-seed shares ``a`` against the exact empirical score's ``b`` (Monte Carlo only), with a
-    Bonferroni pair of intervals: a t interval over the network's seeds and the pooled
-    Clopper-Pearson interval of b, each at level 1 - (1 - level) / 2. The fresh draws' share
-    ``chance`` is subtracted from both (the ratio is below 1 exactly when mean(a) < mean(b))."""
+    Bonferroni pair of intervals: a t interval over the network's seeds (its sd at least a
+    share's binomial sd: ``mfgstudy.rates.share_interval``) and the pooled Clopper-Pearson
+    interval of b, each at level 1 - (1 - level) / 2. The fresh draws' share ``chance`` is
+    subtracted from both (the ratio is below 1 exactly when mean(a) < mean(b))."""
     half = 1.0 - (1.0 - level) / 2
-    _, a_lo, a_hi, a_what = welch_interval(a, level=half)
+    _, a_lo, a_hi, a_what = share_interval(a, n_samples, level=half)
     _, b_lo, b_hi, b_what = pooled_share(b, n_samples, half)
     point = (float(np.mean(a)) - chance) / (float(np.mean(b)) - chance)
     if not (np.isfinite(a_lo) and b_lo > chance):
