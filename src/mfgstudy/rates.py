@@ -317,26 +317,6 @@ def _interval(x, c, point, spec: RateSpec, resampling: str) -> tuple[float, floa
 SCALES = ("difference", "log_ratio")
 
 
-def share_interval(shares, n_draws: int, level: float = 0.95) -> tuple[float, float, float, str]:
-    """(point, lo, hi, what): a t interval over seeds for the mean of per-seed shares, each a
-    count out of ``n_draws`` samples (a trained model per seed). The seeds' sd is never taken
-    below one share's own binomial sd, sqrt(p (1 - p) / n_draws) with p = (k + 1/2) / (n + 1):
-    two seeds that happen to score the same share have Monte Carlo noise all the same, which a
-    plain t interval would read as an exact value. Fewer than two seeds: no interval."""
-    v = np.asarray(shares, float).ravel()
-    point = float(v.mean()) if len(v) else np.nan
-    if len(v) < 2 or not np.isfinite(v).all():
-        return point, np.nan, np.nan, f"{len(v)} seed(s) or a non-finite value: no interval"
-    p = (point * n_draws + 0.5) / (n_draws + 1.0)
-    floor = float(np.sqrt(p * (1.0 - p) / n_draws))
-    sd = max(float(v.std(ddof=1)), floor)
-    q = _quantile(0.5 + level / 2, len(v) - 1)
-    half = q * sd / np.sqrt(len(v))
-    what = (f"t over {len(v)} seeds, df {len(v) - 1}, sd {sd:.3g} (at least a share's binomial "
-            f"sd {floor:.3g} of {n_draws} draws)")  # fmt: skip
-    return point, max(point - half, 0.0), min(point + half, 1.0), what
-
-
 def welch_interval(a, b=None, scale: str = "difference",
                    level: float = 0.95) -> tuple[float, float, float, str]:  # fmt: skip
     """(point, lo, hi, what) for per-seed values of independent models, valid from 2 seeds per

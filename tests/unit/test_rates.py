@@ -345,7 +345,7 @@ def test_intervals_refuse_hostile_inputs():
 def test_share_interval_never_reads_two_equal_shares_as_exact():
     """Two seeds scoring the same share (495 of 500 each) still carry a share's Monte Carlo
     noise: the interval keeps at least its binomial width (t with 1 df), clipped to [0, 1]."""
-    from mfgstudy.rates import share_interval
+    from mfgstudy.report.claims.measures.memorisation import share_interval
 
     point, lo, hi, what = share_interval([0.99, 0.99], 500)
     assert point == 0.99 and lo < 0.95 and hi == 1.0, (lo, hi)
@@ -357,7 +357,7 @@ def test_share_interval_never_reads_two_equal_shares_as_exact():
 def test_share_interval_covers_the_true_share(p):
     """Coverage on simulated seeds whose shares differ only by Monte Carlo (k of 500 draws,
     binomial): the 95 % interval over 2 and over 3 seeds covers p at least 93 % of 2,000 times."""
-    from mfgstudy.rates import share_interval
+    from mfgstudy.report.claims.measures.memorisation import share_interval
 
     rng = np.random.default_rng(3)
     for seeds in (2, 3):

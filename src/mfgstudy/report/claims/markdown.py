@@ -85,7 +85,8 @@ def render_markdown(sections: list[tuple[Settings, list[dict], Reading | None]],
         "freedom stated; within one run whose only randomness is Monte Carlo (the exact "
         "empirical score) a Clopper-Pearson interval of the pooled count; a trained network's "
         "share over its seeds, a t interval whose sd is at least one share's binomial sd; a "
-        "jackknife over sample blocks of one large sample; exact for a closed form; a rate fitted over seeds: "
+        "jackknife over sample blocks of one large sample; exact for a closed form; a rate "
+        "fitted over seeds: "
         f"a jackknife-t over at least {min_seeds} seeds (fewer give no interval and at most an "
         "indication). Several intervals combined into one verdict are Bonferroni-corrected.",
         "* Image metrics have a resolution: twice the metric's own spread at this sample size "

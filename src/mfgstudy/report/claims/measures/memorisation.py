@@ -5,11 +5,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from mfgstudy.rates import binomial_interval, share_interval
+from mfgstudy.rates import binomial_interval
 from mfgstudy.report.claims.gates import SENSITIVITY, support_gate
 from mfgstudy.report.claims.measures.common import per_seed, study_cube
 from mfgstudy.report.claims.measures.registry import measure
 from mfgstudy.report.claims.verdicts import Condition, fmt
+
+
+def share_interval(shares, n_draws: int, level: float = 0.95) -> tuple[float, float, float, str]:
+    """(point, lo, hi, what): a t interval over seeds for the mean of per-seed shares, each a
+    count out of ``n_draws`` samples (a trained model per seed). The seeds' sd is never taken
+    below one share's own binomial sd, sqrt(p (1 - p) / n_draws) with p = (k + 1/2) / (n + 1):
+    two seeds that happen to score the same share have Monte Carlo noise all the same, which a
+    plain t interval would read as an exact value. Fewer than two seeds: no interval."""
+    from scipy import stats
+
+    v = np.asarray(shares, float).ravel()
+    point = float(v.mean()) if len(v) else np.nan
+    if len(v) < 2 or not np.isfinite(v).all():
+        return point, np.nan, np.nan, f"{len(v)} seed(s) or a non-finite value: no interval"
+    p = (point * n_draws + 0.5) / (n_draws + 1.0)
+    floor = float(np.sqrt(p * (1.0 - p) / n_draws))
+    sd = max(float(v.std(ddof=1)), floor)
+    q = float(stats.t.ppf(0.5 + level / 2, len(v) - 1))
+    half = q * sd / np.sqrt(len(v))
+    what = (f"t over {len(v)} seeds, df {len(v) - 1}, sd {sd:.3g} (at least a share's binomial "
+            f"sd {floor:.3g} of {n_draws} draws)")  # fmt: skip
+    return point, max(point - half, 0.0), min(point + half, 1.0), what
 
 
 def pooled_share(shares, n_samples: int, level: float = 0.95) -> tuple[float, float, float, str]:
@@ -29,7 +51,7 @@ def excess_ratio(a, b, chance: float, n_samples: int, level: float = 0.95):
     """(point, lo, hi, what): (mean(a) - chance) / (mean(b) - chance) for a trained network's
     per-seed shares ``a`` against the exact empirical score's ``b`` (Monte Carlo only), with a
     Bonferroni pair of intervals: a t interval over the network's seeds (its sd at least a
-    share's binomial sd: ``mfgstudy.rates.share_interval``) and the pooled Clopper-Pearson
+    share's binomial sd: :func:`share_interval`) and the pooled Clopper-Pearson
     interval of b, each at level 1 - (1 - level) / 2. The fresh draws' share ``chance`` is
     subtracted from both (the ratio is below 1 exactly when mean(a) < mean(b))."""
     half = 1.0 - (1.0 - level) / 2
