@@ -2,8 +2,9 @@
 for 8x8 images, the DDPM UNet of the paper-scale image runs (CIFAR-10, CelebA-HQ-256), and the
 digits classifier whose penultimate layer is the feature space of FD-digits.
 
-``build_net(spec, event_shape)`` picks by ``spec["kind"]``; adding an architecture is one class
-and one entry in ``NETS``.
+``build_net(spec, event_shape)`` picks by ``spec["kind"]``: each kind is registered beside its
+class (``@register_net("mlp")``, ``mfgstudy.registry``), whose ``for_event_shape`` builds it for a
+data set's event shape; adding an architecture is one class here.
 
 Class conditioning (images): ``TinyUNet(n_classes=K)`` and ``DDPMUNet(n_classes=K)`` add a learned
 class embedding (K + 1 rows, the last one the null class of classifier-free label dropout) to their
@@ -20,6 +21,22 @@ import math
 
 import torch
 from torch import nn
+
+from mfgstudy.registry import NETS, register_net
+
+
+def _flat(kind: str, event_shape: tuple[int, ...]) -> int:
+    """The dimension of flat points, which networks on points expect."""
+    if len(event_shape) != 1:
+        raise ValueError(f"{kind} expects flat points, got event shape {event_shape}")
+    return event_shape[0]
+
+
+def _image(kind: str, event_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """(channels, h, w), which networks on images expect."""
+    if len(event_shape) != 3:
+        raise ValueError(f"{kind} expects (channels, h, w) images, got event shape {event_shape}")
+    return event_shape
 
 
 class TimeEmbedding(nn.Module):
@@ -39,8 +56,13 @@ class TimeEmbedding(nn.Module):
         return self.mlp(torch.cat([torch.sin(args), torch.cos(args)], dim=1))
 
 
+@register_net("mlp")
 class MLP(nn.Module):
     """Residual MLP on (x, t) for points; output has the shape of x."""
+
+    @classmethod
+    def for_event_shape(cls, kind: str, event_shape: tuple[int, ...], **kwargs) -> MLP:
+        return cls(_flat(kind, event_shape), **kwargs)
 
     def __init__(self, in_dim: int, width: int = 128, depth: int = 3, emb_dim: int = 64):
         super().__init__()
@@ -78,6 +100,7 @@ def _tanh_derivatives(a: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return th, d1, -2.0 * th * d1
 
 
+@register_net("fc")
 class FC(nn.Module):
     """Plain fully connected network on the concatenation (x, t): ``depth`` hidden layers of
     ``width`` units (the HJB-regularised SGM's 2 x 32 GELU network of the MFG-laboratory paper,
@@ -88,6 +111,10 @@ class FC(nn.Module):
     # each activation with its first two derivatives, for the jet
     DERIVATIVES = {"gelu": _gelu_derivatives, "silu": _silu_derivatives,
                    "tanh": _tanh_derivatives}  # fmt: skip
+
+    @classmethod
+    def for_event_shape(cls, kind: str, event_shape: tuple[int, ...], **kwargs) -> FC:
+        return cls(_flat(kind, event_shape), **kwargs)
 
     def __init__(self, in_dim: int, width: int = 32, depth: int = 2, activation: str = "gelu"):
         super().__init__()
@@ -201,6 +228,7 @@ class ClassConditional:
         return e
 
 
+@register_net("unet")
 class TinyUNet(ClassConditional, nn.Module):
     """Two-level UNet for small images (8x8 digits): 8x8 -> 4x4 -> 8x8 with a skip.
 
@@ -208,6 +236,10 @@ class TinyUNet(ClassConditional, nn.Module):
     ``n_classes`` the null class) is added to the time embedding. ``forward(x, t, y, y_emb)``: ``y``
     (labels, (B,) or an int; None is the null class) looks the embedding up, ``y_emb`` ((B, emb_dim)
     or (emb_dim,)) replaces the looked-up embedding."""
+
+    @classmethod
+    def for_event_shape(cls, kind: str, event_shape: tuple[int, ...], **kwargs) -> TinyUNet:
+        return cls(_image(kind, event_shape)[0], **kwargs)
 
     def __init__(self, channels: int = 1, width: int = 32, emb_dim: int = 64, n_classes: int = 0):
         super().__init__()
@@ -327,6 +359,7 @@ class Upsample(nn.Module):
         return self.conv(nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
+@register_net("ddpm_unet")
 class DDPMUNet(ClassConditional, nn.Module):
     """The UNet of DDPM (Ho et al. 2020, appendix B), ADM-style options: ``ch`` base channels,
     ``ch_mult`` per resolution (each but the last followed by a stride-2 downsampling conv),
@@ -340,6 +373,13 @@ class DDPMUNet(ClassConditional, nn.Module):
     Class conditioning as :class:`TinyUNet`: with ``n_classes`` > 0 a learned embedding
     (n_classes + 1 rows, the last the null class; ``emb_dim`` = 4 ch) is added to the time
     embedding; ``forward(x, t, y=None, y_emb=None)``."""
+
+    @classmethod
+    def for_event_shape(cls, kind: str, event_shape: tuple[int, ...], **kwargs) -> DDPMUNet:
+        c, h, w = _image(kind, event_shape)
+        if h != w:
+            raise ValueError(f"{kind} expects square images, got event shape {event_shape}")
+        return cls(c, h, **kwargs)
 
     def __init__(
         self,
@@ -463,35 +503,20 @@ def is_conditional(net: nn.Module) -> bool:
     return int(getattr(net, "n_classes", 0) or 0) > 0
 
 
-NETS = {"mlp": MLP, "fc": FC, "unet": TinyUNet, "ddpm_unet": DDPMUNet}
-CONDITIONAL_NETS = ("unet", "ddpm_unet")
-
-
 def build_net(spec: dict, event_shape: tuple[int, ...]) -> nn.Module:
+    """The network of ``spec`` (its kind's class, ``mfgstudy.registry.NETS``) for data of
+    ``event_shape``. ``n_classes`` is for class-conditional nets (:class:`ClassConditional`)."""
     kind = spec["kind"]
+    cls = NETS.get(kind)
     kwargs = {k: v for k, v in spec.items() if k != "kind"}
-    if kwargs.get("n_classes") and kind not in CONDITIONAL_NETS:
-        raise ValueError(
-            f"class conditioning (n_classes) is implemented for unet and ddpm_unet only, not {kind}"
-        )
-    if kind not in CONDITIONAL_NETS:
-        kwargs.pop("n_classes", None)
-    if kind in ("mlp", "fc"):
-        if len(event_shape) != 1:
-            raise ValueError(f"{kind} expects flat points, got event shape {event_shape}")
-        return NETS[kind](event_shape[0], **kwargs)
-    if kind in ("unet", "ddpm_unet"):
-        if len(event_shape) != 3:
+    if not issubclass(cls, ClassConditional):
+        if kwargs.pop("n_classes", None):
+            conditional = [k for k in NETS if issubclass(NETS.get(k), ClassConditional)]
             raise ValueError(
-                f"{kind} expects (channels, h, w) images, got event shape {event_shape}"
+                f"class conditioning (n_classes) is implemented for {', '.join(conditional)} "
+                f"only, not {kind}"
             )
-        if kind == "unet":
-            return TinyUNet(event_shape[0], **kwargs)
-        c, h, w = event_shape
-        if h != w:
-            raise ValueError(f"ddpm_unet expects square images, got event shape {event_shape}")
-        return DDPMUNet(c, h, **kwargs)
-    raise ValueError(f"unknown net kind {kind!r}; choose from {sorted(NETS)}")
+    return cls.for_event_shape(kind, event_shape, **kwargs)
 
 
 def count_parameters(net: nn.Module) -> int:

@@ -8,15 +8,14 @@ from mfgstudy import code_closure
 # bottom to top; a module may import from its own layer and the ones before it
 LAYERS = {
     "infrastructure": ["", "errors", "kinds", "layout", "device", "specs", "strict_yaml",
-                       "cleanfid_compat", "store", "rates", "verbs", "code_closure"],
+                       "cleanfid_compat", "store", "rates", "verbs", "registry", "code_closure"],
     "math core (no I/O)": ["core", "core.sde", "core.diffops", "metrics", "metrics.support",
                            "core.exact", "core.mixtures", "core.samplers", "core.perturb"],
     "networks": ["nets"],
     "metrics": ["metrics.w2", "metrics.mixture_w2", "metrics.gaussian", "metrics.memorisation",
                 "metrics.fd", "metrics.features", "metrics.mixture_exact"],
-    "methods (loss and score)": ["methods", "methods.base", "methods.ddpm", "methods.edm",
-                                 "methods.flow_matching", "methods.hjb_sgm", "methods.mfg",
-                                 "methods.exact", "methods.registry"],
+    # every module of the package ("methods.*"): a new method is one module, listed nowhere
+    "methods (loss and score)": ["methods", "methods.*"],
     "training": ["training", "training.checkpoint", "training.distributed", "training.shared",
                  "training.loop", "training.algorithm1", "training.fit"],
     "data sources": ["data"],
@@ -62,6 +61,11 @@ LAYERS = {
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 
 
+def _level(module):
+    """The layer number of ``module``: its own entry, or its package's ``"<package>.*"``."""
+    return LEVEL.get(module, LEVEL.get(module.rpartition(".")[0] + ".*"))
+
+
 def _name(path):
     parts = list(path.relative_to(code_closure.PACKAGE_DIR).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -78,16 +82,19 @@ def _graph():
 
 
 def test_every_module_has_a_layer():
-    assert set(_graph()) == set(LEVEL), set(_graph()) ^ set(LEVEL)
+    graph = _graph()
+    unplaced = {m for m in graph if _level(m) is None}
+    gone = {m for m in LEVEL if not m.endswith(".*") and m not in graph}
+    assert not unplaced and not gone, (unplaced, gone)
 
 
 def test_nothing_imports_upward():
-    layer = {m: list(LAYERS)[level] for m, level in LEVEL.items()}
+    layer = lambda m: list(LAYERS)[_level(m)]  # noqa: E731
     upward = [
-        f"{m} ({layer[m]}) imports {i} ({layer[i]})"
+        f"{m} ({layer(m)}) imports {i} ({layer(i)})"
         for m, imports in _graph().items()
         for i in imports
-        if LEVEL[i] > LEVEL[m]
+        if _level(i) > _level(m)
     ]
     assert not upward, "\n".join(upward)
 

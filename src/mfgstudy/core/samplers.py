@@ -15,6 +15,9 @@ shape and dtype. With h = t - t_next, beta = beta(t):
 * ``ddim`` (any eta; eta = 1 is the ancestral step), ``edm_heun`` (Heun in EDM's variance-exploding
   coordinates) and ``fm_euler`` / ``fm_heun`` (the same flow on Flow Matching's linear path).
 
+Each kind is registered beside its class (``@register_sampler("ddim")``, ``mfgstudy.registry``):
+adding a sampler is one class here, or in the module of the method that brings it.
+
 Noise is a property of the sample, not of the batch: sample i draws x_T and its Brownian path from
 ``numpy.random.default_rng([seed, i])``. The path lives on the fine (reference) grid of the same
 grid family; a coarse N-step run uses the sums of the fine increments over its steps, so the
@@ -40,6 +43,7 @@ import torch
 from tqdm import tqdm
 
 from mfgstudy.core.sde import VPSDE, ScoreFn, check_nested, grid_from_spec, log_ratio_alpha
+from mfgstudy.registry import SAMPLERS, register_sampler
 
 if TYPE_CHECKING:  # a type only: perturb drives samplers, not the other way round
     from mfgstudy.core.perturb import Perturbation
@@ -59,12 +63,14 @@ def tweedie_x0(sde: VPSDE, score: ScoreFn, x, t: float):
     return (x + float(sde.sigma2(t)) * score(x, t)) / float(sde.alpha(t))
 
 
+@register_sampler("euler_maruyama")
 class EulerMaruyama(Sampler):
     def step(self, sde, score, x, t, t_next, z):
         h, beta = t - t_next, float(sde.beta(t))
         return x + h * (0.5 * beta * x + beta * score(x, t)) + math.sqrt(beta * h) * z
 
 
+@register_sampler("exponential_integrator")
 class ExponentialIntegrator(Sampler):
     def step(self, sde, score, x, t, t_next, z):
         s2, s2n = float(sde.sigma2(t)), float(sde.sigma2(t_next))
@@ -81,6 +87,7 @@ def _pf_velocity(sde: VPSDE, score: ScoreFn, x, t: float):
     return -0.5 * float(sde.beta(t)) * (x + score(x, t))
 
 
+@register_sampler("pf_ode_euler")
 class PFODEEuler(Sampler):
     stochastic = False
 
@@ -88,6 +95,7 @@ class PFODEEuler(Sampler):
         return x + (t_next - t) * _pf_velocity(sde, score, x, t)
 
 
+@register_sampler("pf_ode_heun")
 class PFODEHeun(Sampler):
     stochastic = False
 
@@ -98,6 +106,7 @@ class PFODEHeun(Sampler):
         return x + 0.5 * h * (v + _pf_velocity(sde, score, x_pred, t_next))
 
 
+@register_sampler("ddim")
 class DDIM(Sampler):
     """DDIM (Song et al. 2021) on any score: x' = alpha' x0 + sqrt(sigma'^2 - c^2) eps + c z with
     c^2 = eta^2 sigma'^2 (1 - (alpha/alpha')^2) / sigma^2. eta = 1 is the ancestral (DDPM
@@ -152,23 +161,25 @@ class ScaledODE(Sampler):
         return kn * y_next
 
 
-SAMPLERS: dict[str, Callable[..., Sampler]] = {
-    "euler_maruyama": EulerMaruyama,
-    "exponential_integrator": ExponentialIntegrator,
-    "pf_ode_euler": PFODEEuler,
-    "pf_ode_heun": PFODEHeun,
-    "ddim": DDIM,
-    "edm_heun": lambda: ScaledODE("ve", 2),
-    "fm_euler": lambda: ScaledODE("fm", 1),
-    "fm_heun": lambda: ScaledODE("fm", 2),
-}
+@register_sampler("edm_heun")
+def edm_heun() -> Sampler:
+    return ScaledODE("ve", 2)
+
+
+@register_sampler("fm_euler")
+def fm_euler() -> Sampler:
+    return ScaledODE("fm", 1)
+
+
+@register_sampler("fm_heun")
+def fm_heun() -> Sampler:
+    return ScaledODE("fm", 2)
 
 
 def build_sampler(spec: dict) -> Sampler:
-    kind = spec["kind"]
-    if kind not in SAMPLERS:
-        raise ValueError(f"unknown sampler kind {kind!r}; choose from {sorted(SAMPLERS)}")
-    return SAMPLERS[kind](**{k: v for k, v in spec.items() if k != "kind"})
+    """The sampler of ``spec``: its kind's class or factory (``mfgstudy.registry.SAMPLERS``: the
+    kinds registered here, and those a method's module brings) called with the spec's options."""
+    return SAMPLERS.get(spec["kind"])(**{k: v for k, v in spec.items() if k != "kind"})
 
 
 def integrate(sampler: Sampler, sde: VPSDE, score: ScoreFn, grid: np.ndarray, x_T, z=None):
