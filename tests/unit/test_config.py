@@ -48,7 +48,6 @@ def test_shipped_configs_are_valid(config):
         (lambda c: c["datasets"]["gmm8"].update(n_modes="eight"), "eight"),
         (lambda c: c["methods"]["ddpm"]["train"]["points"].update(steps=-5), "-5"),
         (lambda c: c["sweeps"]["w2_vs_steps"].update(steps="many"), "many"),
-        (lambda c: c["samplers"]["em"].update(kind="leapfrog"), "leapfrog"),
         # perturbation kinds and sizes go together
         (lambda c: c["sweeps"]["robustness_2d"].pop("eps"), "'eps' is a dependency of"),
         (lambda c: c["sweeps"]["robustness_2d"].pop("perturbations"), "'perturbations' is a"),
@@ -80,6 +79,16 @@ def test_schema_rejects_and_names_the_key(mutate, needle):
             r"report.studies.hjb.decided_by: 'configs/lab.yaml' is not a config file",
         ),
         (lambda c: c.pop("classifier"), r"classifier: required"),
+        (
+            lambda c: c["samplers"]["em"].update(kind="leapfrog"),
+            r"samplers.em.kind: 'leapfrog' is not a sampler kind \(registered with "
+            r"@register_sampler: ddim, edm_heun, euler_maruyama",
+        ),
+        (
+            lambda c: c["methods"]["ddpm"]["net"]["points"].update(kind="resnet"),
+            r"methods.ddpm.net.points.kind: 'resnet' is not a net kind \(registered with "
+            r"@register_net: ddpm_unet, fc, mlp, unet\)",
+        ),
         (
             lambda c: c["methods"]["ddpm"].update(kind="gan"),
             r"methods.ddpm.kind: 'gan' is not a method: there is no module mfgstudy/methods/gan.py",

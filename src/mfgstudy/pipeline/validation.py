@@ -17,6 +17,7 @@ from mfgstudy.pipeline.paths import REPO_ROOT, paths
 from mfgstudy.pipeline.specs_closed_form import closed_form_convergence
 from mfgstudy.pipeline.specs_units import PER_DATA, features_of, image_metrics_spec
 from mfgstudy.pipeline.targets import Unit, has_classifier, is_images, units
+from mfgstudy.registry import NETS, SAMPLERS, Registry
 
 
 def check_config(config: dict) -> None:
@@ -24,6 +25,7 @@ def check_config(config: dict) -> None:
     offending key (the config has passed the schema)."""
     check_values(config)  # finite numbers, stopping times, memory (mfgstudy.pipeline.config_values)
     _check_methods(config)
+    _check_samplers(config)
     _check_resources(config)
     _check_sweeps(config)
     _check_image_metrics(config)
@@ -42,8 +44,18 @@ def _defined(config: dict, where: str, name: str, table: str) -> None:
         raise ConfigError(f"{where}: {name!r} is not defined under '{table}'")
 
 
+def _registered(where: str, kind: str, registry: Registry) -> None:
+    """``kind``, given at key ``where``, is registered (the registry read from the source: no
+    torch is imported)."""
+    if kind not in registry:
+        raise ConfigError(
+            f"{where}: {kind!r} is not a {registry.what} kind (registered with "
+            f"@{registry.decorator}: {', '.join(registry.kinds())})"
+        )
+
+
 def _check_methods(config: dict) -> None:
-    """Every method's kind is a module of mfgstudy/methods/."""
+    """Every method's kind is a module of mfgstudy/methods/, its networks' kinds are nets."""
     from mfgstudy.methods.registry import kinds
 
     for name, method in config["methods"].items():
@@ -52,6 +64,15 @@ def _check_methods(config: dict) -> None:
                 f"methods.{name}.kind: {method['kind']!r} is not a method: there is no module "
                 f"mfgstudy/methods/{method['kind']}.py (methods: {', '.join(kinds())})"
             )
+        for key in ("net", "value_net"):  # the keys the schema gives per-data-kind networks
+            for data, net in method.get(key, {}).items():
+                _registered(f"methods.{name}.{key}.{data}.kind", net["kind"], NETS)
+
+
+def _check_samplers(config: dict) -> None:
+    """Every sampler's kind is registered (in mfgstudy.core.samplers or a method's module)."""
+    for name, sampler in config["samplers"].items():
+        _registered(f"samplers.{name}.kind", sampler["kind"], SAMPLERS)
 
 
 def _check_resources(config: dict) -> None:
