@@ -6,7 +6,8 @@ rule therefore passes, as a parameter, the hash of every ``mfgstudy`` module its
 module outward), so editing a module reruns exactly the jobs that import it. Methods are the one
 import the statements do not show: the registry imports ``mfgstudy.methods.<kind>`` by the kind
 a job's spec names, so a job's closure adds the modules of the methods its spec names
-(:func:`spec_modules`), and editing one method reruns only that method's jobs. The job checks the
+(:func:`spec_modules`), and editing one method reruns only that method's jobs; likewise the
+module of a sampler kind that a method's module brings (``mfgstudy.registry``). The job checks the
 hash again against the package Python actually imported (:func:`verify`), and after its work
 that it imported no package module outside the closure (:func:`check_imported`): a job never
 runs other code than the one its results will be recorded under.
@@ -22,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from mfgstudy.errors import UserError
+from mfgstudy.registry import SAMPLERS
 from mfgstudy.verbs import VERBS
 
 PACKAGE = "mfgstudy"
@@ -103,10 +105,19 @@ def own_loop(method_module: str, root: Path = PACKAGE_DIR) -> str | None:
     return None
 
 
+def _sampler_specs(node: dict) -> list:
+    """The sampler specs of a spec node: ``"sampler": {...}`` and ``"samplers": {name: {...}}``."""
+    one, named = node.get("sampler"), node.get("samplers")
+    specs = [one] + (list(named.values()) if isinstance(named, dict) else [])
+    return [s for s in specs if isinstance(s, dict) and isinstance(s.get("kind"), str)]
+
+
 def spec_modules(spec, root: Path = PACKAGE_DIR) -> tuple[str, ...]:
     """The modules a job with this spec imports by name: ``methods.<kind>`` for every
     ``"method": {"kind": ...}`` anywhere in the spec, and the method's own training loop where
-    it names one (:func:`own_loop`), sorted."""
+    it names one (:func:`own_loop`); the module that registers a sampler kind the spec names,
+    where a method's module brings it (``mfgstudy.registry``), sorted."""
+    declared = SAMPLERS.declared(root)
     found, todo = set(), [spec]
     while todo:
         node = todo.pop()
@@ -115,6 +126,10 @@ def spec_modules(spec, root: Path = PACKAGE_DIR) -> tuple[str, ...]:
             if isinstance(method, dict) and isinstance(method.get("kind"), str):
                 module = f"methods.{method['kind']}"
                 found |= {module, own_loop(module, root)} - {None}
+            for sampler in _sampler_specs(node):
+                module = declared.get(sampler["kind"])
+                if module is not None and module.startswith("methods."):
+                    found |= {module, own_loop(module, root)} - {None}
             todo.extend(node.values())
         elif isinstance(node, list):
             todo.extend(node)
@@ -183,7 +198,10 @@ def check_imported(verb: str, spec=None) -> None:
     command line's own). A module outside it is a dynamic import the hash missed, so its edits
     would not rerun the job: a bug here, reported rather than left to stale results."""
     allowed = {str(f) for f in closure([*job_modules(verb, spec), "__main__", "cli"])}
-    allowed |= {str(_module_file(PACKAGE_DIR, n)) for n in NOT_SCIENCE}
+    # the bookkeeping's own imports: the registry, whose kinds spec_modules reads (a job that
+    # builds samplers or nets imports it anyway, and has it in its hash)
+    bookkeeping = NOT_SCIENCE | {f"{PACKAGE}.registry"}
+    allowed |= {str(_module_file(PACKAGE_DIR, n)) for n in bookkeeping}
     missed = sorted(
         name
         for name, mod in list(sys.modules.items())

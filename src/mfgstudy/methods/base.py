@@ -3,7 +3,16 @@
 A method says how to build its network for a data set, its training loss, and how its network
 gives a score grad_x log p_t(x) at (x, t). Samplers only ever see the score function, so a new
 method is one module here, ``mfgstudy.methods.<kind>`` with ``METHOD = <its class>``
-(``mfgstudy.methods.registry``), and its entry under ``methods:`` in the config.
+(``mfgstudy.methods.registry``), and its entry under ``methods:`` in the config. A loss-trained
+method with a net and a training budget only needs nothing else (the config schema's generic
+method block admits it); a method with options of its own adds their block to the schema.
+
+A method may bring its own sampler through the sampler registry (``mfgstudy.registry``):
+``@register_sampler("<sampler kind>")`` on a :class:`~mfgstudy.core.samplers.Sampler` subclass
+(or a factory of one) in the method's module. A ``samplers:`` entry of the config then names that
+kind like any other; the workflow reads the kind from the module's source (no import), a job
+imports the module when it builds the sampler, and the module is in that job's code hash
+(``mfgstudy.code_closure.spec_modules``).
 """
 
 from __future__ import annotations
