@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mfgstudy import device
-from mfgstudy.core.perturb import build_perturbation
+from mfgstudy.core.adversarial import build_perturbation
 from mfgstudy.core.samplers import generate, sample_noise
 from mfgstudy.core.sde import VPSDE, grid_from_spec
 from mfgstudy.errors import UserError

@@ -10,7 +10,11 @@ LAYERS = {
     "infrastructure": ["", "errors", "kinds", "layout", "device", "specs", "strict_yaml",
                        "cleanfid_compat", "store", "rates", "verbs", "registry", "code_closure"],
     "math core (no I/O)": ["core", "core.sde", "core.diffops", "metrics", "metrics.support",
-                           "core.exact", "core.mixtures", "core.samplers", "core.perturb"],
+                           "core.exact", "core.mixtures", "core.perturb"],
+    # the samplers call a perturbation's for_batch (core.perturb, below); the adversarial ascent
+    # integrates through them (above): no import runs both ways
+    "samplers": ["core.samplers"],
+    "adversarial ascent (through the samplers)": ["core.adversarial"],
     "networks": ["nets"],
     "metrics": ["metrics.w2", "metrics.mixture_w2", "metrics.gaussian", "metrics.memorisation",
                 "metrics.fd", "metrics.features", "metrics.mixture_exact"],

@@ -8,6 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mfgstudy.core.adversarial import Adversarial, build_perturbation
 from mfgstudy.core.perturb import KINDS, Perturbation, project, tabled
 from mfgstudy.core.samplers import build_sampler, generate, integrate, sample_noise
 from mfgstudy.core.sde import VPSDE, grid_from_spec
@@ -66,7 +67,7 @@ def _run(kind_spec: dict, eps: float, sampler_kind="euler_maruyama", n_steps=32,
     sampler = build_sampler({"kind": sampler_kind})
     grid = grid_from_spec(SDE, n_steps, {"kind": "uniform"})
     x_T, z = sample_noise(0, range(n), (2,), grid, 1, sampler.stochastic, torch.float64)
-    p = Perturbation(kind_spec, eps, (2,))
+    p = build_perturbation(kind_spec, eps, (2,))
     used = p.for_batch(sampler, SDE, gaussian_score, grid, x_T, z)
     with torch.no_grad():
         clean = integrate(sampler, SDE, gaussian_score, grid, x_T, z)
@@ -136,3 +137,13 @@ def test_bad_specs_are_rejected():
         Perturbation({"kind": "wind"}, 0.1, (2,))
     with pytest.raises(ValueError, match="eps"):
         Perturbation({"kind": "constant"}, -0.1, (2,))
+
+
+def test_the_adversarial_kind_is_built_above_the_samplers():
+    """core.perturb's fields know no sampler: the adversarial kind, which ascends through the
+    sampler, is core.adversarial's (built by its build_perturbation, every kind alike)."""
+    adv = build_perturbation({"kind": "adversarial"}, 0.1, (2,))
+    assert isinstance(adv, Adversarial)
+    assert type(build_perturbation({"kind": "constant"}, 0.1, (2,))) is Perturbation
+    with pytest.raises(TypeError, match="core.adversarial.build_perturbation"):
+        Perturbation({"kind": "adversarial"}, 0.1, (2,)).for_batch(None, SDE, None, *[None] * 3)

@@ -35,8 +35,8 @@ import numpy as np
 import torch
 import xarray as xr
 
+from mfgstudy.core.adversarial import build_perturbation
 from mfgstudy.core.mixtures import isotropic_score, mixture_law
-from mfgstudy.core.perturb import build_perturbation
 from mfgstudy.core.samplers import build_sampler, integrate, sample_noise
 from mfgstudy.core.sde import VPSDE, grid_from_spec
 from mfgstudy.metrics.mixture_w2 import law_w2, transfer_lower_bound

@@ -10,7 +10,8 @@ the paper's Theorem 4 and Corollary 5). Kinds (config ``perturbations:``):
   A ~ ``frequency`` N(0, 1/d), b, c seeded; |delta| <= eps (attained only where every sine is 1).
 * ``state_score``: Theorem 4's general case delta(x, s, t) = ``sign`` eps s / sqrt(1 + |s|^2):
   along the score (sign +1) or against it (sign -1, the default), |delta| < eps.
-* ``adversarial``: the delta in the eps-ball that most increases the squared distance between the
+* ``adversarial`` (``mfgstudy.core.adversarial``, above the samplers it ascends through): the
+  delta in the eps-ball that most increases the squared distance between the
   perturbed and the unperturbed output of each sample (same x_T and noise). Two ascents:
   ``pgd``: projected gradient ascent through the whole sampler over one delta per (grid time,
   sample), started at the constant direction, keeping each sample's best iterate (so it does at
@@ -27,7 +28,6 @@ same on every device up to floating point.
 
 from __future__ import annotations
 
-import logging
 import math
 
 import numpy as np
@@ -35,19 +35,17 @@ import torch
 
 from mfgstudy.core.sde import ScoreFn
 
-log = logging.getLogger(__name__)
-
 KINDS = ("none", "constant", "state", "state_score", "adversarial")
 
 
-def _flat_norm(v: torch.Tensor) -> torch.Tensor:
+def flat_norm(v: torch.Tensor) -> torch.Tensor:
     """Per-sample Euclidean norm, shaped to broadcast against v."""
     return v.flatten(1).norm(dim=1).reshape((-1,) + (1,) * (v.dim() - 1))
 
 
 def project(delta: torch.Tensor, eps: float) -> torch.Tensor:
     """Each sample's delta (rows of ``delta``) scaled into the Euclidean ball of radius eps."""
-    norm = _flat_norm(delta)
+    norm = flat_norm(delta)
     return delta * torch.clamp(eps / norm.clamp_min(1e-30), max=1.0)
 
 
@@ -102,7 +100,7 @@ class Perturbation:
             return self.eps * field.reshape(x.shape)
         if self.kind == "state_score":
             sign = float(self.spec.get("sign", -1.0))
-            return sign * self.eps * s / torch.sqrt(1.0 + _flat_norm(s) ** 2)
+            return sign * self.eps * s / torch.sqrt(1.0 + flat_norm(s) ** 2)
         raise ValueError(f"{self.kind!r} has no closed-form field")  # pragma: no cover
 
     def wrap(self, score: ScoreFn) -> ScoreFn:
@@ -118,76 +116,17 @@ class Perturbation:
 
     # --- per batch --------------------------------------------------------------------------
     def for_batch(self, sampler, sde, score: ScoreFn, grid: np.ndarray, x_T, z) -> ScoreFn:
-        """The score the sampler uses for this batch (x_T, z): adversarial kinds optimise a
-        delta per (grid time, sample) here; the others are fixed fields."""
+        """The score the sampler uses for this batch (x_T, z): the kind's fixed field. The
+        adversarial kind, which optimises a delta per (grid time, sample) through the sampler,
+        is :class:`mfgstudy.core.adversarial.Adversarial` (a layer above the samplers)."""
         if not self.active:
             return score
-        if self.kind != "adversarial":
-            return self.wrap(score)
-        ascent = self.spec.get("ascent", "pgd")
-        if ascent == "pgd":
-            table = self._pgd(sampler, sde, score, grid, x_T, z)
-        elif ascent == "greedy":
-            table = self._greedy(sampler, sde, score, grid, x_T, z)
-        else:
-            raise ValueError(f"adversarial ascent must be pgd or greedy, got {ascent!r}")
-        return tabled(score, grid, table)
-
-    def _constant_table(self, grid, x_T) -> torch.Tensor:
-        start = (self.eps * self._like("v", x_T)).expand_as(x_T)
-        return start.unsqueeze(0).repeat(len(grid), *([1] * x_T.dim())).clone()
-
-    def _pgd(self, sampler, sde, score, grid, x_T, z) -> torch.Tensor:
-        from mfgstudy.core.samplers import integrate
-
-        iters = int(self.spec.get("iters", 10))
-        step = float(self.spec.get("step_size", 0.5)) * self.eps
-        with torch.no_grad():
-            clean = integrate(sampler, sde, score, grid, x_T, z)
-        table = self._constant_table(grid, x_T)
-        best = table.clone()
-        best_obj = torch.full((len(x_T),), -math.inf, dtype=x_T.dtype, device=x_T.device)
-        for it in range(iters + 1):
-            table.requires_grad_(True)
-            with torch.enable_grad():
-                out = integrate(sampler, sde, tabled(score, grid, table), grid, x_T, z)
-                obj = (out - clean).flatten(1).square().sum(1)
-                obj = torch.where(torch.isfinite(obj), obj, torch.zeros_like(obj))
-                grad = None if it == iters else torch.autograd.grad(obj.sum(), table)[0]
-            with torch.no_grad():
-                better = obj.detach() > best_obj
-                best[:, better] = table.detach()[:, better]
-                best_obj = torch.where(better, obj.detach(), best_obj)
-                if grad is None:
-                    break
-                g = grad.flatten(2)  # (time, sample, d)
-                g = g / g.norm(dim=2, keepdim=True).clamp_min(1e-30)
-                table = table.detach() + step * g.reshape(table.shape)
-                table = project(table.flatten(0, 1), self.eps).reshape(table.shape)
-        log.info("pgd: mean squared displacement %.4g after %d iterations", best_obj.mean(), iters)
-        return best
-
-    def _greedy(self, sampler, sde, score, grid, x_T, z) -> torch.Tensor:
-        table = self._constant_table(grid, x_T)
-        x_clean, x_pert = x_T, x_T
-        for k in range(len(grid) - 1):
-            t, tn = float(grid[k]), float(grid[k + 1])
-            zk = None if z is None else z[k]
-            with torch.no_grad():
-                clean_next = sampler.step(sde, score, x_clean, t, tn, zk)
-            d = table[k : k + 2].clone().requires_grad_(True)  # this step's times t and t_next
-            sub = np.array([t, tn])
-            with torch.enable_grad():
-                out = sampler.step(sde, tabled(score, sub, d), x_pert, t, tn, zk)
-                obj = (out - clean_next).flatten(1).square().sum()
-                grad = torch.autograd.grad(obj, d)[0][0]
-            with torch.no_grad():
-                table[k] = self.eps * grad / _flat_norm(grad).clamp_min(1e-30)
-                bad = _flat_norm(grad).flatten() == 0  # no gradient: keep the constant direction
-                table[k][bad] = (self.eps * self._like("v", x_T)).expand_as(x_T)[bad]
-                x_pert = sampler.step(sde, tabled(score, grid, table), x_pert, t, tn, zk)
-                x_clean = clean_next
-        return table
+        if self.kind == "adversarial":
+            raise TypeError(
+                "the adversarial perturbation ascends through the sampler: build it with "
+                "mfgstudy.core.adversarial.build_perturbation"
+            )
+        return self.wrap(score)
 
 
 def tabled(score: ScoreFn, grid: np.ndarray, table: torch.Tensor) -> ScoreFn:
@@ -201,7 +140,3 @@ def tabled(score: ScoreFn, grid: np.ndarray, table: torch.Tensor) -> ScoreFn:
         return score(x, t) + table[k]
 
     return perturbed
-
-
-def build_perturbation(spec: dict | None, eps: float, event_shape) -> Perturbation:
-    return Perturbation(spec or {"kind": "none"}, eps, event_shape)

@@ -45,7 +45,7 @@ from tqdm import tqdm
 from mfgstudy.core.sde import VPSDE, ScoreFn, check_nested, grid_from_spec, log_ratio_alpha
 from mfgstudy.registry import SAMPLERS, register_sampler
 
-if TYPE_CHECKING:  # a type only: perturb drives samplers, not the other way round
+if TYPE_CHECKING:  # a type only: samplers call for_batch; core.adversarial drives samplers
     from mfgstudy.core.perturb import Perturbation
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import time
 import torch
 import xarray as xr
 
-from mfgstudy.core.perturb import build_perturbation
+from mfgstudy.core.adversarial import build_perturbation
 from mfgstudy.core.samplers import generate, progress_bar
 from mfgstudy.core.sde import VPSDE
 from mfgstudy.data import image_dims, load_data, model_to_images
