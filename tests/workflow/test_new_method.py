@@ -7,6 +7,7 @@ schema, the validation, the code hashes or the tests' layer table)."""
 import os
 import re
 import shutil
+import time
 
 import pytest
 import yaml
@@ -65,7 +66,9 @@ def test_a_new_method_is_one_module_and_one_config_entry(tmp_path):
     root, configfile = _copy_with_toy(tmp_path)
     work = tmp_path / "work"
     work.mkdir()
+    t0 = time.time()
     res = snakemake(work, "-n", configfile=configfile, root=root)
+    print(f"dry run: {time.time() - t0:.0f} s")
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
     train = [w for w in _jobs(out, "train") if "method=toy" in w]
@@ -75,6 +78,8 @@ def test_a_new_method_is_one_module_and_one_config_entry(tmp_path):
 
     # the toy method's training job itself (with its data), a few seconds
     target = "results/models/gmm8/toy/seed0/model.pt"
+    t0 = time.time()
     res = snakemake(work, "--cores", "1", target, configfile=configfile, root=root)
+    print(f"prepare_data and train of the toy method: {time.time() - t0:.0f} s")
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     assert (work / target).is_file()
