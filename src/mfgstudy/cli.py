@@ -3,16 +3,18 @@
 Every verb takes the job's parameters as ``--spec`` JSON (what Snakemake passes as ``params``;
 ``@file.json`` reads it from a file), its inputs and outputs as paths, and ``--threads``. Logs go
 to stderr (the rule's log file). The verbs only parse arguments: each calls one job function of
-the package (``VERBS`` below).
+the package (``mfgstudy.verbs.VERBS``), whose parameters are the verb's options.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import time
@@ -48,64 +50,113 @@ def _setup(threads: int, device: str) -> None:
         configure(device)
 
 
-# options parsed as numbers (the others are strings)
-TYPES = {"seed": int, "checkpoint-every": int, "walltime-min": float, "stop-margin-min": float}
+def job_function(verb: str):
+    """The job function ``python -m mfgstudy <verb>`` calls (``mfgstudy.verbs.VERBS``)."""
+    module, func = VERBS[verb]
+    return getattr(importlib.import_module(f"mfgstudy.{module}"), func)
 
 
-def _option(flag: str) -> tuple[str, dict]:
-    name, kw = flag.rstrip("?+*"), {"required": True}
-    if flag.endswith("?"):
-        kw = {"default": None}
-    elif flag.endswith("+"):
-        kw = {"nargs": "+", "required": True}
-    elif flag.endswith("*"):
-        kw = {"nargs": "*", "default": []}
-    if name in TYPES:
-        kw["type"] = TYPES[name]
-    return name, kw
+def _words(annotation) -> set[str]:
+    """The names in a parameter's annotation (a string under ``from __future__ import
+    annotations``): ``"list[str] | None"`` -> {list, str, None}."""
+    return set(re.findall(r"[A-Za-z_]+", str(annotation)))
 
 
-# verbs whose options their job's package states (None in VERBS): the ledger's, read off what it
-# reads, so that a new input of the ledger is one entry in mfgstudy.report.claims.inputs
+MANY = {"list", "tuple", "Sequence", "Iterable"}  # a parameter that takes one or more paths
+NUMBERS = {"int": int, "float": float}  # the other options are strings (spec: JSON, by main)
+
+
+def parameter_option(param: inspect.Parameter) -> tuple[str, dict]:
+    """A job function's parameter as its verb's option: ``--<name with dashes>``; one or more
+    values where the annotation is a list, a number where it is int or float; required unless
+    the function gives a default (absent, the function's own default applies) or the annotation
+    admits None."""
+    if param.annotation is inspect.Parameter.empty:
+        raise TypeError(f"parameter {param.name!r} of a job function has no annotation: the "
+                        "CLI reads its option's kind (list, int, float, str) off it")  # fmt: skip
+    words = _words(param.annotation)
+    has_default = param.default is not inspect.Parameter.empty
+    optional = has_default or "None" in words
+    kw: dict = {"dest": param.name}
+    if words & MANY:
+        kw["nargs"] = "*" if optional else "+"
+    for word, kind in NUMBERS.items():
+        if word in words:
+            kw["type"] = kind
+    if has_default:
+        kw["default"] = argparse.SUPPRESS
+    elif optional:
+        kw["default"] = None
+    else:
+        kw["required"] = True
+    return "--" + param.name.replace("_", "-"), kw
+
+
+def stated_option(name: str, many: bool, optional: bool) -> tuple[str, dict]:
+    """An option a job takes through ``**inputs`` (``STATED_OPTIONS``): ``--<name with dashes>``,
+    zero or more paths (``many``), or one, required unless ``optional``."""
+    kw: dict = {"dest": name, "default": argparse.SUPPRESS}
+    if many:
+        kw["nargs"] = "*"
+    elif not optional:
+        kw = {"dest": name, "required": True}
+    return "--" + name.replace("_", "-"), kw
+
+
+# jobs that take **inputs, and the package that states them (name -> (many, optional)): the
+# ledger's, read off what it reads, so that a new input of the ledger is one entry in
+# mfgstudy.report.claims.inputs
 STATED_OPTIONS = {"claims": claims_options}
 
 
-def verb_options(verb: str) -> dict[str, str]:
-    """A verb's options: ``mfgstudy.verbs.VERBS``', or those its job's package states."""
-    options = VERBS[verb][2]
-    return STATED_OPTIONS[verb]() if options is None else options
+def verb_options(verb: str) -> dict[str, dict]:
+    """A verb's options (flag -> argparse keywords): its job function's parameters, and for a
+    function with ``**inputs`` those its package states (``STATED_OPTIONS``)."""
+    options = {}
+    for param in inspect.signature(job_function(verb)).parameters.values():
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            stated = STATED_OPTIONS[verb]()
+            options.update(stated_option(n, *how) for n, how in stated.items())
+        elif param.kind is not inspect.Parameter.VAR_POSITIONAL:
+            options.update([parameter_option(param)])
+    return options
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common(sp: argparse.ArgumentParser) -> None:
+    """The options every verb takes besides its job's: threads, device, code hash."""
+    sp.add_argument("--threads", type=int, default=1, help="torch threads (the rule's threads)")
+    sp.add_argument(
+        "--device", choices=DEVICES, default="auto", help="where to compute (mfgstudy.device)"
+    )
+    sp.add_argument(
+        "--code",
+        default=None,
+        help="the code hash the workflow planned this job with: the job refuses to run "
+        "other code (mfgstudy.code_closure)",
+    )
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``verb``, that verb's options (which imports its job's
+    module: only the verb a job runs is ever imported, ``mfgstudy.code_closure``)."""
     p = argparse.ArgumentParser(prog="mfgstudy", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="verb", required=True)
-    for verb, (module, func, _) in VERBS.items():
-        options = verb_options(verb)
-        sp = sub.add_parser(verb, help=f"mfgstudy.{module}.{func}")
-        sp.add_argument("--threads", type=int, default=1, help="torch threads (the rule's threads)")
-        sp.add_argument(
-            "--device", choices=DEVICES, default="auto", help="where to compute (mfgstudy.device)"
-        )
-        sp.add_argument(
-            "--code",
-            default=None,
-            help="the code hash the workflow planned this job with: the job refuses to run "
-            "other code (mfgstudy.code_closure)",
-        )
-        for flag in options:
-            name, kw = _option(flag)
-            sp.add_argument(f"--{name}", **kw)
+    for name, (module, func) in VERBS.items():
+        sp = sub.add_parser(name, help=f"mfgstudy.{module}.{func}")
+        _common(sp)
+        if name == verb:
+            for flag, kw in verb_options(verb).items():
+                sp.add_argument(flag, **kw)
     return p
 
 
 def _call(args: argparse.Namespace, spec: dict | None) -> None:
     """Run the verb's job with its options; ``spec``: ``--spec``, parsed once by main."""
-    module, func, _ = VERBS[args.verb]
-    kwargs = {}
-    for flag, param in verb_options(args.verb).items():  # --threads, --device: main's
-        value = getattr(args, _option(flag)[0].replace("-", "_"))
-        kwargs[param] = spec if param == "spec" else value
-    job = getattr(importlib.import_module(f"mfgstudy.{module}"), func)
+    job = job_function(args.verb)
+    common = {"verb", "threads", "device", "code"}
+    kwargs = {k: v for k, v in vars(args).items() if k not in common}
+    if "spec" in kwargs:
+        kwargs["spec"] = spec
     _setup(args.threads, args.device)
     job(**kwargs)
 
@@ -130,7 +181,9 @@ def _fail(verb: str, message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verb = argv[0] if argv and argv[0] in VERBS else None
+    args = build_parser(verb).parse_args(argv)
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,

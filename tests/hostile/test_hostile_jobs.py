@@ -52,7 +52,7 @@ def test_a_one_seed_perturbation_sweep_goes_through_the_report(tmp_path):
 
     dirs = _metric_store(tmp_path / "m", seeds=[0], eps_values=[0, 0.01, 0.03, 0.1])
     cube = tmp_path / "metrics.zarr"
-    collect(dirs, [], str(cube))
+    collect(dirs, str(cube))
     t = tmp_path / "t"
     df = robustness_table(str(cube), SPEC, f"{t}.csv", f"{t}.md", f"{t}.tex")
     assert len(df) == 2, df  # coupled and uncoupled
@@ -180,7 +180,7 @@ def _job(*args, **kw):
 def test_a_job_refuses_other_code_than_it_was_planned_with(tmp_path):
     from mfgstudy import code_closure
 
-    res = _job("collect", "--code", "0123456789abcdef", "--metrics", str(tmp_path), "--out",
+    res = _job("collect", "--code", "0123456789abcdef", "--metric-dirs", str(tmp_path), "--out",
                str(tmp_path / "c.zarr"))  # fmt: skip
     assert res.returncode == 1
     assert "planned with code 0123456789abcdef" in res.stderr
@@ -191,7 +191,7 @@ def test_a_job_refuses_other_code_than_it_was_planned_with(tmp_path):
 
 
 def test_a_job_with_the_planned_code_runs(tmp_path):
-    res = _job("collect", "--code", commands.code_hash("collect"), "--metrics", str(tmp_path),
+    res = _job("collect", "--code", commands.code_hash("collect"), "--metric-dirs", str(tmp_path),
                "--out", str(tmp_path / "c.zarr"))  # fmt: skip
     assert "planned with code" not in res.stderr
     assert "no metric stores" in res.stderr  # got as far as the job itself
@@ -202,7 +202,7 @@ def test_a_job_killed_outside_python_leaves_its_reason_in_the_log(tmp_path):
     """The out-of-memory killer's SIGKILL: Python cannot log it; the job's parent does."""
     log = tmp_path / "job.log"
     with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "mfgstudy", "collect", "--metrics", "x",
+        proc = subprocess.Popen([sys.executable, "-m", "mfgstudy", "collect", "--metric-dirs", "x",
                                  "--out", str(tmp_path / "c.zarr")], stderr=err,
                                 stdout=subprocess.PIPE, text=True)  # fmt: skip
         children = []
@@ -221,7 +221,7 @@ def test_a_job_killed_outside_python_leaves_its_reason_in_the_log(tmp_path):
 
 
 def test_a_user_error_is_one_message_without_a_traceback(tmp_path):
-    res = _job("collect", "--spec", "{not json", "--metrics", "x", "--out", "y")
+    res = _job("collect", "--spec", "{not json", "--metric-dirs", "x", "--out", "y")
     # collect takes no spec: argparse names the option
     assert res.returncode == 2 and "--spec" in res.stderr
     res = _job("convergence-mixture", "--spec", "{not json", "--out", str(tmp_path / "o"))

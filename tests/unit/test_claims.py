@@ -871,15 +871,17 @@ def test_the_ledger_inputs_are_one_table_read_by_the_verb_the_rule_and_the_conte
     from mfgstudy.report.claims.context import ATTRIBUTES, Context
     from mfgstudy.report.claims.inputs import INPUTS
 
-    options = verb_options("claims")
-    assert set(INPUTS) <= set(options.values())
+    options = verb_options("claims")  # the job's parameters and its stated **inputs
+    assert {"--" + n.replace("_", "-") for n in INPUTS} <= set(options)
+    assert {"--spec", "--claims-files", "--md", "--json-out"} <= set(options)
     config = yaml.safe_load(open("config.yaml"))
     assert set(specs_claims.claims_inputs(config)) == set(INPUTS)
-    args = build_parser().parse_args(
+    args = build_parser("claims").parse_args(
         ["claims", "--spec", "{}", "--claims-files", "a.yaml", "--cube", "c.zarr", "--slopes",
          "s.csv", "--exponents", "e.csv", "--table2", "t.csv", "--train-logs", "x", "y",
-         "--md", "m", "--json", "j"])  # fmt: skip
-    assert args.train_logs == ["x", "y"] and args.dirac is None and args.injection == []
+         "--md", "m", "--json-out", "j"])  # fmt: skip
+    assert args.train_logs == ["x", "y"] and args.json_out == "j"
+    assert "dirac" not in vars(args) and "injection" not in vars(args)  # absent: not passed
     # the context refuses a missing required input and an unknown one, by name
     with pytest.raises(ValueError, match="needs its input 'cube'"):
         Context({}, {}, Settings())

@@ -91,7 +91,7 @@ def test_the_torchrun_job_matches_one_process_in_distribution(tmp_path):
     two = tmp_path / "two"
     # the train rule's command for a job with gpu > 1 (here on CPUs, gloo)
     proc = _torchrun(
-        ["-m", "mfgstudy", "train", "--spec", f"@{spec_file}", "--data", str(data),
+        ["-m", "mfgstudy", "train", "--spec", f"@{spec_file}", "--data-path", str(data),
          "--seed", "0", "--out-model", str(two / "model.pt"), "--out-log",
          str(two / "log.zarr"), "--device", "cpu", "--checkpoint-dir", str(tmp_path / "ckpt")],
         tmp_path,

@@ -175,7 +175,7 @@ def test_a_checkpoint_of_another_spec_or_seed_is_not_resumed(
 
 
 def _cli(data, out, ckpt=None):
-    cmd = [sys.executable, "-m", "mfgstudy", "train", "--spec", _SPEC_JSON, "--data", data,
+    cmd = [sys.executable, "-m", "mfgstudy", "train", "--spec", _SPEC_JSON, "--data-path", data,
            "--seed", "0", "--out-model", str(out / "model.pt"), "--out-log",
            str(out / "log.zarr"), "--device", "cpu"]  # fmt: skip
     if ckpt is not None:

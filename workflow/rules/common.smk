@@ -93,8 +93,8 @@ def unit_inputs(wc):
 
 def unit_options(input):
     """The unit job's options for its optional inputs (paths shell-quoted)."""
-    options = [("--model", input.model), ("--classifier", input.classifier),
-               ("--references", input.references)]  # fmt: skip
+    options = [("--model-path", input.model), ("--classifier-path", input.classifier),
+               ("--reference-paths", input.references)]  # fmt: skip
     return " ".join(opt(flag, files) for flag, files in options if files)
 
 

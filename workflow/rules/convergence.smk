@@ -30,7 +30,7 @@ if CLOSED_FORM:
             spec=lambda wc: as_json(specs_closed_form.convergence_spec(config, wc.name)),
         shell:
             "python -m mfgstudy convergence-closed-form --code {params.code} --spec {params.spec:q} "
-            "--data {input:q} --out {output:q} 2> {log:q}"
+            "--data-path {input:q} --out {output:q} 2> {log:q}"
 
 
 if "mixture" in CONVERGENCE:
@@ -75,5 +75,5 @@ if CONVERGENCE:
         params:
             code=commands.code_hash("convergence-table"),
         shell:
-            "python -m mfgstudy convergence-table --code {params.code} --convergence {input:q} "
+            "python -m mfgstudy convergence-table --code {params.code} --paths {input:q} "
             "--csv {output.csv:q} --md {output.md:q} 2> {log:q}"

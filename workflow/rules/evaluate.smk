@@ -21,12 +21,12 @@ rule floor:
     params:
         code=commands.code_hash("floor"),
         spec=lambda wc: as_json(specs_units.floor_spec(config, wc.sweep, wc.dataset)),
-        classifier=lambda wc, input: opt("--classifier", input.classifier),
-        references=lambda wc, input: opt("--references", input.references),
+        classifier=lambda wc, input: opt("--classifier-path", input.classifier),
+        references=lambda wc, input: opt("--reference-paths", input.references),
         device=job_device,
     shell:
         "python -m mfgstudy floor --code {params.code} --spec {params.spec:q} "
-        "--data {input.data:q} {params.classifier} {params.references} --out {output:q} "
+        "--data-path {input.data:q} {params.classifier} {params.references} --out {output:q} "
         "--device {params.device} --threads {threads} 2> {log:q}"
 
 
@@ -53,9 +53,9 @@ rule reference:
         spec=lambda wc: as_json(
             specs_units.reference_spec(config, wc.dataset, wc.features)
         ),
-        classifier=lambda wc, input: opt("--classifier", input.classifier),
+        classifier=lambda wc, input: opt("--classifier-path", input.classifier),
         device=job_device,
     shell:
         "python -m mfgstudy reference --code {params.code} --spec {params.spec:q} "
-        "--data {input.data:q} {params.classifier} --out {output:q} --device {params.device} "
+        "--data-path {input.data:q} {params.classifier} --out {output:q} --device {params.device} "
         "--threads {threads} 2> {log:q}"

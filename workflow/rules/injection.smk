@@ -31,8 +31,8 @@ if "injection" in config:
             device=job_device,
         shell:
             "python -m mfgstudy injection --code {params.code} --spec {params.spec:q} "
-            "--data {input.data:q} --seed {wildcards.seed} --model {input.model:q} "
-            "--classifier {input.classifier:q} --out {output:q} --device {params.device} "
+            "--data-path {input.data:q} --seed {wildcards.seed} --model-path {input.model:q} "
+            "--classifier-path {input.classifier:q} --out {output:q} --device {params.device} "
             "--threads {threads} 2> {log:q}"
 
     rule injection_figure:
@@ -52,5 +52,5 @@ if "injection" in config:
         params:
             code=commands.code_hash("injection-figure"),
         shell:
-            "python -m mfgstudy injection-figure --code {params.code} --stores {input:q} "
+            "python -m mfgstudy injection-figure --code {params.code} --store-paths {input:q} "
             "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"

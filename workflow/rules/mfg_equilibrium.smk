@@ -24,7 +24,7 @@ if MFG_EQUILIBRIUM:
             spec=as_json(specs_closed_form.mfg_equilibrium_spec(config)),
         shell:
             "python -m mfgstudy mfg-equilibrium --code {params.code} --spec {params.spec:q} "
-            "--data {input:q} --out {output:q} 2> {log:q}"
+            "--data-path {input:q} --out {output:q} 2> {log:q}"
 
     rule mfg_equilibrium_report:
         input:
@@ -49,9 +49,9 @@ if MFG_EQUILIBRIUM:
         params:
             code=commands.code_hash("mfg-equilibrium-table"),
         shell:
-            "(python -m mfgstudy mfg-equilibrium-table --code {params.code} --store {input:q} "
+            "(python -m mfgstudy mfg-equilibrium-table --code {params.code} --store-path {input:q} "
             "--csv {output.csv:q} --md {output.md:q} && python -m mfgstudy mfg-equilibrium-figure "
-            "--code {params.code} --store {input:q} --png {output.png:q} --pdf {output.pdf:q}) "
+            "--code {params.code} --store-path {input:q} --png {output.png:q} --pdf {output.pdf:q}) "
             "2> {log:q}"
 
 
@@ -80,7 +80,7 @@ if COST_PERTURBATION:
             spec=as_json(specs_closed_form.cost_perturbation_spec(config)),
         shell:
             "python -m mfgstudy cost-perturbation --code {params.code} --spec {params.spec:q} "
-            "--data {input:q} --out {output:q} 2> {log:q}"
+            "--data-path {input:q} --out {output:q} 2> {log:q}"
 
     rule cost_perturbation_report:
         input:
@@ -108,9 +108,9 @@ if COST_PERTURBATION:
             spec=as_json(REPORT_SPEC),
         shell:
             "(python -m mfgstudy cost-perturbation-table --code {params.code} "
-            "--spec {params.spec:q} --store {input:q} --csv {output.csv:q} --md {output.md:q} "
+            "--spec {params.spec:q} --store-path {input:q} --csv {output.csv:q} --md {output.md:q} "
             "&& python -m mfgstudy cost-perturbation-figure --code {params.code} "
-            "--store {input:q} --png {output.png:q} --pdf {output.pdf:q}) 2> {log:q}"
+            "--store-path {input:q} --png {output.png:q} --pdf {output.pdf:q}) 2> {log:q}"
 
 
 # Proposition 6 without a network (config `proposition6_exact`): Algorithm 1's exact iterates on
@@ -136,7 +136,7 @@ if PROPOSITION6:
             spec=as_json(specs_closed_form.proposition6_spec(config)),
         shell:
             "python -m mfgstudy proposition6-exact --code {params.code} --spec {params.spec:q} "
-            "--data {input:q} --out {output:q} 2> {log:q}"
+            "--data-path {input:q} --out {output:q} 2> {log:q}"
 
     rule proposition6_table:
         input:
@@ -157,4 +157,4 @@ if PROPOSITION6:
             spec=as_json(specs_closed_form.proposition6_spec(config)),
         shell:
             "python -m mfgstudy proposition6-table --code {params.code} --spec {params.spec:q} "
-            "--store {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+            "--store-path {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"

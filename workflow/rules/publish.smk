@@ -22,7 +22,7 @@ rule html_report:
         ),
     shell:
         "python -m mfgstudy html-report --code {params.code} --spec {params.spec:q} "
-        "--claims {input.claims:q} --out {output:q} 2> {log:q}"
+        "--claims-path {input.claims:q} --out {output:q} 2> {log:q}"
 
 
 rule export:
@@ -42,5 +42,5 @@ rule export:
     params:
         code=commands.code_hash("export"),
     shell:
-        "python -m mfgstudy export --code {params.code} --cube {input:q} --csv {output.csv:q} "
+        "python -m mfgstudy export --code {params.code} --cube-path {input:q} --csv {output.csv:q} "
         "--parquet {output.parquet:q} 2> {log:q}"

@@ -21,8 +21,8 @@ rule collect:
     params:
         code=commands.code_hash("collect"),
     shell:
-        "python -m mfgstudy collect --code {params.code} --metrics {input.metrics:q} "
-        "--floors {input.floors:q} --out {output:q} 2> {log:q}"
+        "python -m mfgstudy collect --code {params.code} --metric-dirs {input.metrics:q} "
+        "--floor-paths {input.floors:q} --out {output:q} 2> {log:q}"
 
 
 REPORT_SPEC = {
@@ -54,7 +54,7 @@ rule figure1:
         convergence=lambda wc, input: opt("--convergence", input.convergence),
     shell:
         "python -m mfgstudy figure1 --code {params.code} --spec {params.spec:q} "
-        "--cube {input.cube:q} {params.convergence} --png {output.png:q} --pdf {output.pdf:q} "
+        "--cube-path {input.cube:q} {params.convergence} --png {output.png:q} --pdf {output.pdf:q} "
         "2> {log:q}"
 
 
@@ -79,7 +79,7 @@ rule slopes_table:
         convergence=lambda wc, input: opt("--convergence", input.convergence),
     shell:
         "python -m mfgstudy slopes --code {params.code} --spec {params.spec:q} "
-        "--cube {input.cube:q} {params.convergence} --csv {output.csv:q} --md {output.md:q} "
+        "--cube-path {input.cube:q} {params.convergence} --csv {output.csv:q} --md {output.md:q} "
         "2> {log:q}"
 
 
@@ -102,7 +102,7 @@ rule table1:
     params:
         code=commands.code_hash("table1"),
     shell:
-        "python -m mfgstudy table1 --code {params.code} --cube {input:q} "
+        "python -m mfgstudy table1 --code {params.code} --cube-path {input:q} "
         "--csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} 2> {log:q}"
 
 
@@ -124,7 +124,7 @@ rule table2:
     params:
         code=commands.code_hash("table2"),
     shell:
-        "python -m mfgstudy table2 --code {params.code} --cube {input:q} "
+        "python -m mfgstudy table2 --code {params.code} --cube-path {input:q} "
         "--csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} 2> {log:q}"
 
 
@@ -148,7 +148,7 @@ rule robustness_table:
         spec=as_json(REPORT_SPEC),
     shell:
         "python -m mfgstudy robustness-table --code {params.code} --spec {params.spec:q} "
-        "--cube {input:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} 2> {log:q}"
+        "--cube-path {input:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} 2> {log:q}"
 
 
 rule robustness_figure:
@@ -170,7 +170,7 @@ rule robustness_figure:
         spec=as_json(REPORT_SPEC),
     shell:
         "python -m mfgstudy robustness-figure --code {params.code} --spec {params.spec:q} "
-        "--cube {input:q} --png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
+        "--cube-path {input:q} --png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
 
 
 rule claims:
@@ -195,4 +195,4 @@ rule claims:
     shell:
         "python -m mfgstudy claims --code {params.code} --spec {params.spec:q} "
         "--claims-files {input.claims_files:q} {params.options} --md {output.md:q} "
-        "--json {output.json:q} 2> {log:q}"
+        "--json-out {output.json:q} 2> {log:q}"

@@ -53,7 +53,7 @@ if ROBUSTNESS_EXACT:
             spec=as_json(REPORT_SPEC),
         shell:
             "python -m mfgstudy robustness-exact-table --code {params.code} --spec {params.spec:q} "
-            "--stores {input:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} "
+            "--store-paths {input:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} "
             "2> {log:q}"
 
     rule robustness_exact_figure:
@@ -73,5 +73,5 @@ if ROBUSTNESS_EXACT:
         params:
             code=commands.code_hash("robustness-exact-figure"),
         shell:
-            "python -m mfgstudy robustness-exact-figure --code {params.code} --stores {input:q} "
+            "python -m mfgstudy robustness-exact-figure --code {params.code} --store-paths {input:q} "
             "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"

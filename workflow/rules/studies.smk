@@ -26,7 +26,7 @@ if "hjb" in STUDIES:
             spec=study_params("hjb"),
         shell:
             "python -m mfgstudy hjb-table --code {params.code} --spec {params.spec:q} "
-            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+            "--cube-path {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
 if "dirac" in STUDIES:
@@ -50,7 +50,7 @@ if "dirac" in STUDIES:
             spec=study_params("dirac"),
         shell:
             "python -m mfgstudy dirac-table --code {params.code} --spec {params.spec:q} "
-            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+            "--cube-path {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
 if "memorisation" in STUDIES:
@@ -74,7 +74,7 @@ if "memorisation" in STUDIES:
             spec=study_params("memorisation"),
         shell:
             "python -m mfgstudy memorisation-table --code {params.code} --spec {params.spec:q} "
-            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+            "--cube-path {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
 if config["report"].get("mfg_readings"):
@@ -98,7 +98,7 @@ if config["report"].get("mfg_readings"):
             spec=as_json(specs_studies.mfg_readings_spec(config)),
         shell:
             "python -m mfgstudy mfg-readings-table --code {params.code} --spec {params.spec:q} "
-            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+            "--cube-path {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
 if "hjb" in STUDIES:
@@ -124,7 +124,7 @@ if "hjb" in STUDIES:
             spec=study_params("hjb"),
         shell:
             "python -m mfgstudy hjb-figure --code {params.code} --spec {params.spec:q} "
-            "--data {input.data:q} --samples {input.samples:q} --table {input.table:q} "
+            "--data-path {input.data:q} --sample-dirs {input.samples:q} --table {input.table:q} "
             "--png {output.png:q} --pdf {output.pdf:q} 2> {log:q}"
 
 
@@ -153,5 +153,5 @@ if "concentration" in STUDIES:
             spec=study_params("concentration"),
         shell:
             "python -m mfgstudy concentration --code {params.code} --spec {params.spec:q} "
-            "--cube {input:q} --csv {output.csv:q} --md {output.md:q} --png {output.png:q} "
+            "--cube-path {input:q} --csv {output.csv:q} --md {output.md:q} --png {output.png:q} "
             "--pdf {output.pdf:q} 2> {log:q}"

@@ -34,7 +34,7 @@ rule train:
         device=job_device,
     shell:
         "{params.launch} -m mfgstudy train --code {params.code} --spec {params.spec:q} "
-        "--data {input.data:q} --seed {wildcards.seed} --out-model {output.model:q} "
+        "--data-path {input.data:q} --seed {wildcards.seed} --out-model {output.model:q} "
         "--out-log {output.log:q} --checkpoint-dir {params.checkpoints:q} "
         "--checkpoint-every {params.every} ${{SLURM_JOB_ID:+--walltime-min {resources.runtime} "
         "--stop-margin-min {params.margin}}} --device {params.device} "
@@ -63,5 +63,5 @@ rule train_classifier:
         device=job_device,
     shell:
         "python -m mfgstudy train-classifier --code {params.code} --spec {params.spec:q} "
-        "--data {input.data:q} --out-model {output.model:q} --out-report {output.report:q} "
+        "--data-path {input.data:q} --out-model {output.model:q} --out-report {output.report:q} "
         "--device {params.device} --threads {threads} 2> {log:q}"

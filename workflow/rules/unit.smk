@@ -32,6 +32,6 @@ rule unit:
         device=job_device,
     shell:
         "python -m mfgstudy unit --code {params.code} --spec {params.spec:q} "
-        "--data {input.data:q} {params.inputs} --seed {wildcards.seed} "
+        "--data-path {input.data:q} {params.inputs} --seed {wildcards.seed} "
         "--out-samples {output.samples:q} --out-metrics {output.metrics:q} "
         "--cache {params.cache:q} --device {params.device} --threads {threads} 2> {log:q}"

@@ -86,7 +86,7 @@ def build_cubes(metric_dirs: list[str], floor_paths: list[str]) -> dict[str, xr.
     return cubes
 
 
-def collect(metric_dirs: list[str], floor_paths: list[str], out: str) -> None:
+def collect(metric_dirs: list[str], out: str, floor_paths: list[str] = ()) -> None:
     t0 = time.time()
     cubes = build_cubes(metric_dirs, floor_paths)
     spec = {"metric_dirs": sorted(metric_dirs), "floors": sorted(floor_paths)}

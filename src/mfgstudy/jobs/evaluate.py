@@ -35,15 +35,15 @@ log = logging.getLogger(__name__)
 
 
 def evaluate_unit(
-    spec,
-    seed,
-    data_path,
-    samples_dir,
-    out_dir,
-    classifier_path=None,
-    clean_dir=None,
-    reference_paths=(),
-    model_path=None,
+    spec: dict,
+    seed: int,
+    data_path: str,
+    samples_dir: str,
+    out_dir: str,
+    classifier_path: str | None = None,
+    clean_dir: str | None = None,
+    reference_paths: list[str] = (),
+    model_path: str | None = None,
 ) -> None:
     """Metrics of every (perturbation kind, N) store of a unit; a perturbed unit is also
     compared with its unperturbed samples ``clean_dir`` (same x_T and noise). ``model_path``:

@@ -41,7 +41,13 @@ def spread(metrics, images: np.ndarray, n: int, repeats: int, seed: int) -> tupl
     return {key: float(np.std([v[key] for v in values], ddof=1)) for key in keys}, len(values)
 
 
-def floor(spec, data_path, out, classifier_path=None, reference_paths=()) -> None:
+def floor(
+    spec: dict,
+    data_path: str,
+    out: str,
+    classifier_path: str | None = None,
+    reference_paths: list[str] = (),
+) -> None:
     """The floor of each estimator for this data set at the sweep's sample size: for points the
     W2 between independent draws of the law, for images every image metric of the held-out test
     split against the training split's reference (``<metric>_floor``)."""

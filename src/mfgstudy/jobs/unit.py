@@ -73,7 +73,7 @@ def entry_problem(entry: Path) -> str | None:
 
 def unit_job(spec: dict, seed: int, data_path: str, out_samples: str, out_metrics: str,
              cache: str, model_path: str | None = None, classifier_path: str | None = None,
-             reference_paths=()) -> None:  # fmt: skip
+             reference_paths: list[str] = ()) -> None:  # fmt: skip
     """Every value (eps) of ``spec["values"]`` (eps label -> the value's evaluate spec), eps = 0
     first: the perturbed values are compared with its samples."""
     t0 = time.time()

@@ -45,6 +45,22 @@ def compiled_loss(method: Method):
     return torch.compile(method.loss)
 
 
+LR_DECAYS = ("none", "cosine")
+
+
+def lr_factor(spec: dict):
+    """The learning rate's factor after k optimiser steps: a linear warm-up over ``warmup``
+    steps, times the ``lr_decay``: ``none`` (constant, the default) or ``cosine``
+    (0.5 (1 + cos(pi k / steps)): from 1 at the first step towards 0 at the last)."""
+    warmup, steps = max(1, int(spec.get("warmup", 0)) or 1), int(spec["steps"])
+    decay = spec.get("lr_decay", "none")
+    if decay not in LR_DECAYS:
+        raise ValueError(f"train.lr_decay must be one of {LR_DECAYS}, got {decay!r}")
+    if decay == "none":
+        return lambda k: min(1.0, (k + 1) / warmup)
+    return lambda k: min(1.0, (k + 1) / warmup) * 0.5 * (1.0 + math.cos(math.pi * k / steps))
+
+
 def train(
     method: Method,
     net: torch.nn.Module,
@@ -73,9 +89,7 @@ def train(
     noise = gen if run.world == 1 else torch.Generator().manual_seed(rank_seed(seed, run.rank))
     net.to(dev)
     opt = shared.adam(net.parameters(), float(spec["lr"]))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: min(1.0, (k + 1) / max(1, int(spec.get("warmup", 0)) or 1))
-    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(spec))
     ema = copy.deepcopy(net).eval()
     decay, clip, every = (
         float(spec["ema"]),
