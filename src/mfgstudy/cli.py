@@ -23,7 +23,7 @@ from pathlib import Path
 from mfgstudy.code_closure import PACKAGE_DIR, check_imported, verify
 from mfgstudy.errors import UserError
 from mfgstudy.report.claims.inputs import verb_options as claims_options
-from mfgstudy.verbs import DEVICES, VERBS
+from mfgstudy.verbs import DEVICES, VERBS, option
 
 log = logging.getLogger("mfgstudy")
 
@@ -89,7 +89,7 @@ def parameter_option(param: inspect.Parameter) -> tuple[str, dict]:
         kw["default"] = None
     else:
         kw["required"] = True
-    return "--" + param.name.replace("_", "-"), kw
+    return option(param.name), kw
 
 
 def stated_option(name: str, many: bool, optional: bool) -> tuple[str, dict]:
@@ -100,7 +100,7 @@ def stated_option(name: str, many: bool, optional: bool) -> tuple[str, dict]:
         kw["nargs"] = "*"
     elif not optional:
         kw = {"dest": name, "required": True}
-    return "--" + name.replace("_", "-"), kw
+    return option(name), kw
 
 
 # jobs that take **inputs, and the package that states them (name -> (many, optional)): the

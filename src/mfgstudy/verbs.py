@@ -7,6 +7,12 @@ each rule's code hash from the verb's module (``mfgstudy.code_closure``) without
 # --- verbs ----------------------------------------------------------------------------------
 DEVICES = ("auto", "cpu", "cuda")  # every verb's --device (mfgstudy.device.resolve)
 
+
+def option(name: str) -> str:
+    """The command-line option of a job's keyword ``name``: ``--<name with dashes>``."""
+    return "--" + name.replace("_", "-")
+
+
 # verb: (module, job function). The verb's options are the function's parameters, each as
 # --<name with dashes> (mfgstudy.cli derives them from its signature: the interface is
 # written once, in the function); a job that takes **inputs names them in its package

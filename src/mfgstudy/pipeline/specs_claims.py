@@ -55,9 +55,10 @@ def claims_inputs(config: dict) -> dict[str, list[str]]:
 
 def claims_options(config: dict, inputs) -> str:
     """The claims job's input options (``--<option> path ...``, where the input has paths)."""
-    from mfgstudy.report.claims.inputs import INPUTS, flag
+    from mfgstudy.report.claims.inputs import INPUTS
+    from mfgstudy.verbs import option
 
-    return " ".join(o for name in INPUTS if (o := cli_option(flag(name), getattr(inputs, name))))
+    return " ".join(o for name in INPUTS if (o := cli_option(option(name), getattr(inputs, name))))
 
 
 def claims_exact_table(config: dict) -> list[str]:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from mfgstudy.report.claims.inputs import INPUTS, flag
+from mfgstudy.report.claims.inputs import INPUTS
 from mfgstudy.report.claims.readings import Reading, mfg_readings
 from mfgstudy.report.claims.verdicts import Settings
 from mfgstudy.store import open_groups, open_store
+from mfgstudy.verbs import option
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class Context:
         for name, entry in INPUTS.items():
             value = inputs.get(name)
             if not entry.optional and not value:
-                raise ValueError(f"the ledger needs its input {name!r} ({flag(name)})")
+                raise ValueError(f"the ledger needs its input {name!r} ({option(name)})")
             load = LOADERS.get(name, read_csv)
             setattr(self, ATTRIBUTES.get(name, name), load(value or None))
         self.mfg_readings = mfg_readings(spec.get("mfg_methods", {}))

@@ -1,8 +1,8 @@
 """What the claims ledger reads besides the claims files: one entry per input, named as the
 claims job's keyword (and the ledger context's loader, :mod:`.context`), which is also the claims
-verb's option (dashed: :func:`flag`). The verb's options (``mfgstudy.cli``), the claims rule's
-options and inputs (``workflow/rules/report.smk``, ``mfgstudy.pipeline.specs_claims``) are all
-read off ``INPUTS``: a new input is one entry here, its loader and the planner's paths for it."""
+verb's option (dashed: ``mfgstudy.verbs.option``). The verb's options (``mfgstudy.cli``), the
+claims rule's options and inputs (``workflow/rules/report.smk``, ``mfgstudy.pipeline.specs_claims``)
+are all read off ``INPUTS``: a new input is one entry here, its loader and the planner's paths."""
 
 from __future__ import annotations
 
@@ -29,11 +29,6 @@ INPUTS = {
     "train_logs": Input(many=True),  # MFG-Diffusion's training logs
     "injection": Input(many=True),  # the injection analog's stores
 }
-
-
-def flag(name: str) -> str:
-    """The claims verb's option for input ``name``: ``--<name with dashes>``."""
-    return "--" + name.replace("_", "-")
 
 
 def verb_options() -> dict[str, tuple[bool, bool]]:
